@@ -1,0 +1,68 @@
+# Workbench. `make run` serves the whole stack on http://127.0.0.1:3000;
+# `make test` runs every test. See README.md.
+
+SHELL := /bin/bash
+GO ?= go
+PYTHON ?= python3
+LOCAL := .local
+VENV := $(LOCAL)/venv
+BUILD := build
+GOFLAGS_LAMBDA := -trimpath -tags lambda.norpc -ldflags "-s -w"
+
+# One line per function of template.yaml: LogicalId=directory under functions/.
+FUNCTIONS := \
+	PlatformFunction=platform
+
+.PHONY: all run test bench lint build deploy clean deps
+
+all: lint test
+
+## run: start moto, create the template's tables and secrets, serve the API on :3000 (FRESH=1 starts empty)
+run: deps
+	@mkdir -p $(LOCAL)/bin
+	$(GO) build -o $(LOCAL)/bin/workbench-local ./infra/local
+	exec $(LOCAL)/bin/workbench-local $(if $(FRESH),-fresh)
+
+## test: every unit and integration test (starts its own moto servers)
+test: deps
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 15m ./...
+
+## bench: the benchmarks the issues ask for
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20x ./...
+
+## lint: formatting and vet
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## deps: moto[server] for the local stack and the tests (system python3 if it has it, else a virtualenv)
+deps:
+	@if [ -x $(VENV)/bin/python ] && $(VENV)/bin/python -c 'import moto, werkzeug' 2>/dev/null; then :; \
+	elif $(PYTHON) -c 'import moto, werkzeug, sys; sys.exit(0 if moto.__version__.startswith("5.") else 1)' 2>/dev/null; then :; \
+	else \
+		echo "installing moto[server] into $(VENV)"; \
+		command -v $(PYTHON) >/dev/null || { apt-get update && apt-get install -y python3 python3-venv; }; \
+		$(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install --quiet 'moto[server]>=5.2,<6'; \
+	fi
+
+## build: every function as a static linux/arm64 bootstrap under build/<name>/
+build:
+	@for f in $(FUNCTIONS); do \
+		dir=$${f#*=}; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(GOFLAGS_LAMBDA) -o $(BUILD)/$$dir/bootstrap ./functions/$$dir || exit 1; \
+	done
+	@ls -l $(BUILD)/*/bootstrap
+
+# sam build calls build-<LogicalId> with ARTIFACTS_DIR set (BuildMethod: makefile).
+lambda = CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(1)
+build-PlatformFunction: ; $(call lambda,platform)
+
+## deploy: build with SAM and deploy (make deploy ENV=prod for the prod config of samconfig.toml)
+deploy:
+	sam build
+	sam deploy --config-env $(or $(ENV),default)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,116 @@
+package auth
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"workbench/shared/errs"
+)
+
+func TestOperatorCheck(t *testing.T) {
+	op := NewOperator("local-operator-key")
+	for header, ok := range map[string]bool{
+		"Bearer local-operator-key":  true,
+		"bearer local-operator-key":  true,
+		"Bearer local-operator-key2": false,
+		"Bearer local-operator-ke":   false,
+		"Bearer ":                    false,
+		"":                           false,
+		"Basic local-operator-key":   false,
+		"local-operator-key":         false,
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		if header != "" {
+			r.Header.Set("Authorization", header)
+		}
+		err := op.Check(r)
+		if (err == nil) != ok {
+			t.Errorf("Check(%q) = %v, want ok=%v", header, err, ok)
+		}
+		if err != nil && errs.KindOf(err) != errs.Unauthenticated {
+			t.Errorf("Check(%q) kind %v", header, errs.KindOf(err))
+		}
+	}
+}
+
+func TestTokensRoundTripAndRejections(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	clock := func() time.Time { return now }
+	tok := &Tokens{Key: []byte("0123456789abcdef0123456789abcdef"), Now: clock}
+	p := Principal{TenantID: "t1", TenantCode: "acme", MemberID: "m1", Role: "admin", SessionID: "s1"}
+	s, ttl, err := tok.Issue(p)
+	if err != nil || ttl != AccessTTL {
+		t.Fatal(err, ttl)
+	}
+	got, err := tok.Verify(s)
+	if err != nil || got != p {
+		t.Fatalf("Verify = %+v, %v", got, err)
+	}
+
+	other := &Tokens{Key: []byte("another-key-another-key-another-k"), Now: clock}
+	if _, err := other.Verify(s); !errs.Is(err, "invalid_token") {
+		t.Errorf("token of another key: %v", err)
+	}
+	late := &Tokens{Key: tok.Key, Now: func() time.Time { return now.Add(AccessTTL + time.Second) }}
+	if _, err := late.Verify(s); !errs.Is(err, "token_expired") {
+		t.Errorf("expired token: %v", err)
+	}
+	none := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{"sub": "m1", "tid": "t1", "sid": "s1", "iss": issuer, "aud": audience, "exp": now.Add(time.Hour).Unix()})
+	unsigned, _ := none.SignedString(jwt.UnsafeAllowNoneSignatureType)
+	if _, err := tok.Verify(unsigned); !errs.Is(err, "invalid_token") {
+		t.Errorf("alg none accepted: %v", err)
+	}
+	parts := strings.Split(s, ".")
+	if _, err := tok.Verify(parts[0] + "." + parts[1] + ".AAAA"); !errs.Is(err, "invalid_token") {
+		t.Errorf("bad signature accepted: %v", err)
+	}
+}
+
+type fakeSessions struct {
+	role string
+	err  error
+}
+
+func (f fakeSessions) CheckSession(context.Context, Principal) (string, error) { return f.role, f.err }
+
+func TestRequireUsesCurrentRole(t *testing.T) {
+	tok := &Tokens{Key: []byte("0123456789abcdef0123456789abcdef"), Now: time.Now}
+	s, _, _ := tok.Issue(Principal{TenantID: "t1", MemberID: "m1", Role: "admin", SessionID: "s1"})
+	call := func(m *Members, admin bool, header string) (int, Principal) {
+		var seen Principal
+		h := func(w http.ResponseWriter, r *http.Request) error { seen = PrincipalOf(r.Context()); return nil }
+		wrapped := m.Require(h)
+		if admin {
+			wrapped = m.RequireAdmin(h)
+		}
+		r := httptest.NewRequest("GET", "/", nil)
+		if header != "" {
+			r.Header.Set("Authorization", header)
+		}
+		err := wrapped(httptest.NewRecorder(), r)
+		if err != nil {
+			return int(errs.KindOf(err)), seen
+		}
+		return 0, seen
+	}
+	demoted := &Members{Tokens: tok, Sessions: fakeSessions{role: "member"}}
+	if k, p := call(demoted, false, "Bearer "+s); k != 0 || p.Role != "member" || p.TenantID != "t1" {
+		t.Errorf("require: kind %d principal %+v", k, p)
+	}
+	if k, _ := call(demoted, true, "Bearer "+s); k != int(errs.Forbidden) {
+		t.Errorf("demoted admin passed RequireAdmin: kind %d", k)
+	}
+	if k, _ := call(demoted, false, ""); k != int(errs.Unauthenticated) {
+		t.Errorf("no token: kind %d", k)
+	}
+	revoked := &Members{Tokens: tok, Sessions: fakeSessions{err: errs.E(errs.Unauthenticated, "session_revoked", "x")}}
+	if k, _ := call(revoked, false, "Bearer "+s); k != int(errs.Unauthenticated) {
+		t.Errorf("revoked session: kind %d", k)
+	}
+}

@@ -1,0 +1,103 @@
+// Package cloud builds, once per cold start, what a function needs from AWS:
+// the SDK configuration and clients, and the secrets it is allowed to read.
+//
+// Where the clients point is configuration only: AWS_ENDPOINT_URL and
+// AWS_REGION in the function's environment. On the local stack they name
+// the local emulator; in the cloud they are unset and the SDK's defaults
+// apply. No function branches on where it runs.
+package cloud
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"workbench/shared/config"
+)
+
+// Env is a function's view of the cloud: its settings and its clients.
+type Env struct {
+	Config   config.Source
+	AWS      aws.Config
+	DynamoDB *dynamodb.Client
+	SNS      *sns.Client
+	Secrets  *secretsmanager.Client
+	SSM      *ssm.Client
+
+	// Now is the clock every domain service built from this Env uses; tests
+	// replace it to move time.
+	Now func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]string
+}
+
+// Load reads the AWS settings from src and builds the clients. It makes no
+// network call.
+func Load(ctx context.Context, src config.Source, optFns ...func(*awsconfig.LoadOptions) error) (*Env, error) {
+	// awshttp's buildable client, not a plain http.Client: the SDK panics
+	// when AWS_CA_BUNDLE is set and the client cannot take a CA pool.
+	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithHTTPClient(awshttp.NewBuildableClient())}
+	if region := src("AWS_REGION"); region != "" {
+		opts = append(opts, awsconfig.WithRegion(region))
+	}
+	if endpoint := src("AWS_ENDPOINT_URL"); endpoint != "" {
+		opts = append(opts, awsconfig.WithBaseEndpoint(endpoint))
+	}
+	opts = append(opts, optFns...)
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("cloud: load AWS configuration: %w", err)
+	}
+	return &Env{
+		Config:   src,
+		AWS:      cfg,
+		DynamoDB: dynamodb.NewFromConfig(cfg),
+		SNS:      sns.NewFromConfig(cfg),
+		Secrets:  secretsmanager.NewFromConfig(cfg),
+		SSM:      ssm.NewFromConfig(cfg),
+		Now:      time.Now,
+		cache:    map[string]string{},
+	}, nil
+}
+
+// Secret returns the text of the secret whose id (name or ARN) is in the
+// setting named setting. Values starting with "ssm:" name an SSM
+// SecureString parameter instead. Secrets are read once per cold start.
+func (e *Env) Secret(ctx context.Context, setting string) (string, error) {
+	id := strings.TrimSpace(e.Config(setting))
+	if id == "" {
+		return "", fmt.Errorf("%s is required (the id of a secret)", setting)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if v, ok := e.cache[id]; ok {
+		return v, nil
+	}
+	var value string
+	if name, ok := strings.CutPrefix(id, "ssm:"); ok {
+		out, err := e.SSM.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
+		if err != nil {
+			return "", fmt.Errorf("read parameter named by %s: %w", setting, err)
+		}
+		value = aws.ToString(out.Parameter.Value)
+	} else {
+		out, err := e.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+		if err != nil {
+			return "", fmt.Errorf("read secret named by %s: %w", setting, err)
+		}
+		value = aws.ToString(out.SecretString)
+	}
+	e.cache[id] = value
+	return value, nil
+}

@@ -1,0 +1,159 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"workbench/shared/errs"
+)
+
+type errorResponse struct {
+	Error struct {
+		Code, Message, Field string
+	}
+}
+
+func serve(t *testing.T, h http.Handler, method, path, body string) (*httptest.ResponseRecorder, errorResponse) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	Serve(h).ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader(body)))
+	var e errorResponse
+	if rec.Code >= 400 {
+		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil {
+			t.Fatalf("error body is not JSON: %q", rec.Body.String())
+		}
+	}
+	return rec, e
+}
+
+func TestDecode(t *testing.T) {
+	type admin struct {
+		Name string `json:"name"`
+	}
+	type input struct {
+		Code  string   `json:"code"`
+		Count int      `json:"count"`
+		Tags  []string `json:"tags"`
+		Admin admin    `json:"admin"`
+	}
+	tests := []struct {
+		body, code, field string
+	}{
+		{`{"code":"x","count":1}`, "", ""},
+		{``, "empty_body", ""},
+		{`{"code":`, "malformed_json", ""},
+		{`{"code":"x"} {"code":"y"}`, "malformed_json", ""},
+		{`[1,2]`, "malformed_json", ""},
+		{`{"code":1}`, "wrong_type", "code"},
+		{`{"count":"1"}`, "wrong_type", "count"},
+		{`{"tags":"a"}`, "wrong_type", "tags"},
+		{`{"admin":{"name":5}}`, "wrong_type", "admin.name"},
+		{`{"code":"x","extra":true}`, "unknown_field", "extra"},
+		{`{"admin":{"nick":"x"}}`, "unknown_field", "nick"},
+		{`{"code":"` + strings.Repeat("x", MaxBodyBytes) + `"}`, "body_too_large", ""},
+	}
+	for _, tt := range tests {
+		var in input
+		err := DecodeBytes([]byte(tt.body), &in)
+		if tt.code == "" {
+			if err != nil {
+				t.Errorf("DecodeBytes(%.40q) = %v", tt.body, err)
+			}
+			continue
+		}
+		e := errs.As(err)
+		if err == nil || e.Kind != errs.Invalid || e.Code != tt.code || e.Field != tt.field {
+			t.Errorf("DecodeBytes(%.40q) = %v; want code %s field %q", tt.body, err, tt.code, tt.field)
+		}
+	}
+}
+
+func TestErrorStatusTable(t *testing.T) {
+	tests := []struct {
+		err    error
+		status int
+	}{
+		{errs.Invalidf("name", "invalid_name", "bad"), 400},
+		{errs.E(errs.Unauthenticated, "x", "x"), 401},
+		{errs.E(errs.Forbidden, "x", "x"), 403},
+		{errs.NotFoundf("x", "x"), 404},
+		{errs.E(errs.Conflict, "x", "x"), 409},
+		{errs.E(errs.Gone, "x", "x"), 410},
+		{errs.E(errs.Locked, "x", "x"), 423},
+		{errs.E(errs.RateLimited, "x", "x"), 429},
+		{errs.E(errs.Unavailable, "x", "x"), 503},
+		{errs.Wrap(http.ErrHandlerTimeout, "boom"), 500},
+		{http.ErrAbortHandler, 500},
+	}
+	for _, tt := range tests {
+		if got := StatusOf(tt.err); got != tt.status {
+			t.Errorf("StatusOf(%v) = %d, want %d", tt.err, got, tt.status)
+		}
+	}
+}
+
+func TestWriteErrorBodies(t *testing.T) {
+	r := NewRouter()
+	r.Handle("GET /invalid", func(w http.ResponseWriter, r *http.Request) error {
+		return errs.Invalidf("mobile", "invalid_mobile", "mobile must be 11 digits")
+	})
+	r.Handle("GET /limited", func(w http.ResponseWriter, r *http.Request) error {
+		e := errs.E(errs.RateLimited, "too_many_requests", "wait")
+		e.RetryAfter = 1500 * time.Millisecond
+		return e
+	})
+	r.Handle("GET /internal", func(w http.ResponseWriter, r *http.Request) error {
+		return errs.Wrap(http.ErrHandlerTimeout, "table secret-table-name")
+	})
+	r.Handle("GET /panic", func(w http.ResponseWriter, r *http.Request) error { panic("boom") })
+
+	rec, e := serve(t, r, "GET", "/invalid", "")
+	if rec.Code != 400 || e.Error.Code != "invalid_mobile" || e.Error.Field != "mobile" {
+		t.Errorf("invalid: %d %+v", rec.Code, e)
+	}
+	rec, e = serve(t, r, "GET", "/limited", "")
+	if rec.Code != 429 || rec.Header().Get("Retry-After") != "2" {
+		t.Errorf("limited: %d Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	for _, path := range []string{"/internal", "/panic"} {
+		rec, e = serve(t, r, "GET", path, "")
+		if rec.Code != 500 || e.Error.Code != "internal" || strings.Contains(rec.Body.String(), "secret-table-name") || strings.Contains(rec.Body.String(), "boom") {
+			t.Errorf("%s: %d %q leaks or is wrong", path, rec.Code, rec.Body.String())
+		}
+		if rec.Header().Get("X-Request-Id") == "" {
+			t.Errorf("%s: no X-Request-Id", path)
+		}
+	}
+	rec, e = serve(t, r, "GET", "/nowhere", "")
+	if rec.Code != 404 || e.Error.Code != "route_not_found" {
+		t.Errorf("unknown route: %d %+v", rec.Code, e)
+	}
+	rec, e = serve(t, r, "DELETE", "/invalid", "")
+	if rec.Code != 400 || e.Error.Code != "method_not_allowed" {
+		t.Errorf("wrong method: %d %+v", rec.Code, e)
+	}
+}
+
+func TestServeKeepsGatewayRequestAndDropsProxyHeaders(t *testing.T) {
+	var seen Request
+	var header string
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = RequestOf(r.Context())
+		header = r.Header.Get("X-GoLambdaProxy-ApiGw-Context")
+	})
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("X-GoLambdaProxy-ApiGw-Context", `{"requestId":"spoofed"}`)
+	req = req.WithContext(WithRequest(req.Context(), Request{ID: "gw-123", SourceIP: "203.0.113.9"}))
+	rec := httptest.NewRecorder()
+	Serve(h).ServeHTTP(rec, req)
+	if rec.Header().Get("X-Request-Id") != "gw-123" || seen.ID != "gw-123" || seen.SourceIP != "203.0.113.9" {
+		t.Errorf("request id %q, seen %+v", rec.Header().Get("X-Request-Id"), seen)
+	}
+	if header != "" {
+		t.Errorf("client-sent proxy header reached the handler: %q", header)
+	}
+}

@@ -1,0 +1,114 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"workbench/shared/errs"
+)
+
+// MaxBodyBytes bounds every JSON request body.
+const MaxBodyBytes = 64 << 10
+
+// Decode reads one JSON object from r's body into dst. Unknown fields, wrong
+// types, trailing data and bodies over MaxBodyBytes are Invalid errors that
+// name the field at fault.
+func Decode(r *http.Request, dst any) error {
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if err != nil {
+		return errs.Invalidf("", "unreadable_body", "the request body could not be read")
+	}
+	return DecodeBytes(body, dst)
+}
+
+// DecodeBytes is Decode for a body already in memory.
+func DecodeBytes(body []byte, dst any) error {
+	if len(body) > MaxBodyBytes {
+		return errs.Invalidf("", "body_too_large", "the request body is larger than %d KiB", MaxBodyBytes>>10)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return errs.Invalidf("", "empty_body", "a JSON object is required")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return decodeError(err)
+	}
+	if dec.More() {
+		return errs.Invalidf("", "malformed_json", "the body must hold exactly one JSON object")
+	}
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); err != io.EOF {
+		return errs.Invalidf("", "malformed_json", "the body must hold exactly one JSON object")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return errs.Invalidf("", "malformed_json", "malformed JSON at byte %d", syntax.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errs.Invalidf("", "malformed_json", "the JSON body ends too early")
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			return errs.Invalidf("", "malformed_json", "the body must be a JSON object")
+		}
+		return errs.Invalidf(field, "wrong_type", "%s must be %s", field, jsonType(typ.Type.Kind().String()))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return errs.Invalidf(field, "unknown_field", "unknown field %q", field)
+	}
+	return errs.Invalidf("", "malformed_json", "the body is not valid JSON")
+}
+
+func jsonType(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64", "float32", "float64":
+		return "a number"
+	case "slice", "array":
+		return "an array"
+	case "map", "struct", "ptr":
+		return "an object"
+	}
+	return "of another type"
+}
+
+// JSON writes v as the response body with the given status. It is the one
+// JSON encoder of every HTTP function.
+func JSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Our own values always marshal; reaching this is a programming error.
+		status, body = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"internal error"}}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(body)
+	w.Write([]byte("\n"))
+}
+
+// NoContent answers 204.
+func NoContent(w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) }
+
+// Page is the shape of every paged list.
+type Page[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"nextCursor,omitempty"`
+}
+
+// InvalidQuery reports a bad query parameter.
+func InvalidQuery(param, format string, args ...any) error {
+	return errs.Invalidf(param, "invalid_query", format, args...)
+}
