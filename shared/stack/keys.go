@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"workbench/shared/auth"
 	"workbench/shared/cloud"
+	"workbench/shared/config"
 	"workbench/shared/directory"
 	"workbench/shared/keyring"
 )
@@ -29,4 +31,27 @@ func directoryCodec(ctx context.Context, env *cloud.Env, table string) (*directo
 		return nil, fmt.Errorf("INDEX_KEY_SECRET: %w", err)
 	}
 	return &directory.Codec{Table: table, Keys: keys, Index: index}, nil
+}
+
+// memberAuth builds the middleware that authenticates members: access
+// tokens keyed with the token secret, sessions in the identity table and
+// member status in the directory table.
+func memberAuth(ctx context.Context, env *cloud.Env) (*auth.Members, error) {
+	c := config.NewReader(env.Config)
+	identityTable := c.Required("IDENTITY_TABLE")
+	directoryTable := c.Required("DIRECTORY_TABLE")
+	if err := c.Err(); err != nil {
+		return nil, err
+	}
+	key, err := env.Secret(ctx, "TOKEN_KEY_SECRET")
+	if err != nil {
+		return nil, err
+	}
+	if len(key) < 32 {
+		return nil, fmt.Errorf("TOKEN_KEY_SECRET: the key is shorter than 32 characters")
+	}
+	return &auth.Members{
+		Tokens:   &auth.Tokens{Key: []byte(key), Now: env.Now},
+		Sessions: &auth.DynamoSessions{DB: env.DynamoDB, IdentityTable: identityTable, DirectoryTable: directoryTable, Now: env.Now},
+	}, nil
 }
