@@ -78,8 +78,7 @@ func searchForms(name, account, mobile string) []form {
 		add(mobile[len(mobile)-mobileSuffix:], RankSubstring)
 	}
 	runes := []rune(lname)
-	// Single characters first: a one-character search is the commonest.
-	for n := 1; n <= maxNgram; n++ {
+	ngrams := func(n int) {
 		for i := 0; i+n <= len(runes); i++ {
 			r := RankSubstring
 			if i == 0 {
@@ -88,6 +87,10 @@ func searchForms(name, account, mobile string) []form {
 			add(string(runes[i:i+n]), r)
 		}
 	}
+	// Single characters and pairs first: the commonest searches; then the
+	// prefixes longer searches reduce to; long names lose trigrams first.
+	ngrams(1)
+	ngrams(2)
 	for _, p := range initials {
 		for n := 2; n < len(p) && n <= maxPrefix; n++ {
 			add(p[:n], RankPrefix)
@@ -98,9 +101,10 @@ func searchForms(name, account, mobile string) []form {
 			add(p[:n], RankPrefix)
 		}
 	}
-	for n := maxNgram + 1; n <= maxPrefix && n < len(runes); n++ {
+	for n := maxNgram; n <= maxPrefix && n < len(runes); n++ {
 		add(string(runes[:n]), RankPrefix)
 	}
+	ngrams(maxNgram)
 	if len(out) > MaxTokens {
 		out = out[:MaxTokens]
 	}
