@@ -319,7 +319,9 @@ func (s *Service) DeleteDepartment(ctx context.Context, tenantID, id string) err
 			return errNotEmpty
 		}
 		t := &txn{}
-		t.add(errNotEmpty, types.TransactWriteItem{Delete: &types.Delete{
+		// A failed condition means the department changed since the read
+		// (a member joined, a child was added, a rename): read again.
+		t.add(errRetry, types.TransactWriteItem{Delete: &types.Delete{
 			TableName: s.table(), Key: key(tenantID, DepartmentSK(id)),
 			ConditionExpression:       aws.String("version = :v AND (attribute_not_exists(members) OR members = :z) AND (attribute_not_exists(children) OR children = :z)"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":v": avn(rec.Version), ":z": avn(0)},
