@@ -384,6 +384,9 @@ func (s *Service) UpdateMember(ctx context.Context, tenantID, id string, p Membe
 		if p.Account != nil && strings.TrimSpace(*p.Account) == "" {
 			return errs.Invalidf("account", "invalid_account", "account cannot be empty")
 		}
+		if p.Role != nil && strings.TrimSpace(*p.Role) == "" {
+			return errs.Invalidf("role", "invalid_role", "role must be admin or member")
+		}
 		if p.DepartmentIDs != nil {
 			m.DepartmentIDs = *p.DepartmentIDs
 		}
