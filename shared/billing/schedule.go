@@ -60,9 +60,9 @@ type Plan struct {
 // Steps returns the steps of the cycle not yet done, in the order they fall
 // due. Warnings already past at the baseline are left out while a later
 // warning is still ahead; when none is, only the latest past warning is kept
-// (sent late, but before expiry). Lifecycle notices past when the expiry was
-// set are left out but for the latest (a subscription set deep in retention
-// gets one retention notice, not a grace notice too).
+// (sent late, but before expiry). Of the lifecycle notices past when the
+// expiry was set only the latest is kept: a subscription set in grace gets
+// the grace notice, one set deep in retention only the retention notice.
 func (p Plan) Steps() ([]Step, error) {
 	loc, err := location(p.Settings.Timezone)
 	if err != nil {
@@ -80,10 +80,10 @@ func (p Plan) Steps() ([]Step, error) {
 	}
 	var keep []Step
 	if base.Before(p.Sub.ExpiresAt) {
-		keep = latestPastAndFuture(warnings, base)
+		keep = latestPastAndFuture(warnings, base, false)
 	}
 	lifecycle := []Step{{Name: StepGrace, At: p.Sub.ExpiresAt}, {Name: StepRetention, At: p.Sub.GraceEnds()}}
-	keep = append(keep, latestPastAndFuture(lifecycle, p.Since)...)
+	keep = append(keep, latestPastAndFuture(lifecycle, p.Since, true)...)
 	out := keep[:0]
 	for _, s := range keep {
 		if !slices.Contains(p.Done, s.Name) {
@@ -94,9 +94,10 @@ func (p Plan) Steps() ([]Step, error) {
 	return out, nil
 }
 
-// latestPastAndFuture keeps, of steps in time order, those after base and,
-// when none is, the last one at or before it.
-func latestPastAndFuture(steps []Step, base time.Time) []Step {
+// latestPastAndFuture keeps, of steps in time order, those after base and
+// the last one at or before it: always, or (for warnings) only when no step
+// is after base.
+func latestPastAndFuture(steps []Step, base time.Time, always bool) []Step {
 	var out []Step
 	var lastPast *Step
 	for i, s := range steps {
@@ -106,8 +107,8 @@ func latestPastAndFuture(steps []Step, base time.Time) []Step {
 			lastPast = &steps[i]
 		}
 	}
-	if len(out) == 0 && lastPast != nil {
-		out = append(out, *lastPast)
+	if lastPast != nil && (always || len(out) == 0) {
+		out = append([]Step{*lastPast}, out...)
 	}
 	return out
 }
