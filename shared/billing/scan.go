@@ -52,6 +52,7 @@ type Report struct {
 type Sent struct {
 	Tenant string `json:"tenant"`
 	Step   string `json:"step"`
+	State  State  `json:"state"` // the subscription's state at the run's now
 	SMS    int    `json:"sms"`
 	System int    `json:"system"`
 }
@@ -109,6 +110,9 @@ func (sc *Scanner) one(ctx context.Context, run string, r Record, now time.Time)
 		return nil, true, sc.advance(ctx, r, r.Cycle, nil)
 	}
 	sent, complete, err := sc.deliver(ctx, run, r, plan, step)
+	if sent != nil {
+		sent.State = plan.Sub.StateAt(now)
+	}
 	if err != nil || !complete {
 		return sent, false, err
 	}
