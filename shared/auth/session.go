@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -83,6 +84,10 @@ func (s *DynamoSessions) Put(ctx context.Context, sess Session) error {
 
 // CheckSession implements SessionChecker.
 func (s *DynamoSessions) CheckSession(ctx context.Context, p Principal) (Status, error) {
+	if s.TenantsTable == "" {
+		// Without it the subscription state would go unchecked.
+		return Status{}, errs.Wrap(errors.New("DynamoSessions.TenantsTable is not set"), "check session")
+	}
 	memberKey := map[string]types.AttributeValue{
 		"pk": &types.AttributeValueMemberS{Value: directory.TenantPK(p.TenantID)},
 		"sk": &types.AttributeValueMemberS{Value: directory.MemberSK(p.MemberID)},
