@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,7 +25,7 @@ type SendInput struct {
 
 // sendAttempts bounds the retries of a send that lost the race for the
 // next sequence number to a concurrent send.
-const sendAttempts = 8
+const sendAttempts = 20
 
 // Send appends a message to a conversation the member is in. It costs two
 // round trips whatever the conversation's size: one BatchGetItem (head,
@@ -81,7 +82,8 @@ func (s *Service) appendMessage(ctx context.Context, p auth.Principal, d draft) 
 	pk := convPK(p.TenantID, d.convID)
 	for attempt := 0; attempt < sendAttempts; attempt++ {
 		if attempt > 0 {
-			time.Sleep(time.Duration(attempt) * 5 * time.Millisecond)
+			// Jittered, so that the losers of one race do not meet again.
+			time.Sleep(time.Duration(rand.IntN(5*attempt)+1) * time.Millisecond)
 		}
 		keys := []map[string]types.AttributeValue{key(pk, headSK), key(pk, entrySK(p.MemberID))}
 		if d.clientID != "" {
