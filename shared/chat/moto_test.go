@@ -145,7 +145,7 @@ func newFixture(tb testing.TB) *fixture {
 	for _, t := range []struct {
 		name string
 		gsis []string
-	}{{chatTable, []string{"gsi1", "gsi2"}}, {dirTable, []string{"gsi1"}}} {
+	}{{chatTable, []string{"gsi1", "gsi2"}}, {dirTable, []string{"gsi1"}}, {"identity-" + chatTable, nil}, {"notices-" + chatTable, nil}} {
 		in := &dynamodb.CreateTableInput{
 			TableName:   aws.String(t.name),
 			BillingMode: types.BillingModePayPerRequest,
@@ -202,11 +202,16 @@ var mobileSeq atomic.Int64
 // directory capability would.
 func (f *fixture) member(tb testing.TB, tenantID, name string) (auth.Principal, string) {
 	tb.Helper()
+	return f.memberAs(tb, tenantID, name, "member")
+}
+
+func (f *fixture) memberAs(tb testing.TB, tenantID, name, role string) (auth.Principal, string) {
+	tb.Helper()
 	id := ids.New(*f.clock)
 	mobile := fmt.Sprintf("139%08d", mobileSeq.Add(1))
 	m := directory.Member{
 		ID: id, TenantID: tenantID, Name: name, Mobile: mobile, Account: "acct" + id[len(id)-8:],
-		Role: "member", Enabled: true, CreatedAt: *f.clock, UpdatedAt: *f.clock, Version: 1,
+		Role: role, Enabled: true, CreatedAt: *f.clock, UpdatedAt: *f.clock, Version: 1,
 	}
 	tx, err := f.codec.CreateItems(m, ids.New(*f.clock))
 	if err != nil {
@@ -215,7 +220,7 @@ func (f *fixture) member(tb testing.TB, tenantID, name string) (auth.Principal, 
 	if _, err := f.db.TransactWriteItems(context.Background(), &dynamodb.TransactWriteItemsInput{TransactItems: tx}); err != nil {
 		tb.Fatalf("create member: %v", err)
 	}
-	return auth.Principal{TenantID: tenantID, MemberID: id, Role: "member"}, mobile
+	return auth.Principal{TenantID: tenantID, MemberID: id, Role: role}, mobile
 }
 
 // seedMembers writes n enabled members' items (no reservations: the

@@ -72,7 +72,7 @@ func (s *Service) checkMembers(ctx context.Context, tenantID, field string, memb
 type CreateInput struct {
 	MemberIDs []string `json:"memberIds"`
 	Name      *string  `json:"name"`
-	Kind      string   `json:"kind"` // optional: "group" makes a group of two
+	Kind      string   `json:"kind"` // optional: "group" makes a group of two; a 1:1 ignores Name
 }
 
 // Create starts a conversation: the 1:1 one when one other member is named
@@ -94,8 +94,8 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in CreateInput) 
 	}
 	if kind == "" {
 		kind = Group
-		if len(others) == 1 && in.Name == nil {
-			kind = Direct
+		if len(others) == 1 {
+			kind = Direct // as API.md says: one other member is the 1:1, whatever the name
 		}
 	}
 	if kind == Direct && len(others) != 1 {
