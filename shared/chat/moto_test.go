@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -40,7 +41,7 @@ func TestMain(m *testing.M) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	cmd := exec.Command("python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	cmd := exec.Command(python(), "-m", "moto.server", "-H", "127.0.0.1", "-p", fmt.Sprint(port))
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "moto server:", err)
 		os.Exit(1)
@@ -64,6 +65,26 @@ func TestMain(m *testing.M) {
 	cmd.Process.Kill()
 	cmd.Wait()
 	os.Exit(code)
+}
+
+// python is the interpreter that has moto: make deps's virtualenv when
+// there is one, else python3.
+func python() string {
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			venv := filepath.Join(dir, ".local", "venv", "bin", "python")
+			if _, err := os.Stat(venv); err == nil {
+				return venv
+			}
+			return "python3"
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "python3"
+		}
+		dir = parent
+	}
 }
 
 var tableSeq atomic.Int64
