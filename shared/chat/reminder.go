@@ -30,6 +30,11 @@ type Reminders struct {
 // after the lease.
 const DefaultLease = 2 * time.Minute
 
+// MaxReminderAttempts bounds the sweeps that retry a reminder whose SMS
+// keep failing (a number that no longer exists): a reminder is worth
+// sending within minutes or not at all.
+const MaxReminderAttempts = 10
+
 // sweepReserve is the time a sweep keeps in hand before its invocation's
 // deadline, to finish the reminder it is on.
 const sweepReserve = 5 * time.Second
@@ -199,8 +204,11 @@ func (r *Reminders) handle(ctx context.Context, rem reminderRecord, now time.Tim
 			slog.InfoContext(ctx, "reminder SMS sent", "tenant", rem.TenantID, "conversation", rem.ConversationID, "seq", rem.Seq, "member", id)
 		}
 	}
-	if failed > 0 {
+	if failed > 0 && rem.Attempts < MaxReminderAttempts {
 		return r.release(ctx, k, fmt.Errorf("%d reminder SMS failed; the reminder stays pending", failed))
+	}
+	if failed > 0 {
+		slog.ErrorContext(ctx, "reminder given up", "tenant", rem.TenantID, "conversation", rem.ConversationID, "seq", rem.Seq, "attempts", rem.Attempts, "unsent", failed)
 	}
 	// Done: out of the due index for good.
 	_, err = r.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
