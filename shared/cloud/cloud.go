@@ -20,7 +20,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"workbench/shared/config"
 )
@@ -32,7 +31,6 @@ type Env struct {
 	DynamoDB *dynamodb.Client
 	SNS      *sns.Client
 	Secrets  *secretsmanager.Client
-	SSM      *ssm.Client
 
 	// Now is the clock every domain service built from this Env uses; tests
 	// replace it to move time.
@@ -65,15 +63,14 @@ func Load(ctx context.Context, src config.Source, optFns ...func(*awsconfig.Load
 		DynamoDB: dynamodb.NewFromConfig(cfg),
 		SNS:      sns.NewFromConfig(cfg),
 		Secrets:  secretsmanager.NewFromConfig(cfg),
-		SSM:      ssm.NewFromConfig(cfg),
 		Now:      time.Now,
 		cache:    map[string]string{},
 	}, nil
 }
 
-// Secret returns the text of the secret whose id (name or ARN) is in the
-// setting named setting. Values starting with "ssm:" name an SSM
-// SecureString parameter instead. Secrets are read once per cold start.
+// Secret returns the text of the Secrets Manager secret whose id (name or
+// ARN) is in the setting named setting. Secrets are read once per cold
+// start.
 func (e *Env) Secret(ctx context.Context, setting string) (string, error) {
 	id := strings.TrimSpace(e.Config(setting))
 	if id == "" {
@@ -84,20 +81,11 @@ func (e *Env) Secret(ctx context.Context, setting string) (string, error) {
 	if v, ok := e.cache[id]; ok {
 		return v, nil
 	}
-	var value string
-	if name, ok := strings.CutPrefix(id, "ssm:"); ok {
-		out, err := e.SSM.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
-		if err != nil {
-			return "", fmt.Errorf("read parameter named by %s: %w", setting, err)
-		}
-		value = aws.ToString(out.Parameter.Value)
-	} else {
-		out, err := e.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
-		if err != nil {
-			return "", fmt.Errorf("read secret named by %s: %w", setting, err)
-		}
-		value = aws.ToString(out.SecretString)
+	out, err := e.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+	if err != nil {
+		return "", fmt.Errorf("read secret named by %s: %w", setting, err)
 	}
+	value := aws.ToString(out.SecretString)
 	e.cache[id] = value
 	return value, nil
 }
