@@ -1,14 +1,9 @@
 package chat
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -20,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"workbench/infra/moto"
 	"workbench/shared/auth"
 	"workbench/shared/directory"
 	"workbench/shared/dynamo"
@@ -29,86 +25,40 @@ import (
 
 // The tests of this file drive the service and the sweep against a moto
 // server of their own, to count DynamoDB round trips and items exactly;
-// the HTTP contract is tested through infra/stacktest in chat_http_test.go.
+// the HTTP contract is tested through infra/stacktest in integration_test.go.
 
 var motoURL string
 
 func TestMain(m *testing.M) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// The same single-threaded moto server as the local stack's, but one of
+	// this binary's own: the internal tests cannot import infra/stacktest
+	// (it builds every function, chat's included).
+	srv, err := moto.Start(context.Background(), moto.Options{Dir: moduleRoot(), Log: os.Stderr})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(os.Stderr, "moto server:", err, "(run make deps)")
 		os.Exit(1)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cmd := exec.Command(python(), "-m", "moto.server", "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	if err := cmd.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "moto server:", err)
-		os.Exit(1)
-	}
-	motoURL = fmt.Sprintf("http://127.0.0.1:%d", port)
-	ready := false
-	for i := 0; i < 200 && !ready; i++ {
-		if resp, err := http.Get(motoURL + "/moto-api/"); err == nil {
-			resp.Body.Close()
-			ready = true
-		} else {
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	code := 1
-	if ready {
-		code = m.Run()
-	} else {
-		fmt.Fprintln(os.Stderr, "moto server did not start (run make deps)")
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
+	motoURL = srv.Endpoint
+	code := m.Run()
+	srv.Stop()
 	os.Exit(code)
 }
 
-// python is the interpreter that has moto: make deps's virtualenv when
-// there is one, else python3.
-func python() string {
+func moduleRoot() string {
 	dir, _ := os.Getwd()
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			venv := filepath.Join(dir, ".local", "venv", "bin", "python")
-			if _, err := os.Stat(venv); err == nil {
-				return venv
-			}
-			return "python3"
+			return dir
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "python3"
+			return "."
 		}
 		dir = parent
 	}
 }
 
 var tableSeq atomic.Int64
-
-// moto's server is not atomic under concurrent requests (DynamoDB is), so
-// requests go to it one at a time; goroutines still interleave between
-// requests, which is where races between sends happen.
-var motoMu sync.Mutex
-
-type oneAtATime struct{ c *http.Client }
-
-func (o oneAtATime) Do(r *http.Request) (*http.Response, error) {
-	motoMu.Lock()
-	defer motoMu.Unlock()
-	resp, err := o.c.Do(r)
-	if err != nil {
-		return resp, err
-	}
-	// Read the body while holding the lock so the server is done with it.
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	return resp, err
-}
 
 type fixture struct {
 	db        *dynamodb.Client
@@ -157,7 +107,6 @@ func newFixture(tb testing.TB) *fixture {
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(motoURL),
 		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
-		HTTPClient:   oneAtATime{http.DefaultClient},
 	}, dynamo.WithCounter(counter))
 	n := tableSeq.Add(1)
 	chatTable := fmt.Sprintf("chat-%d-%d", os.Getpid(), n)
@@ -166,7 +115,7 @@ func newFixture(tb testing.TB) *fixture {
 	for _, t := range []struct {
 		name string
 		gsis []string
-	}{{chatTable, []string{"gsi1", "gsi2"}}, {dirTable, []string{"gsi1"}}, {"identity-" + chatTable, nil}, {"notices-" + chatTable, nil}} {
+	}{{chatTable, []string{"gsi1", "gsi2"}}, {dirTable, []string{"gsi1"}}} {
 		in := &dynamodb.CreateTableInput{
 			TableName:   aws.String(t.name),
 			BillingMode: types.BillingModePayPerRequest,
