@@ -12,6 +12,8 @@ GOFLAGS_LAMBDA := -trimpath -tags lambda.norpc -ldflags "-s -w"
 # One line per function of template.yaml: LogicalId=directory under functions/.
 FUNCTIONS := \
 	PlatformFunction=platform \
+	SubscriptionFunction=subscription \
+	ExpiryScanFunction=expiryscan \
 	ChatSendFunction=chatsend \
 	ChatFunction=chat \
 	RocketReminderFunction=rocketreminder
@@ -61,6 +63,8 @@ build:
 # sam build calls build-<LogicalId> with ARTIFACTS_DIR set (BuildMethod: makefile).
 lambda = CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(1)
 build-PlatformFunction: ; $(call lambda,platform)
+build-SubscriptionFunction: ; $(call lambda,subscription)
+build-ExpiryScanFunction: ; $(call lambda,expiryscan)
 build-ChatSendFunction: ; $(call lambda,chatsend)
 build-ChatFunction: ; $(call lambda,chat)
 build-RocketReminderFunction: ; $(call lambda,rocketreminder)

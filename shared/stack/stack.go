@@ -22,7 +22,11 @@ type Builder func(ctx context.Context, env *cloud.Env) (lambda.Handler, error)
 
 // Functions maps each function's template LogicalId to its Builder.
 var Functions = map[string]Builder{
-	"PlatformFunction":       Platform,
+	"PlatformFunction": Platform,
+	// subscriptions
+	"SubscriptionFunction": Subscription,
+	"ExpiryScanFunction":   ExpiryScan,
+	// messages
 	"ChatSendFunction":       ChatSend,
 	"ChatFunction":           Chat,
 	"RocketReminderFunction": RocketReminder,
