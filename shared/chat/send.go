@@ -130,7 +130,7 @@ func (s *Service) appendMessage(ctx context.Context, p auth.Principal, d draft) 
 		switch {
 		case head == nil && d.peer != "":
 			creating = true
-			h := directHead(p.TenantID, d.convID, p.MemberID, d.peer, s.Now().UTC())
+			h := directHead(p.TenantID, d.convID, p.MemberID, d.peer, s.now())
 			head = &h
 		case head == nil || entry == nil:
 			return Message{}, nil, errConversationNotFound
@@ -146,7 +146,7 @@ func (s *Service) appendMessage(ctx context.Context, p auth.Principal, d draft) 
 		if err != nil {
 			return Message{}, nil, err
 		}
-		now := s.Now().UTC()
+		now := s.now()
 		seq := head.Seq + 1
 		rec := messageRecord{
 			PK: pk, SK: messageSK(seq), Type: "message", ID: MessageID(d.convID, seq),

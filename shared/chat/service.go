@@ -113,7 +113,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in CreateInput) 
 	if err := s.checkMembers(ctx, p.TenantID, "memberIds", others); err != nil {
 		return Conversation{}, false, err
 	}
-	now := s.Now().UTC()
+	now := s.now()
 	if kind == Direct {
 		return s.createDirect(ctx, p, others[0], now)
 	}
@@ -467,7 +467,7 @@ func (s *Service) MarkRead(ctx context.Context, p auth.Principal, convID, messag
 	if seq <= max(entry.ReadSeq, entry.JoinedSeq) {
 		return view(head, entry), nil
 	}
-	now := s.Now().UTC()
+	now := s.now()
 	_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(s.Table),
 		Key:                 key(convPK(p.TenantID, convID), entrySK(p.MemberID)),
@@ -562,7 +562,7 @@ func (s *Service) SetPinned(ctx context.Context, p auth.Principal, convID string
 	vals := map[string]types.AttributeValue{":f": &types.AttributeValueMemberBOOL{Value: false}}
 	if pinned {
 		upd = "SET pinned = :t, pinnedAt = :at"
-		vals = map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}, ":at": av(s.Now().UTC())}
+		vals = map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}, ":at": av(s.now())}
 	}
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.Table),
@@ -682,7 +682,7 @@ func (s *Service) AddMembers(ctx context.Context, p auth.Principal, convID strin
 	if len(roster)+len(fresh) > MaxGroupMembers {
 		return Conversation{}, errs.Invalidf("memberIds", "too_many_members", "a group has at most %d members; it has %d", MaxGroupMembers, len(roster))
 	}
-	now := s.Now().UTC()
+	now := s.now()
 	tx := []types.TransactWriteItem{{Update: &types.Update{
 		TableName:           aws.String(s.Table),
 		Key:                 key(convPK(p.TenantID, convID), headSK),
@@ -807,7 +807,7 @@ func (s *Service) PutSettings(ctx context.Context, tenantID string, in Settings)
 	k := settingsKey(tenantID)
 	rec := settingsRecord{
 		PK: k["pk"].(*types.AttributeValueMemberS).Value, SK: k["sk"].(*types.AttributeValueMemberS).Value,
-		Type: "chat_settings", ReminderMinutes: in.RocketReminderMinutes, UpdatedAt: s.Now().UTC(),
+		Type: "chat_settings", ReminderMinutes: in.RocketReminderMinutes, UpdatedAt: s.now(),
 	}
 	p, err := put(s.Table, rec, "")
 	if err != nil {
@@ -818,3 +818,7 @@ func (s *Service) PutSettings(ctx context.Context, tenantID string, in Settings)
 	}
 	return in, nil
 }
+
+// now is the service's clock in UTC to the millisecond, the precision
+// every time the API shows has.
+func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
