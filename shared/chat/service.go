@@ -103,7 +103,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in CreateInput) 
 	}
 	name := ""
 	if kind == Group {
-		name = "Group chat"
+		name = "群聊"
 		if in.Name != nil {
 			if name, err = NormalizeGroupName("name", *in.Name); err != nil {
 				return Conversation{}, false, err
@@ -151,9 +151,17 @@ func (s *Service) createDirect(ctx context.Context, p auth.Principal, peer strin
 	if err != nil {
 		return Conversation{}, false, err
 	}
-	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+	for attempt := 0; ; attempt++ {
+		_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+		// A concurrent creation of the same pair still in flight: once it
+		// commits, this one's condition fails and finds it.
+		if !dynamo.Conflicted(err) || attempt == 3 {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * 10 * time.Millisecond)
+	}
 	created := err == nil
-	if err != nil && !dynamo.ConditionFailed(err) && !dynamo.Conflicted(err) {
+	if err != nil && !dynamo.ConditionFailed(err) {
 		return Conversation{}, false, errs.Wrap(err, "create conversation")
 	}
 	if !created {
