@@ -15,7 +15,10 @@ FUNCTIONS := \
 	MembersFunction=members \
 	DirectoryFunction=directory \
 	SubscriptionFunction=subscription \
-	ExpiryScanFunction=expiryscan
+	ExpiryScanFunction=expiryscan \
+	ChatSendFunction=chatsend \
+	ChatFunction=chat \
+	RocketReminderFunction=rocketreminder
 
 .PHONY: all run test bench lint build deploy clean deps
 
@@ -66,6 +69,9 @@ build-MembersFunction: ; $(call lambda,members)
 build-DirectoryFunction: ; $(call lambda,directory)
 build-SubscriptionFunction: ; $(call lambda,subscription)
 build-ExpiryScanFunction: ; $(call lambda,expiryscan)
+build-ChatSendFunction: ; $(call lambda,chatsend)
+build-ChatFunction: ; $(call lambda,chat)
+build-RocketReminderFunction: ; $(call lambda,rocketreminder)
 
 ## deploy: build with SAM and deploy (make deploy ENV=prod for the prod config of samconfig.toml)
 deploy:
