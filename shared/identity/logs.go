@@ -179,7 +179,7 @@ type logCursor struct {
 // is applied by DynamoDB after the key range, so a page may hold fewer
 // items than the limit and still have a next one.
 func (s *Service) Logs(ctx context.Context, tenantID string, f LogFilter) (httpapi.Page[LoginLog], error) {
-	lo, hi := "", "~"
+	lo, hi := "0", "~" // every stamp sorts between them
 	if !f.From.IsZero() {
 		lo = stamp(f.From)
 	}
