@@ -21,7 +21,7 @@ type tenantInfo struct {
 	Code, ID, AdminID, AdminMobile, AdminAccount string
 }
 
-func newTenant(t *testing.T, s *Stack) tenantInfo {
+func newTenant(t testing.TB, s *Stack) tenantInfo {
 	t.Helper()
 	code := fmt.Sprintf("co%d", seq.Add(1)*7+time.Now().UnixNano()%100000)
 	mobile := s.Mobile()
@@ -40,7 +40,7 @@ var sixDigits = regexp.MustCompile(`\b\d{6}\b`)
 
 // lastCode returns the code of the newest SMS to mobile, failing when none
 // arrived since `before` messages.
-func lastCode(t *testing.T, s *Stack, mobile string, before int) string {
+func lastCode(t testing.TB, s *Stack, mobile string, before int) string {
 	t.Helper()
 	msgs := s.SMS(t, mobile)
 	if len(msgs) <= before {

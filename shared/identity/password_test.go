@@ -3,6 +3,7 @@ package identity
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"workbench/shared/errs"
 )
@@ -127,4 +128,14 @@ func TestParseLogFilter(t *testing.T) {
 			t.Errorf("%v: %v, want 400 on %s", q, err, field)
 		}
 	}
+}
+
+// BenchmarkArgon2id is the cost of one password hash (or check) with the
+// default parameters, reported in ms.
+func BenchmarkArgon2id(b *testing.B) {
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		DefaultArgon2.HashPassword("correct horse battery staple")
+	}
+	b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N), "ms/hash")
 }
