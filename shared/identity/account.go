@@ -216,7 +216,11 @@ func (s *Service) ResetPassword(ctx context.Context, p auth.Principal, memberID 
 	if err != nil {
 		return ResetResult{}, errs.Wrap(err, "reset password")
 	}
-	if err := s.revokeMemberSessions(ctx, p.TenantID, target.ID, "", now); err != nil {
+	keep := ""
+	if target.ID == p.MemberID {
+		keep = p.SessionID // an admin resetting their own password keeps this session
+	}
+	if err := s.revokeMemberSessions(ctx, p.TenantID, target.ID, keep, now); err != nil {
 		return ResetResult{}, err
 	}
 	text := "【" + t.Name + "】管理员已重置您的登录密码。账号 " + target.Account + "，临时密码 " + otp +

@@ -265,7 +265,11 @@ func (s *Service) passwordFailed(ctx context.Context, a attempt, lockK map[strin
 		}
 		put := types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.Table), Item: item, ConditionExpression: cond, ExpressionAttributeValues: vals}}
 		err = s.writeLog(ctx, a, "invalid_credentials", []types.TransactWriteItem{put})
-		if err == nil || !dynamo.FailedCondition(err, 0) {
+		if err != nil && !dynamo.FailedCondition(err, 0) {
+			// An uncounted failure would give guesses for free: fail loudly.
+			return err
+		}
+		if err == nil {
 			break
 		}
 		// Another failure counted first: read it and count on top.
@@ -307,7 +311,11 @@ func (s *Service) smsLogin(ctx context.Context, a attempt, mobile, code string) 
 				ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1), ":h": str(rec.Hash)},
 			}})
 		}
-		if err := s.writeLog(ctx, a, reason, extra); err != nil && len(extra) > 0 {
+		if err := s.writeLog(ctx, a, reason, extra); err != nil {
+			if len(extra) == 0 || !dynamo.FailedCondition(err, 0) {
+				return Tokens{}, err
+			}
+			// The code was replaced meanwhile: there is no try to count.
 			s.writeLog(ctx, a, reason, nil)
 		}
 		return Tokens{}, invalidCredentials(MethodSMS)
