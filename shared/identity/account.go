@@ -104,6 +104,9 @@ func (s *Service) SetPassword(ctx context.Context, p auth.Principal, in SetPassw
 			ExpressionAttributeValues: map[string]types.AttributeValue{":f": &types.AttributeValueMemberBOOL{Value: false}},
 		}},
 	}})
+	if dynamo.FailedCondition(err, 0) && s.credWritten(ctx, k, next.Hash) {
+		err = nil // the SDK retried a write that had succeeded
+	}
 	if dynamo.FailedCondition(err, 0) || dynamo.Conflicted(err) {
 		return errs.E(errs.Conflict, "password_changed", "the password was changed at the same time; try again")
 	}
@@ -120,6 +123,13 @@ func (s *Service) SetPassword(ctx context.Context, p auth.Principal, in SetPassw
 	}
 	slog.InfoContext(ctx, "password set", "tenant", p.TenantID, "member", m.ID, "first", mustSet)
 	return nil
+}
+
+// credWritten reports whether the credential holds hash (salted, so only
+// the write that made it can have stored it).
+func (s *Service) credWritten(ctx context.Context, k map[string]types.AttributeValue, hash string) bool {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: k, ConsistentRead: aws.Bool(true)})
+	return err == nil && stringAttr(out.Item, "hash") == hash
 }
 
 // revokeMemberSessions ends every live session of a member but except.

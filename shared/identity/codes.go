@@ -18,6 +18,7 @@ import (
 	"workbench/shared/dynamo"
 	"workbench/shared/errs"
 	"workbench/shared/httpapi"
+	"workbench/shared/ids"
 	"workbench/shared/sms"
 	"workbench/shared/tenant"
 )
@@ -368,6 +369,7 @@ func (c *Codes) limit(ctx context.Context, tenantID, purpose, mobile, ip string,
 	if ip == "" {
 		ip = "unknown"
 	}
+	nonce := ids.New(now) // tells this request's own write from another's
 	day := now.UTC().Format("2006-01-02")
 	nextDay := now.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
 	dayTTL := num(nextDay.Add(24 * time.Hour).Unix())
@@ -386,11 +388,11 @@ func (c *Codes) limit(ctx context.Context, tenantID, purpose, mobile, ip string,
 		{Update: &types.Update{
 			TableName:                aws.String(c.Table),
 			Key:                      cool,
-			UpdateExpression:         aws.String("SET lastAt = :now, #ttl = :ttl"),
+			UpdateExpression:         aws.String("SET lastAt = :now, nonce = :nonce, #ttl = :ttl"),
 			ConditionExpression:      aws.String("attribute_not_exists(lastAt) OR lastAt <= :cool"),
 			ExpressionAttributeNames: map[string]string{"#ttl": "ttl"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":now": num(now.UnixMilli()), ":cool": num(now.Add(-CodeCooldown).UnixMilli()),
+				":now": num(now.UnixMilli()), ":cool": num(now.Add(-CodeCooldown).UnixMilli()), ":nonce": str(nonce),
 				":ttl": num(now.Add(CodeCooldown + time.Hour).Unix()),
 			},
 		}},
@@ -405,9 +407,13 @@ func (c *Codes) limit(ctx context.Context, tenantID, purpose, mobile, ip string,
 		wait := CodeCooldown
 		if out, gerr := c.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(c.Table), Key: cool, ConsistentRead: aws.Bool(true)}); gerr == nil {
 			var last struct {
-				LastAt int64 `dynamodbav:"lastAt"`
+				LastAt int64  `dynamodbav:"lastAt"`
+				Nonce  string `dynamodbav:"nonce"`
 			}
-			if attributevalue.UnmarshalMap(out.Item, &last) == nil && last.LastAt > 0 {
+			if attributevalue.UnmarshalMap(out.Item, &last) == nil && last.Nonce == nonce {
+				return nil // the SDK retried a write that had succeeded
+			}
+			if last.LastAt > 0 {
 				wait = time.UnixMilli(last.LastAt).Add(CodeCooldown).Sub(now)
 			}
 		}

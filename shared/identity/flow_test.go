@@ -2,7 +2,7 @@ package identity_test
 
 import (
 	"context"
-	"fmt"
+	"crypto/rand"
 	"regexp"
 	"strings"
 	"testing"
@@ -23,7 +23,7 @@ type tenantInfo struct {
 
 func newTenant(t testing.TB, s *Stack) tenantInfo {
 	t.Helper()
-	code := fmt.Sprintf("co%d", seq.Add(1)*7+time.Now().UnixNano()%100000)
+	code := "co" + strings.ToLower(rand.Text()[:8])
 	mobile := s.Mobile()
 	r := s.Do(t, "POST", "/v1/platform/tenants", "local-operator-key", map[string]any{
 		"code": code, "name": "Acme 制造", "admin": map[string]any{"name": "张三", "mobile": mobile},

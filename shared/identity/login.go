@@ -170,6 +170,7 @@ type lockRecord struct {
 	WindowStart int64  `dynamodbav:"windowStart"` // epoch ms of the first failure counted
 	LockedUntil int64  `dynamodbav:"lockedUntil"` // epoch ms
 	Version     int    `dynamodbav:"version"`
+	Attempt     string `dynamodbav:"attempt"` // the failure that wrote it
 	TTL         int64  `dynamodbav:"ttl"`
 }
 
@@ -242,9 +243,10 @@ func (s *Service) passwordLogin(ctx context.Context, a attempt, account, passwor
 // The lock item is written on condition of the version read, so concurrent
 // failures all count.
 func (s *Service) passwordFailed(ctx context.Context, a attempt, lockK map[string]types.AttributeValue, lock *lockRecord) error {
+	attemptID := ids.New(a.now)
 	for try := 0; try < 3; try++ {
 		next := lockRecord{
-			PK: stringAttr(lockK, "pk"), SK: stringAttr(lockK, "sk"), Type: "lock",
+			PK: stringAttr(lockK, "pk"), SK: stringAttr(lockK, "sk"), Type: "lock", Attempt: attemptID,
 			Failures: 1, WindowStart: a.now.UnixMilli(), Version: 1,
 			TTL: a.now.Add(FailureWindow + LockDuration + time.Hour).Unix(),
 		}
@@ -276,6 +278,9 @@ func (s *Service) passwordFailed(ctx context.Context, a attempt, lockK map[strin
 		out, gerr := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: lockK, ConsistentRead: aws.Bool(true)})
 		if gerr != nil {
 			break
+		}
+		if stringAttr(out.Item, "attempt") == attemptID {
+			break // a retried request that had been written: counted once
 		}
 		lock = nil
 		if out.Item != nil {
@@ -438,7 +443,7 @@ func (s *Service) startSession(ctx context.Context, a attempt, m *directory.Memb
 	}
 	put := types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.Table), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}}
 	a.log.MemberID = m.ID
-	if err := s.writeLog(ctx, a, "", append(extra, put)); err != nil {
+	if err := s.writeLog(ctx, a, "", append(extra, put)); err != nil && !s.sessionWritten(ctx, a.tenant.ID, sid, sess.RefreshHash) {
 		return Tokens{}, err
 	}
 	access, ttl, err := s.Tokens.Issue(auth.Principal{TenantID: a.tenant.ID, TenantCode: a.tenant.Code, MemberID: m.ID, Role: m.Role, SessionID: sid})
@@ -532,11 +537,11 @@ func (s *Service) Refresh(ctx context.Context, in RefreshInput) (Tokens, error) 
 			":h": str(h), ":g": num(int64(p.gen)),
 		},
 	})
-	if dynamo.ConditionFailed(err) {
+	if dynamo.ConditionFailed(err) && !s.sessionWritten(ctx, p.tenantID, p.sessionID, s.refreshHash(next)) {
 		// The same token was used concurrently: one of the two is a copy.
 		return Tokens{}, s.reused(ctx, p, now)
 	}
-	if err != nil {
+	if err != nil && !dynamo.ConditionFailed(err) {
 		return Tokens{}, errs.Wrap(err, "rotate refresh token")
 	}
 	access, ttl, err := s.Tokens.Issue(auth.Principal{TenantID: p.tenantID, TenantCode: sess.TenantCode, MemberID: p.memberID, Role: member.Role, SessionID: p.sessionID})
@@ -545,6 +550,18 @@ func (s *Service) Refresh(ctx context.Context, in RefreshInput) (Tokens, error) 
 	}
 	mustSet := cred == nil || cred.MustChange
 	return Tokens{AccessToken: access, RefreshToken: next, TokenType: "Bearer", ExpiresIn: int(ttl.Seconds()), MustSetPassword: mustSet}, nil
+}
+
+// sessionWritten reports whether a session holds the refresh-token hash h:
+// whether a write that failed (a condition failing on the SDK's retry of a
+// request that had in fact succeeded) is there all the same. The hash is
+// unguessable, so only the write that chose it can have stored it.
+func (s *Service) sessionWritten(ctx context.Context, tenantID, sessionID, h string) bool {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.Table), Key: auth.SessionKey(tenantID, sessionID),
+		ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String("refreshHash"),
+	})
+	return err == nil && stringAttr(out.Item, "refreshHash") == h
 }
 
 func (s *Service) reused(ctx context.Context, p refreshParts, now time.Time) error {
