@@ -31,7 +31,8 @@ const (
 	PurposeAdminConfirm = "admin-confirm"
 )
 
-// Default daily caps of SMS codes. The per-address cap is generous because
+// Default daily caps of SMS codes: per mobile within a tenant, and per
+// source address across tenants. The per-address cap is generous because
 // whole offices share one address behind NAT.
 const (
 	DefaultMobileDailyCap = 20
@@ -355,7 +356,8 @@ func stringAttr(item map[string]types.AttributeValue, name string) string {
 
 // limit applies the rate limits in one transaction, so a refused request
 // counts nowhere: the resend cooldown per (tenant, purpose, mobile), the
-// daily cap per mobile and the daily cap per source address. The counters
+// daily cap per mobile in the tenant and the daily cap per source address
+// (across tenants). The counters
 // are kept whether or not a code is then sent, so limits say nothing about
 // membership.
 func (c *Codes) limit(ctx context.Context, tenantID, purpose, mobile, ip string, now time.Time) error {
@@ -396,7 +398,7 @@ func (c *Codes) limit(ctx context.Context, tenantID, purpose, mobile, ip string,
 				":ttl": num(now.Add(CodeCooldown + time.Hour).Unix()),
 			},
 		}},
-		counter(key("RATE#mobile#"+c.Hash.Sum("rate-mobile", mobile)[:22], day), mobileCap),
+		counter(key(tenantPK(tenantID), "RATE#mobile#"+c.mobileToken(tenantID, mobile)+"#"+day), mobileCap),
 		counter(key("RATE#ip#"+c.Hash.Sum("rate-ip", ip)[:22], day), ipCap),
 	}
 	_, err := c.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})

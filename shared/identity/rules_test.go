@@ -122,6 +122,12 @@ func TestSMSCodeRules(t *testing.T) {
 		if ra, _ := strconv.Atoi(r.Header.Get("Retry-After")); ra <= 0 || ra > 86400 {
 			t.Errorf("Retry-After %q", r.Header.Get("Retry-After"))
 		}
+		// The cap is per tenant: another tenant still reaches the mobile.
+		other := newTenant(t, s)
+		want(t, "another tenant", s.Do(t, "POST", "/v1/auth/sms-codes", "", codeBody(other.Code, mobile, "register")), 202, "")
+		// A refused request counted nowhere: after a day the cap is back.
+		s.Clock.Add(24 * time.Hour)
+		want(t, "next day", s.Do(t, "POST", "/v1/auth/sms-codes", "", codeBody(ten.Code, mobile, "register")), 202, "")
 	})
 }
 
