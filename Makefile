@@ -13,7 +13,9 @@ GOFLAGS_LAMBDA := -trimpath -tags lambda.norpc -ldflags "-s -w"
 FUNCTIONS := \
 	PlatformFunction=platform \
 	VerifyCodeFunction=verifycode \
-	LoginFunction=login
+	LoginFunction=login \
+	SubscriptionFunction=subscription \
+	ExpiryScanFunction=expiryscan
 
 .PHONY: all run test bench lint build deploy clean deps
 
@@ -62,6 +64,8 @@ lambda = CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(GOFLAGS_LAMBDA) -o 
 build-PlatformFunction: ; $(call lambda,platform)
 build-VerifyCodeFunction: ; $(call lambda,verifycode)
 build-LoginFunction: ; $(call lambda,login)
+build-SubscriptionFunction: ; $(call lambda,subscription)
+build-ExpiryScanFunction: ; $(call lambda,expiryscan)
 
 ## deploy: build with SAM and deploy (make deploy ENV=prod for the prod config of samconfig.toml)
 deploy:

@@ -39,9 +39,9 @@ type HTTP struct {
 func (h *HTTP) Register(r *httpapi.Router) {
 	r.Handle("POST /v1/auth/login", h.login)
 	r.Handle("POST /v1/auth/refresh", h.refresh)
-	r.Handle("POST /v1/auth/logout", h.Members.Require(h.logout))
+	r.Handle("POST /v1/auth/logout", h.Members.RequireInRetention(h.logout))
 	r.Handle("GET /v1/me", h.Members.Require(h.me))
-	r.Handle("PUT /v1/me/password", h.Members.Require(h.setPassword))
+	r.Handle("PUT /v1/me/password", h.Members.RequireInRetention(h.setPassword))
 	r.Handle("POST /v1/admin/members/{id}/password-reset", h.Members.RequireAdmin(h.reset))
 	r.Handle("GET /v1/admin/login-logs", h.Members.RequireAdmin(h.logs))
 }
