@@ -7,7 +7,10 @@ package identity_test
 import (
 	"context"
 	"encoding/json"
+	"flag"
+	"log/slog"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
@@ -15,6 +18,16 @@ import (
 	"workbench/shared/cloud"
 	"workbench/shared/config"
 )
+
+// TestMain keeps benchmark output readable: the functions' request logs
+// would otherwise split each result line.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
+		slog.SetDefault(slog.New(slog.DiscardHandler))
+	}
+	os.Exit(m.Run())
+}
 
 // Stack is one test's stack.
 type Stack struct {
