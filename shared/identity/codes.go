@@ -80,6 +80,7 @@ type codeRecord struct {
 	SentAt    int64  `dynamodbav:"sentAt"`    // epoch ms
 	ExpiresAt int64  `dynamodbav:"expiresAt"` // epoch ms
 	Tries     int    `dynamodbav:"tries"`
+	UsedBy    string `dynamodbav:"usedBy,omitempty"` // set once the code is used
 	TTL       int64  `dynamodbav:"ttl"`
 }
 
@@ -132,7 +133,7 @@ const (
 // reason it fails, or "".
 func (c *Codes) check(rec *codeRecord, tenantID, purpose, mobile, code string, now time.Time) string {
 	switch {
-	case rec == nil:
+	case rec == nil, rec.UsedBy != "":
 		return reasonInvalidCode
 	case rec.Tries >= CodeMaxTries:
 		return reasonCodeExhausted
@@ -189,14 +190,16 @@ func (c *Codes) countTry(ctx context.Context, rec *codeRecord) error {
 	return nil
 }
 
-// consumeItem deletes the code in a transaction, on condition that it is
-// still the one checked and still alive: of two concurrent uses, one wins.
-func (c *Codes) consumeItem(rec *codeRecord) types.TransactWriteItem {
-	return types.TransactWriteItem{Delete: &types.Delete{
+// consumeItem marks the code used in a transaction, on condition that it
+// is still the one checked, unused and alive: of two concurrent uses, one
+// wins. The mark names the use, so a retried request can tell its own.
+func (c *Codes) consumeItem(rec *codeRecord, use string) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{
 		TableName:                 aws.String(c.Table),
 		Key:                       key(rec.PK, rec.SK),
-		ConditionExpression:       aws.String("codeHash = :h AND tries < :max"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":h": str(rec.Hash), ":max": num(CodeMaxTries)},
+		UpdateExpression:          aws.String("SET usedBy = :use"),
+		ConditionExpression:       aws.String("codeHash = :h AND tries < :max AND attribute_not_exists(usedBy)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":h": str(rec.Hash), ":max": num(CodeMaxTries), ":use": str(use)},
 	}}
 }
 
@@ -227,12 +230,16 @@ func (c *Codes) Verify(ctx context.Context, tenantID, mobile, purpose, code stri
 		}
 		return codeError(reason)
 	}
-	del := c.consumeItem(rec).Delete
-	_, err = c.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: del.TableName, Key: del.Key, ConditionExpression: del.ConditionExpression,
-		ExpressionAttributeValues: del.ExpressionAttributeValues,
+	use := ids.New(c.Now())
+	up := c.consumeItem(rec, use).Update
+	_, err = c.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: up.TableName, Key: up.Key, UpdateExpression: up.UpdateExpression,
+		ConditionExpression: up.ConditionExpression, ExpressionAttributeValues: up.ExpressionAttributeValues,
 	})
 	if dynamo.ConditionFailed(err) {
+		if again, gerr := c.get(ctx, up.Key); gerr == nil && again != nil && again.UsedBy == use {
+			return nil // the SDK retried a write that had succeeded
+		}
 		return codeError(reasonInvalidCode)
 	}
 	return errs.Wrap(err, "consume code")
