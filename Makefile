@@ -14,6 +14,8 @@ FUNCTIONS := \
 	PlatformFunction=platform \
 	VerifyCodeFunction=verifycode \
 	LoginFunction=login \
+	MembersFunction=members \
+	DirectoryFunction=directory \
 	SubscriptionFunction=subscription \
 	ExpiryScanFunction=expiryscan
 
@@ -64,6 +66,8 @@ lambda = CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(GOFLAGS_LAMBDA) -o 
 build-PlatformFunction: ; $(call lambda,platform)
 build-VerifyCodeFunction: ; $(call lambda,verifycode)
 build-LoginFunction: ; $(call lambda,login)
+build-MembersFunction: ; $(call lambda,members)
+build-DirectoryFunction: ; $(call lambda,directory)
 build-SubscriptionFunction: ; $(call lambda,subscription)
 build-ExpiryScanFunction: ; $(call lambda,expiryscan)
 

@@ -29,6 +29,9 @@ var Functions = map[string]Builder{
 	// subscriptions
 	"SubscriptionFunction": Subscription,
 	"ExpiryScanFunction":   ExpiryScan,
+	// directory
+	"MembersFunction":   Members,
+	"DirectoryFunction": Directory,
 }
 
 // Boot prepares a function process: JSON logs on stdout and the cloud

@@ -1,0 +1,155 @@
+package directory_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"workbench/infra/stacktest"
+	"workbench/shared/cloud"
+	"workbench/shared/config"
+	"workbench/shared/directory"
+	"workbench/shared/dynamo"
+	"workbench/shared/errs"
+	"workbench/shared/stack"
+)
+
+// The tests drive the members and directory functions over real HTTP on a
+// stacktest stack (the template's functions built by stack.Functions, on
+// moto). Self-registration needs Identity's register-code check; until the
+// lead wires Identity's into stack.RegisterCodes, the tests set a stand-in
+// that accepts "123456".
+func TestMain(m *testing.M) {
+	stack.RegisterCodes = func(context.Context, *cloud.Env) (directory.CodeVerifier, error) { return codes{}, nil }
+	os.Exit(m.Run())
+}
+
+type codes struct{}
+
+func (codes) Verify(_ context.Context, tenantID, mobile, purpose, code string) error {
+	if purpose != "register" || code != "123456" {
+		return errs.E(errs.Unauthenticated, "invalid_code", "the code is wrong or has expired")
+	}
+	return nil
+}
+
+// testStack is a stacktest stack with the directory's Go API on the same
+// tables (for Contacts.Touch, which chat calls, and for the benchmarks).
+type testStack struct {
+	st       *stacktest.Stack
+	URL      string
+	DB       *dynamodb.Client // counted by Counter
+	Counter  *dynamo.Counter
+	Codec    *directory.Codec
+	Service  *directory.Service
+	Contacts *directory.Contacts
+	SMS      smsLog
+	Tables   map[string]string
+	offset   atomic.Int64 // the stack's clock runs this far ahead of time.Now
+}
+
+type smsLog struct {
+	t  testing.TB
+	st *stacktest.Stack
+}
+
+// to returns the texts of the SMS sent to mobile, oldest first.
+func (l smsLog) to(mobile string) []string {
+	var out []string
+	for _, m := range l.st.SMS(l.t, mobile) {
+		out = append(out, m.Text)
+	}
+	return out
+}
+
+func newStack(tb testing.TB) *testStack {
+	tb.Helper()
+	s := &testStack{Counter: &dynamo.Counter{}}
+	clock := func() time.Time { return time.Now().UTC().Add(time.Duration(s.offset.Load())) }
+	s.st = stacktest.New(tb, stacktest.WithClock(clock))
+	s.URL, s.Tables, s.SMS = s.st.URL, s.st.Tables, smsLog{tb, s.st}
+	ctx := context.Background()
+	env, err := cloud.Load(ctx, config.Map(s.st.Env("DirectoryFunction")))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	env.Now = clock
+	s.DB = dynamodb.NewFromConfig(env.AWS, dynamo.WithCounter(s.Counter))
+	env.DynamoDB = s.DB
+	if s.Contacts, err = stack.DirectoryContacts(ctx, env); err != nil {
+		tb.Fatal(err)
+	}
+	s.Service, s.Codec = s.Contacts.Members, s.Contacts.Codec
+	return s
+}
+
+// advance moves the stack's clock ahead.
+func (s *testStack) advance(d time.Duration) { s.offset.Add(int64(d)) }
+
+func (s *testStack) mobile() string { return s.st.Mobile() }
+
+type tenantInfo struct {
+	ID, Code, AdminID, AdminMobile, Token string
+}
+
+// newTenant creates a tenant through the operator API (its admin goes
+// through Codec.CreateItems) with a session for its admin.
+func (s *testStack) newTenant(tb testing.TB) tenantInfo {
+	tb.Helper()
+	tn := s.st.NewTenant(tb)
+	return tenantInfo{ID: tn.ID, Code: tn.Code, AdminID: tn.Admin.ID, AdminMobile: tn.Admin.Mobile, Token: tn.Admin.Token}
+}
+
+// token opens a session for a member and returns its access token.
+func (s *testStack) token(tb testing.TB, tenantID, code, memberID string) string {
+	tb.Helper()
+	return s.st.Token(tb, tenantID, code, memberID)
+}
+
+type response struct {
+	Status int
+	Body   []byte
+}
+
+func (r response) decode(tb testing.TB, v any) {
+	tb.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		tb.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// errorOf returns the error code and field of an error response.
+func (r response) errorOf() (code, field string) {
+	var e struct {
+		Error struct{ Code, Field string }
+	}
+	json.Unmarshal(r.Body, &e)
+	return e.Error.Code, e.Error.Field
+}
+
+func (s *testStack) do(tb testing.TB, method, path, token string, body any) response {
+	tb.Helper()
+	status, data, header := s.st.Do(tb, method, path, token, body)
+	if header.Get("X-Request-Id") == "" {
+		tb.Errorf("%s %s: no X-Request-Id", method, path)
+	}
+	return response{status, data}
+}
+
+// want checks a response's status (and error code when given).
+func want(tb testing.TB, r response, status int, code ...string) {
+	tb.Helper()
+	if r.Status != status {
+		tb.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
+	}
+	if len(code) > 0 {
+		if got, _ := r.errorOf(); got != code[0] {
+			tb.Fatalf("error code %q, want %q: %s", got, code[0], r.Body)
+		}
+	}
+}
