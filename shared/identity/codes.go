@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -190,18 +191,33 @@ func (c *Codes) countTry(ctx context.Context, rec *codeRecord) error {
 	return nil
 }
 
-// consumeItem marks the code used in a transaction, on condition that it
-// is still the one checked, unused and alive: of two concurrent uses, one
-// wins. The mark names the use, so a retried request can tell its own.
-func (c *Codes) consumeItem(rec *codeRecord, use string) types.TransactWriteItem {
-	return types.TransactWriteItem{Update: &types.Update{
-		TableName:                 aws.String(c.Table),
-		Key:                       key(rec.PK, rec.SK),
-		UpdateExpression:          aws.String("SET usedBy = :use"),
-		ConditionExpression:       aws.String("codeHash = :h AND tries < :max AND attribute_not_exists(usedBy)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":h": str(rec.Hash), ":max": num(CodeMaxTries), ":use": str(use)},
-	}}
+// consumeItems mark the code used, on condition that it is still the one
+// checked, unused and alive (of two concurrent uses, one wins; the mark
+// names the use, so a retried request can tell its own), and lift the
+// resend cooldown: once a code is used, asking for the next one is no
+// resend. Both go in one transaction, the code first.
+func (c *Codes) consumeItems(rec *codeRecord, use string, now time.Time) []types.TransactWriteItem {
+	return []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName:                 aws.String(c.Table),
+			Key:                       key(rec.PK, rec.SK),
+			UpdateExpression:          aws.String("SET usedBy = :use"),
+			ConditionExpression:       aws.String("codeHash = :h AND tries < :max AND attribute_not_exists(usedBy)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":h": str(rec.Hash), ":max": num(CodeMaxTries), ":use": str(use)},
+		}},
+		{Update: &types.Update{
+			TableName:                 aws.String(c.Table),
+			Key:                       key(rec.PK, cooldownSK(rec.SK)),
+			UpdateExpression:          aws.String("REMOVE lastAt SET #ttl = :ttl"),
+			ExpressionAttributeNames:  map[string]string{"#ttl": "ttl"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":ttl": num(now.Add(CodeCooldown + time.Hour).Unix())},
+		}},
+	}
 }
+
+// cooldownSK is the sort key of the cooldown item of the code with sort
+// key codeSK: both end in "<purpose>#<mobile token>".
+func cooldownSK(codeSK string) string { return "COOLDOWN#" + strings.TrimPrefix(codeSK, "CODE#") }
 
 // Verify consumes a code sent to mobile for purpose in the tenant. It
 // answers 401 invalid_code (wrong, unknown or used), code_expired or
@@ -230,17 +246,17 @@ func (c *Codes) Verify(ctx context.Context, tenantID, mobile, purpose, code stri
 		}
 		return codeError(reason)
 	}
-	use := ids.New(c.Now())
-	up := c.consumeItem(rec, use).Update
-	_, err = c.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: up.TableName, Key: up.Key, UpdateExpression: up.UpdateExpression,
-		ConditionExpression: up.ConditionExpression, ExpressionAttributeValues: up.ExpressionAttributeValues,
-	})
-	if dynamo.ConditionFailed(err) {
-		if again, gerr := c.get(ctx, up.Key); gerr == nil && again != nil && again.UsedBy == use {
+	now := c.Now()
+	use := ids.New(now)
+	_, err = c.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: c.consumeItems(rec, use, now)})
+	if dynamo.FailedCondition(err, 0) {
+		if again, gerr := c.get(ctx, key(rec.PK, rec.SK)); gerr == nil && again != nil && again.UsedBy == use {
 			return nil // the SDK retried a write that had succeeded
 		}
 		return codeError(reasonInvalidCode)
+	}
+	if dynamo.Conflicted(err) {
+		return codeError(reasonInvalidCode) // a concurrent use of the same code
 	}
 	return errs.Wrap(err, "consume code")
 }
@@ -382,7 +398,7 @@ func (c *Codes) limit(ctx context.Context, tenantID, purpose, mobile, ip string,
 	day := now.UTC().Format("2006-01-02")
 	nextDay := now.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
 	dayTTL := num(nextDay.Add(24 * time.Hour).Unix())
-	cool := key(tenantPK(tenantID), "COOLDOWN#"+purpose+"#"+c.mobileToken(tenantID, mobile))
+	cool := key(tenantPK(tenantID), cooldownSK("CODE#"+purpose+"#"+c.mobileToken(tenantID, mobile)))
 	counter := func(k map[string]types.AttributeValue, cap int) types.TransactWriteItem {
 		return types.TransactWriteItem{Update: &types.Update{
 			TableName:                 aws.String(c.Table),

@@ -333,17 +333,17 @@ func (s *Service) smsLogin(ctx context.Context, a attempt, mobile, code string) 
 		}
 	}
 	if member == nil {
-		s.writeLog(ctx, a, "invalid_credentials", []types.TransactWriteItem{s.Codes.consumeItem(rec, ids.New(a.now))})
+		s.writeLog(ctx, a, "invalid_credentials", s.Codes.consumeItems(rec, ids.New(a.now), a.now))
 		return Tokens{}, invalidCredentials(MethodSMS)
 	}
 	if !member.Enabled {
-		s.writeLog(ctx, a, "disabled", []types.TransactWriteItem{s.Codes.consumeItem(rec, ids.New(a.now))})
+		s.writeLog(ctx, a, "disabled", s.Codes.consumeItems(rec, ids.New(a.now), a.now))
 		return Tokens{}, errs.E(errs.Forbidden, "account_disabled", "this account has been disabled")
 	}
 	// SMS login is how a member without a password, or locked out of it,
 	// gets in; the password lockout does not apply to it.
 	mustSet := cred == nil || cred.MustChange
-	out, err := s.startSession(ctx, a, member, mustSet, []types.TransactWriteItem{s.Codes.consumeItem(rec, ids.New(a.now))})
+	out, err := s.startSession(ctx, a, member, mustSet, s.Codes.consumeItems(rec, ids.New(a.now), a.now))
 	if dynamo.FailedCondition(err, 0) {
 		// The code was used by a concurrent login.
 		s.writeLog(ctx, a, reasonInvalidCode, nil)

@@ -40,6 +40,22 @@ func TestSMSCodeRules(t *testing.T) {
 		want(t, "resend after 60 s", s.Do(t, "POST", "/v1/auth/sms-codes", "", codeBody(ten.Code, ten.AdminMobile, "login")), 202, "")
 	})
 
+	t.Run("a used code lifts the cooldown", func(t *testing.T) {
+		code := requestCode(t, s, ten.Code, ten.AdminMobile, "login")
+		want(t, "login", s.Do(t, "POST", "/v1/auth/login", "", smsBody(ten.Code, ten.AdminMobile, code)), 200, "")
+		before := len(s.SMS(t, ten.AdminMobile))
+		want(t, "next code right after a login", s.Do(t, "POST", "/v1/auth/sms-codes", "", codeBody(ten.Code, ten.AdminMobile, "login")), 202, "")
+		code = lastCode(t, s, ten.AdminMobile, before)
+		want(t, "login again", s.Do(t, "POST", "/v1/auth/login", "", smsBody(ten.Code, ten.AdminMobile, code)), 200, "")
+		// A wrong try does not lift it.
+		s.Clock.Add(61 * time.Second)
+		before = len(s.SMS(t, ten.AdminMobile))
+		want(t, "code", s.Do(t, "POST", "/v1/auth/sms-codes", "", codeBody(ten.Code, ten.AdminMobile, "login")), 202, "")
+		code = lastCode(t, s, ten.AdminMobile, before)
+		want(t, "wrong code", s.Do(t, "POST", "/v1/auth/login", "", smsBody(ten.Code, ten.AdminMobile, wrongCode(code))), 401, "")
+		want(t, "resend after a wrong try", s.Do(t, "POST", "/v1/auth/sms-codes", "", codeBody(ten.Code, ten.AdminMobile, "login")), 429, "code_cooldown")
+	})
+
 	t.Run("expiry", func(t *testing.T) {
 		code := requestCode(t, s, ten.Code, ten.AdminMobile, "login")
 		s.Clock.Add(5*time.Minute + time.Second)

@@ -43,6 +43,7 @@ func TestVerifyForOtherCapabilities(t *testing.T) {
 	if err := verify(code); !errs.Is(err, "invalid_code") {
 		t.Fatalf("used code: %v", err)
 	}
+	want(t, "next code right after a verified one", s.Do(t, "POST", "/v1/auth/sms-codes", "", codeBody(ten.Code, mobile, "register")), 202, "")
 
 	code = requestCode(t, s, ten.Code, mobile, "register")
 	s.Clock.Add(identity.CodeTTL)
