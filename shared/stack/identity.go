@@ -135,3 +135,11 @@ func loginService(ctx context.Context, env *cloud.Env) (*identity.Service, *auth
 	}
 	return svc, members, nil
 }
+
+// Self-registration (DirectoryFunction's POST /v1/register) verifies
+// "register" codes with identity's verifier.
+func init() {
+	RegisterCodes = func(ctx context.Context, env *cloud.Env) (directory.CodeVerifier, error) {
+		return smsCodes(ctx, env)
+	}
+}
