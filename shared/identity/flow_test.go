@@ -80,7 +80,7 @@ func lastCode(t testing.TB, s *Stack, mobile string, before int) string {
 
 // requestCode asks for a code and returns it, first moving the clock past
 // the resend cooldown.
-func requestCode(t *testing.T, s *Stack, tenant, mobile, purpose string) string {
+func requestCode(t testing.TB, s *Stack, tenant, mobile, purpose string) string {
 	t.Helper()
 	s.Clock.Add(61 * time.Second)
 	before := len(s.SMS(t, mobile))
@@ -91,7 +91,7 @@ func requestCode(t *testing.T, s *Stack, tenant, mobile, purpose string) string 
 	return lastCode(t, s, mobile, before)
 }
 
-func smsLogin(t *testing.T, s *Stack, tenant, mobile string) Resp {
+func smsLogin(t testing.TB, s *Stack, tenant, mobile string) Resp {
 	t.Helper()
 	code := requestCode(t, s, tenant, mobile, "login")
 	r := s.Do(t, "POST", "/v1/auth/login", "", map[string]any{"tenant": tenant, "method": "sms", "mobile": mobile, "code": code})
@@ -167,7 +167,7 @@ func setEnabled(t *testing.T, s *Stack, tenantID, memberID string, enabled bool)
 	}
 }
 
-func want(t *testing.T, what string, r Resp, status int, code string) {
+func want(t testing.TB, what string, r Resp, status int, code string) {
 	t.Helper()
 	if r.Status != status || (code != "" && r.Code() != code) {
 		t.Fatalf("%s: got %d %s, want %d %s", what, r.Status, r.Raw, status, code)
