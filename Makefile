@@ -12,7 +12,8 @@ GOFLAGS_LAMBDA := -trimpath -tags lambda.norpc -ldflags "-s -w"
 # One line per function of template.yaml: LogicalId=directory under functions/.
 FUNCTIONS := \
 	PlatformFunction=platform \
-	ApprovalsFunction=approvals
+	ApprovalsFunction=approvals \
+	AnnouncementsFunction=announcements
 
 .PHONY: all run test bench lint build deploy clean deps
 
@@ -60,6 +61,7 @@ build:
 lambda = CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(1)
 build-PlatformFunction: ; $(call lambda,platform)
 build-ApprovalsFunction: ; $(call lambda,approvals)
+build-AnnouncementsFunction: ; $(call lambda,announcements)
 
 ## deploy: build with SAM and deploy (make deploy ENV=prod for the prod config of samconfig.toml)
 deploy:

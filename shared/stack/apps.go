@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"workbench/shared/announce"
 	"workbench/shared/approval"
 	"workbench/shared/cloud"
 	"workbench/shared/config"
@@ -50,9 +51,15 @@ func Approvals(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 type directoryMembers struct {
 	DB interface {
 		BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+		Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	}
 	Table string
+	Codec *directory.Codec // opens names; only the read report needs it
 }
+
+// departmentPrefix is the sort-key prefix of department items in the
+// directory table (the Directory capability's layout).
+const departmentPrefix = "DEPT#"
 
 type memberFacts struct {
 	ID            string   `dynamodbav:"id"`
@@ -109,4 +116,138 @@ func (d *directoryMembers) Enabled(ctx context.Context, tenantID string, memberI
 		ok[id] = f.Enabled
 	}
 	return ok, nil
+}
+
+// Announcements serves /v1/announcements/...
+func Announcements(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
+	c := config.NewReader(env.Config)
+	table := c.Required("ANNOUNCEMENTS_TABLE")
+	directoryTable := c.Required("DIRECTORY_TABLE")
+	if err := c.Err(); err != nil {
+		return nil, err
+	}
+	members, err := memberAuth(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	codec, err := directoryCodec(ctx, env, directoryTable)
+	if err != nil {
+		return nil, err
+	}
+	svc := &announce.Service{
+		Store:     &announce.DynamoStore{DB: env.DynamoDB, Table: table},
+		Directory: &directoryMembers{DB: env.DynamoDB, Table: directoryTable, Codec: codec},
+		Now:       env.Now,
+	}
+	r := httpapi.NewRouter()
+	(&announce.HTTP{Service: svc, Members: members}).Register(r)
+	return lambdahttp.Handler(r), nil
+}
+
+// MemberDepartments implements announce.Directory.
+func (d *directoryMembers) MemberDepartments(ctx context.Context, tenantID, memberID string) ([]string, error) {
+	facts, err := d.facts(ctx, tenantID, []string{memberID})
+	if err != nil {
+		return nil, err
+	}
+	f, ok := facts[memberID]
+	if !ok || !f.Enabled {
+		return nil, errs.E(errs.Unauthenticated, "account_disabled", "this account is not an enabled member")
+	}
+	return f.DepartmentIDs, nil
+}
+
+// departmentFacts is what the apps read of a department item.
+type departmentFacts struct {
+	ID       string `dynamodbav:"id"`
+	ParentID string `dynamodbav:"parentId"`
+}
+
+// Subtree implements announce.Directory: one Query of the tenant's
+// departments, then a walk of the tree in memory.
+func (d *directoryMembers) Subtree(ctx context.Context, tenantID string, departmentIDs []string) ([]string, int, error) {
+	var deps []departmentFacts
+	err := d.query(ctx, tenantID, departmentPrefix, "id, parentId", func(item map[string]types.AttributeValue) error {
+		var f departmentFacts
+		if err := attributevalue.UnmarshalMap(item, &f); err != nil {
+			return errs.Wrap(err, "decode department")
+		}
+		deps = append(deps, f)
+		return nil
+	})
+	if err != nil {
+		return nil, -1, err
+	}
+	children := map[string][]string{}
+	known := map[string]bool{}
+	for _, f := range deps {
+		known[f.ID] = true
+		children[f.ParentID] = append(children[f.ParentID], f.ID)
+	}
+	var all []string
+	seen := map[string]bool{}
+	var walk func(string)
+	walk = func(id string) {
+		if seen[id] {
+			return
+		}
+		seen[id] = true
+		all = append(all, id)
+		for _, c := range children[id] {
+			walk(c)
+		}
+	}
+	for i, id := range departmentIDs {
+		if !known[id] {
+			return nil, i, nil
+		}
+		walk(id)
+	}
+	return all, -1, nil
+}
+
+// Members implements announce.Directory: the tenant's enabled members with
+// their names opened, for the admin's read report.
+func (d *directoryMembers) Members(ctx context.Context, tenantID string) ([]announce.Member, error) {
+	var list []announce.Member
+	err := d.query(ctx, tenantID, directory.MemberSK(""), "", func(item map[string]types.AttributeValue) error {
+		m, err := d.Codec.Member(item)
+		if err != nil {
+			return errs.Wrap(err, "decode member")
+		}
+		if m.Enabled {
+			list = append(list, announce.Member{ID: m.ID, Name: m.Name, DepartmentIDs: m.DepartmentIDs})
+		}
+		return nil
+	})
+	return list, err
+}
+
+func (d *directoryMembers) query(ctx context.Context, tenantID, prefix, projection string, f func(map[string]types.AttributeValue) error) error {
+	in := &dynamodb.QueryInput{
+		TableName:              aws.String(d.Table),
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: directory.TenantPK(tenantID)},
+			":p":  &types.AttributeValueMemberS{Value: prefix},
+		},
+	}
+	if projection != "" {
+		in.ProjectionExpression = aws.String(projection)
+	}
+	for {
+		out, err := d.DB.Query(ctx, in)
+		if err != nil {
+			return errs.Wrap(err, "query directory")
+		}
+		for _, item := range out.Items {
+			if err := f(item); err != nil {
+				return err
+			}
+		}
+		if out.LastEvaluatedKey == nil {
+			return nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
 }

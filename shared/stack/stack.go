@@ -22,8 +22,9 @@ type Builder func(ctx context.Context, env *cloud.Env) (lambda.Handler, error)
 
 // Functions maps each function's template LogicalId to its Builder.
 var Functions = map[string]Builder{
-	"PlatformFunction":  Platform,
-	"ApprovalsFunction": Approvals,
+	"PlatformFunction":      Platform,
+	"ApprovalsFunction":     Approvals,
+	"AnnouncementsFunction": Announcements,
 }
 
 // Boot prepares a function process: JSON logs on stdout and the cloud
