@@ -13,7 +13,9 @@ GOFLAGS_LAMBDA := -trimpath -tags lambda.norpc -ldflags "-s -w"
 FUNCTIONS := \
 	PlatformFunction=platform \
 	ApprovalsFunction=approvals \
-	AnnouncementsFunction=announcements
+	AnnouncementsFunction=announcements \
+	CalendarFunction=calendar \
+	CalendarReminderFunction=calendarreminder
 
 .PHONY: all run test bench lint build deploy clean deps
 
@@ -62,6 +64,8 @@ lambda = CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(GOFLAGS_LAMBDA) -o 
 build-PlatformFunction: ; $(call lambda,platform)
 build-ApprovalsFunction: ; $(call lambda,approvals)
 build-AnnouncementsFunction: ; $(call lambda,announcements)
+build-CalendarFunction: ; $(call lambda,calendar)
+build-CalendarReminderFunction: ; $(call lambda,calendarreminder)
 
 ## deploy: build with SAM and deploy (make deploy ENV=prod for the prod config of samconfig.toml)
 deploy:

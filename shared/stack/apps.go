@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -11,6 +12,7 @@ import (
 
 	"workbench/shared/announce"
 	"workbench/shared/approval"
+	"workbench/shared/calendar"
 	"workbench/shared/cloud"
 	"workbench/shared/config"
 	"workbench/shared/directory"
@@ -19,6 +21,7 @@ import (
 	"workbench/shared/httpapi"
 	"workbench/shared/lambdahttp"
 	"workbench/shared/notice"
+	"workbench/shared/sms"
 )
 
 // Approvals serves /v1/approvals/...
@@ -69,6 +72,19 @@ type memberFacts struct {
 
 func (d *directoryMembers) facts(ctx context.Context, tenantID string, memberIDs []string) (map[string]memberFacts, error) {
 	found := map[string]memberFacts{}
+	err := d.batch(ctx, tenantID, memberIDs, "id, enabled, departmentIds", func(item map[string]types.AttributeValue) error {
+		var f memberFacts
+		if err := attributevalue.UnmarshalMap(item, &f); err != nil {
+			return errs.Wrap(err, "decode member")
+		}
+		found[f.ID] = f
+		return nil
+	})
+	return found, err
+}
+
+// batch reads the member items of memberIDs, 100 keys per BatchGetItem.
+func (d *directoryMembers) batch(ctx context.Context, tenantID string, memberIDs []string, projection string, f func(map[string]types.AttributeValue) error) error {
 	seen := map[string]bool{}
 	var keys []map[string]types.AttributeValue
 	for _, id := range memberIDs {
@@ -83,26 +99,26 @@ func (d *directoryMembers) facts(ctx context.Context, tenantID string, memberIDs
 	}
 	for len(keys) > 0 {
 		n := min(len(keys), dynamo.MaxBatchGet)
-		req := map[string]types.KeysAndAttributes{d.Table: {
-			Keys: keys[:n], ProjectionExpression: aws.String("id, enabled, departmentIds"),
-		}}
+		ka := types.KeysAndAttributes{Keys: keys[:n]}
+		if projection != "" {
+			ka.ProjectionExpression = aws.String(projection)
+		}
+		req := map[string]types.KeysAndAttributes{d.Table: ka}
 		keys = keys[n:]
 		for len(req) > 0 {
 			out, err := d.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
 			if err != nil {
-				return nil, errs.Wrap(err, "read members")
+				return errs.Wrap(err, "read members")
 			}
 			for _, item := range out.Responses[d.Table] {
-				var f memberFacts
-				if err := attributevalue.UnmarshalMap(item, &f); err != nil {
-					return nil, errs.Wrap(err, "decode member")
+				if err := f(item); err != nil {
+					return err
 				}
-				found[f.ID] = f
 			}
 			req = out.UnprocessedKeys
 		}
 	}
-	return found, nil
+	return nil
 }
 
 // Enabled implements the Directory interfaces of the apps.
@@ -250,4 +266,76 @@ func (d *directoryMembers) query(ctx context.Context, tenantID, prefix, projecti
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
+}
+
+// Calendar serves /v1/calendar/...
+func Calendar(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
+	svc, err := calendarService(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	members, err := memberAuth(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	r := httpapi.NewRouter()
+	(&calendar.HTTP{Service: svc, Members: members}).Register(r)
+	return lambdahttp.Handler(r), nil
+}
+
+// CalendarReminder is the scheduled sweep of due calendar reminders; the
+// EventBridge event's time is the sweep's "now".
+func CalendarReminder(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
+	svc, err := calendarService(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	return lambda.NewHandler(func(ctx context.Context, ev events.EventBridgeEvent) (calendar.SweepResult, error) {
+		now := ev.Time
+		if now.IsZero() {
+			now = env.Now()
+		}
+		return svc.Sweep(ctx, now)
+	}), nil
+}
+
+func calendarService(ctx context.Context, env *cloud.Env) (*calendar.Service, error) {
+	c := config.NewReader(env.Config)
+	table := c.Required("CALENDAR_TABLE")
+	noticesTable := c.Required("NOTICES_TABLE")
+	directoryTable := c.Required("DIRECTORY_TABLE")
+	senderID := c.String("SMS_SENDER_ID", "")
+	conflictLimit := c.Int("CALENDAR_CONFLICT_CHECK_LIMIT", 50)
+	if err := c.Err(); err != nil {
+		return nil, err
+	}
+	codec, err := directoryCodec(ctx, env, directoryTable)
+	if err != nil {
+		return nil, err
+	}
+	return &calendar.Service{
+		Store:              &calendar.DynamoStore{DB: env.DynamoDB, Table: table},
+		Directory:          &directoryMembers{DB: env.DynamoDB, Table: directoryTable, Codec: codec},
+		Notices:            &notice.DynamoStore{DB: env.DynamoDB, Table: noticesTable},
+		SMS:                &sms.SNS{Client: env.SNS, SenderID: senderID},
+		Now:                env.Now,
+		ConflictCheckLimit: conflictLimit,
+	}, nil
+}
+
+// Mobiles implements calendar.Directory: the mobiles of enabled members,
+// opened from their sealed member items.
+func (d *directoryMembers) Mobiles(ctx context.Context, tenantID string, memberIDs []string) (map[string]string, error) {
+	out := map[string]string{}
+	err := d.batch(ctx, tenantID, memberIDs, "", func(item map[string]types.AttributeValue) error {
+		m, err := d.Codec.Member(item)
+		if err != nil {
+			return errs.Wrap(err, "decode member")
+		}
+		if m.Enabled {
+			out[m.ID] = m.Mobile
+		}
+		return nil
+	})
+	return out, err
 }

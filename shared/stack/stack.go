@@ -22,9 +22,11 @@ type Builder func(ctx context.Context, env *cloud.Env) (lambda.Handler, error)
 
 // Functions maps each function's template LogicalId to its Builder.
 var Functions = map[string]Builder{
-	"PlatformFunction":      Platform,
-	"ApprovalsFunction":     Approvals,
-	"AnnouncementsFunction": Announcements,
+	"PlatformFunction":         Platform,
+	"ApprovalsFunction":        Approvals,
+	"AnnouncementsFunction":    Announcements,
+	"CalendarFunction":         Calendar,
+	"CalendarReminderFunction": CalendarReminder,
 }
 
 // Boot prepares a function process: JSON logs on stdout and the cloud
