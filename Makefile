@@ -15,7 +15,9 @@ FUNCTIONS := \
 	ApprovalsFunction=approvals \
 	AnnouncementsFunction=announcements \
 	CalendarFunction=calendar \
-	CalendarReminderFunction=calendarreminder
+	CalendarReminderFunction=calendarreminder \
+	MembersFunction=members \
+	DirectoryFunction=directory
 
 .PHONY: all run test bench lint build deploy clean deps
 
@@ -66,6 +68,8 @@ build-ApprovalsFunction: ; $(call lambda,approvals)
 build-AnnouncementsFunction: ; $(call lambda,announcements)
 build-CalendarFunction: ; $(call lambda,calendar)
 build-CalendarReminderFunction: ; $(call lambda,calendarreminder)
+build-MembersFunction: ; $(call lambda,members)
+build-DirectoryFunction: ; $(call lambda,directory)
 
 ## deploy: build with SAM and deploy (make deploy ENV=prod for the prod config of samconfig.toml)
 deploy:

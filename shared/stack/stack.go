@@ -27,6 +27,8 @@ var Functions = map[string]Builder{
 	"AnnouncementsFunction":    Announcements,
 	"CalendarFunction":         Calendar,
 	"CalendarReminderFunction": CalendarReminder,
+	"MembersFunction":          Members,
+	"DirectoryFunction":        Directory,
 }
 
 // Boot prepares a function process: JSON logs on stdout and the cloud
