@@ -62,7 +62,7 @@ type directoryMembers struct {
 
 // departmentPrefix is the sort-key prefix of department items in the
 // directory table (the Directory capability's layout).
-const departmentPrefix = "DEPT#"
+var departmentPrefix = directory.DepartmentSK("")
 
 type memberFacts struct {
 	ID            string   `dynamodbav:"id"`
