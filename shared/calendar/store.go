@@ -261,8 +261,9 @@ func (d *DynamoStore) Respond(ctx context.Context, e *Event, memberID, response 
 	tx := []types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName: aws.String(d.Table), Key: eventKey(e.TenantID, e.ID),
-			UpdateExpression:    aws.String("SET " + path + ".response = :r, " + path + ".respondedAt = :at, version = :next"),
-			ConditionExpression: aws.String("version = :v AND " + path + ".memberId = :m"),
+			UpdateExpression:         aws.String("SET " + path + ".#r = :r, " + path + ".respondedAt = :at, version = :next"),
+			ConditionExpression:      aws.String("version = :v AND " + path + ".memberId = :m"),
+			ExpressionAttributeNames: map[string]string{"#r": "response"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":r": sv(response), ":at": atv, ":v": nv(e.Version), ":next": nv(e.Version + 1), ":m": sv(memberID),
 			},
