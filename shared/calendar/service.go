@@ -290,26 +290,32 @@ func (s *Service) List(ctx context.Context, tenantID, memberID string, from, to 
 	if err != nil {
 		return nil, "", err
 	}
-	var items []Item
+	type keyed struct {
+		key  string
+		item Item
+	}
+	var all []keyed
 	for _, en := range entries {
 		for _, o := range en.Occurrences(from, to) {
-			items = append(items, Item{Occurrence: o, Kind: en.Kind, Title: en.Title, Location: en.Location, TimeZone: en.TimeZone,
-				AllDay: en.AllDay, OrganizerID: en.OrganizerID, Recurring: en.RRule != "", Response: en.Response})
+			it := Item{Occurrence: o, Kind: en.Kind, Title: en.Title, Location: en.Location, TimeZone: en.TimeZone,
+				AllDay: en.AllDay, OrganizerID: en.OrganizerID, Recurring: en.RRule != "", Response: en.Response}
+			all = append(all, keyed{itemKey(it), it})
 		}
 	}
-	sort.Slice(items, func(i, j int) bool { return itemKey(items[i]) < itemKey(items[j]) })
+	sort.Slice(all, func(i, j int) bool { return all[i].key < all[j].key })
 	start := 0
 	if after != "" {
-		start = sort.Search(len(items), func(i int) bool { return itemKey(items[i]) > after })
+		start = sort.Search(len(all), func(i int) bool { return all[i].key > after })
 	}
-	items = items[start:]
+	all = all[start:]
 	next := ""
-	if len(items) > limit {
-		items = items[:limit]
-		next = encodeCursor(itemKey(items[limit-1]))
+	if len(all) > limit {
+		all = all[:limit]
+		next = encodeCursor(all[limit-1].key)
 	}
-	if items == nil {
-		items = []Item{}
+	items := make([]Item, len(all))
+	for i, k := range all {
+		items[i] = k.item
 	}
 	return items, next, nil
 }

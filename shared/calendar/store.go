@@ -135,6 +135,39 @@ func (d *DynamoStore) entryItem(e *Event, memberID string) (map[string]types.Att
 	return attributevalue.MarshalMap(entryRecord{PK: k["pk"].(*types.AttributeValueMemberS).Value, SK: k["sk"].(*types.AttributeValueMemberS).Value, Type: "entry", Entry: en})
 }
 
+// EventItems returns the items a new event is stored as: the event, its
+// reminder and each participant's entry (for seeding large calendars with
+// BatchWriteItem).
+func (d *DynamoStore) EventItems(e *Event, remind Due) ([]map[string]types.AttributeValue, error) {
+	item, err := attributevalue.MarshalMap(eventRecord{PK: "T#" + e.TenantID, SK: "EVENT#" + e.ID, Type: "event", Event: *e})
+	if err != nil {
+		return nil, err
+	}
+	r, err := d.reminderItem(e, remind)
+	if err != nil {
+		return nil, err
+	}
+	items := []map[string]types.AttributeValue{item, r}
+	for _, m := range e.Participants() {
+		en, err := d.entryItem(e, m)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, en)
+	}
+	return items, nil
+}
+
+func (d *DynamoStore) reminderItem(e *Event, remind Due) (map[string]types.AttributeValue, error) {
+	dr := dueRecord{Type: "reminder", Due: remind}
+	k := remindKey(e.TenantID, e.ID)
+	dr.PK, dr.SK = k["pk"].(*types.AttributeValueMemberS).Value, k["sk"].(*types.AttributeValueMemberS).Value
+	if !remind.At.IsZero() {
+		dr.GSI1PK, dr.GSI1SK = dueBucket(remind.At), dueSK(remind)
+	}
+	return attributevalue.MarshalMap(dr)
+}
+
 func (d *DynamoStore) Save(ctx context.Context, prev, next *Event, remind Due) error {
 	var head []types.TransactWriteItem // the event and its reminder: always atomic
 	var entries []types.WriteRequest
@@ -150,13 +183,7 @@ func (d *DynamoStore) Save(ctx context.Context, prev, next *Event, remind Due) e
 			return errs.Wrap(err, "encode event")
 		}
 		head = append(head, types.TransactWriteItem{Put: &types.Put{TableName: table, Item: item, ConditionExpression: cond, ExpressionAttributeValues: vals}})
-		dr := dueRecord{Type: "reminder", Due: remind}
-		k := remindKey(next.TenantID, next.ID)
-		dr.PK, dr.SK = k["pk"].(*types.AttributeValueMemberS).Value, k["sk"].(*types.AttributeValueMemberS).Value
-		if !remind.At.IsZero() {
-			dr.GSI1PK, dr.GSI1SK = dueBucket(remind.At), dueSK(remind)
-		}
-		ritem, err := attributevalue.MarshalMap(dr)
+		ritem, err := d.reminderItem(next, remind)
 		if err != nil {
 			return errs.Wrap(err, "encode reminder")
 		}
