@@ -82,6 +82,21 @@ func (s *Service) Submit(ctx context.Context, tenantID, applicantID string, in S
 	if !ok || len(chain.Approvers) == 0 {
 		return nil, errs.E(errs.Conflict, "chain_not_configured", "an admin has not configured the approvers of the %s form yet", in.Form)
 	}
+	// A chain member disabled since the admin configured it would leave the
+	// approval stuck at their step: refuse until the admin fixes the chain.
+	chainMembers := append([]string{}, chain.CC...)
+	for _, ap := range chain.Approvers {
+		chainMembers = append(chainMembers, ap.MemberID)
+	}
+	enabled, err := s.Directory.Enabled(ctx, tenantID, chainMembers)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range chainMembers {
+		if !enabled[m] {
+			return nil, errs.E(errs.Conflict, "chain_member_unavailable", "an approver or CC member of the %s form is no longer enabled; an admin must update the chain", in.Form)
+		}
+	}
 	now := s.Now().UTC()
 	a := &Approval{
 		ID: ids.New(now), TenantID: tenantID, Form: in.Form, ApplicantID: applicantID, Status: Pending,

@@ -274,6 +274,9 @@ func TestApprovalBadInput(t *testing.T) {
 	want(t, s.do(t, "PUT", "/v1/approvals/chains/leave", f.t.Admin.Token, map[string]any{"approvers": []map[string]string{{"memberId": f.ap1.ID}}, "cc": []string{f.x.ID}}), 400, "unknown_member", "cc[0]")
 	want(t, s.do(t, "PUT", "/v1/approvals/chains/leave", f.t.Admin.Token, map[string]any{"approvers": []map[string]string{}}), 400, "required", "approvers")
 	want(t, s.do(t, "PUT", "/v1/approvals/chains/vacation", f.t.Admin.Token, map[string]any{"approvers": []map[string]string{{"memberId": f.ap1.ID}}}), 400, "invalid_form", "form")
+	// A chain whose approver was disabled since refuses submissions.
+	s.disable(t, f.t, f.ap2.ID)
+	want(t, s.do(t, "POST", "/v1/approvals", f.applicant.Token, leave()), 409, "chain_member_unavailable")
 	// A form without a chain cannot be submitted.
 	want(t, s.do(t, "POST", "/v1/approvals", f.applicant.Token, map[string]any{"form": "outing", "outing": map[string]string{
 		"destination": "x", "start": "2026-12-01T01:00:00Z", "end": "2026-12-01T02:00:00Z"}}), 409, "chain_not_configured")
