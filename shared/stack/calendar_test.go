@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -325,5 +326,42 @@ func TestCalendarLargeMeeting(t *testing.T) {
 	want(t, s.do(t, "DELETE", "/v1/calendar/"+c.Event.ID, tn.Admin.Token, nil), 204)
 	if p := s.calendar(t, last.Token, "2026-12-10T00:00:00Z", "2026-12-11T00:00:00Z", ""); len(p.Items) != 0 {
 		t.Fatalf("after delete %+v", p)
+	}
+}
+
+func TestCalendarConcurrentSweepsSendOnce(t *testing.T) {
+	s := newStack(t, now2026)
+	tn := s.newTenant(t)
+	a := s.member(t, tn, "member")
+	s.createEvent(t, tn.Admin.Token, map[string]any{"kind": "meeting", "title": "Standup", "start": "2026-12-08T01:00:00Z", "end": "2026-12-08T01:15:00Z",
+		"attendees": []string{a.ID}, "smsReminder": true, "reminderMinutes": 5, "rrule": "FREQ=DAILY;COUNT=3"})
+	results := make(chan sweepOut, 3)
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results <- s.sweep(t, "2026-12-08T00:56:00Z")
+		}()
+	}
+	wg.Wait()
+	close(results)
+	sms, advanced := 0, 0
+	for r := range results {
+		sms += r.SMS
+		advanced += r.Advanced
+	}
+	if sms != 2 || advanced != 1 {
+		t.Fatalf("three concurrent sweeps sent %d SMS and advanced %d times; want 2 and 1", sms, advanced)
+	}
+	if n := s.notices(t, tn, a.ID); len(n) != 1 {
+		t.Fatalf("attendee notices %+v", n)
+	}
+	// The next day's occurrence is due the next day, once.
+	if r := s.sweep(t, "2026-12-09T00:56:00Z"); r.Due != 1 || r.SMS != 2 {
+		t.Fatalf("second day %+v", r)
+	}
+	if n := s.notices(t, tn, a.ID); len(n) != 2 {
+		t.Fatalf("attendee notices after two days %+v", n)
 	}
 }
