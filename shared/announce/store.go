@@ -100,6 +100,11 @@ func (d *DynamoStore) Put(ctx context.Context, a *Announcement, prev int) error 
 	}
 	_, err = d.DB.PutItem(ctx, in)
 	if dynamo.ConditionFailed(err) {
+		// The SDK retries a write whose response was lost; if the first
+		// attempt landed, the item is already this very version.
+		if cur, gerr := d.Get(ctx, a.TenantID, a.ID); gerr == nil && cur.Version == a.Version && cur.UpdatedAt.Equal(a.UpdatedAt) {
+			return nil
+		}
 		return errs.E(errs.Conflict, "stale_state", "the announcement changed meanwhile; reload it")
 	}
 	return errs.Wrap(err, "put announcement")

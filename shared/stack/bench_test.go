@@ -76,7 +76,9 @@ func BenchmarkCalendarMonth(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		items = append(items, its...)
+		// Only the member's entries are read by a range; moto's Query walks
+		// the whole table, so the event and reminder items are left out.
+		items = append(items, its[2:]...)
 	}
 	s.batchWrite(b, s.Tables["CalendarTable"], items)
 	path := "/v1/calendar?from=2026-12-01T00:00:00Z&to=2027-01-01T00:00:00Z&limit=100"
