@@ -12,12 +12,14 @@ GOFLAGS_LAMBDA := -trimpath -tags lambda.norpc -ldflags "-s -w"
 # One line per function of template.yaml: LogicalId=directory under functions/.
 FUNCTIONS := \
 	PlatformFunction=platform \
+	MembersFunction=members \
+	DirectoryFunction=directory \
+	SubscriptionFunction=subscription \
+	ExpiryScanFunction=expiryscan \
 	ApprovalsFunction=approvals \
 	AnnouncementsFunction=announcements \
 	CalendarFunction=calendar \
-	CalendarReminderFunction=calendarreminder \
-	MembersFunction=members \
-	DirectoryFunction=directory
+	CalendarReminderFunction=calendarreminder
 
 .PHONY: all run test bench lint build deploy clean deps
 
@@ -64,12 +66,14 @@ build:
 # sam build calls build-<LogicalId> with ARTIFACTS_DIR set (BuildMethod: makefile).
 lambda = CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(1)
 build-PlatformFunction: ; $(call lambda,platform)
+build-MembersFunction: ; $(call lambda,members)
+build-DirectoryFunction: ; $(call lambda,directory)
+build-SubscriptionFunction: ; $(call lambda,subscription)
+build-ExpiryScanFunction: ; $(call lambda,expiryscan)
 build-ApprovalsFunction: ; $(call lambda,approvals)
 build-AnnouncementsFunction: ; $(call lambda,announcements)
 build-CalendarFunction: ; $(call lambda,calendar)
 build-CalendarReminderFunction: ; $(call lambda,calendarreminder)
-build-MembersFunction: ; $(call lambda,members)
-build-DirectoryFunction: ; $(call lambda,directory)
 
 ## deploy: build with SAM and deploy (make deploy ENV=prod for the prod config of samconfig.toml)
 deploy:

@@ -61,6 +61,7 @@ type Stack struct {
 	Tables map[string]string
 
 	t      testing.TB
+	now    func() time.Time
 	local  *localstack.Stack
 	fns    map[string]*localstack.Function
 	client *http.Client
@@ -156,6 +157,7 @@ func New(t testing.TB, opts ...Option) *Stack {
 		Endpoint: env.endpoint,
 		Tables:   ls.Tables(),
 		t:        t,
+		now:      o.now,
 		local:    ls,
 		fns:      fns,
 		client:   &http.Client{Timeout: time.Minute},

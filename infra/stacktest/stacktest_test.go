@@ -1,6 +1,7 @@
 package stacktest_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"regexp"
@@ -12,6 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"workbench/infra/stacktest"
+	"workbench/shared/auth"
+	"workbench/shared/cloud"
+	"workbench/shared/config"
 	"workbench/shared/dynamo"
 )
 
@@ -108,5 +112,38 @@ func TestMobile(t *testing.T) {
 			t.Fatalf("Mobile() = %q (seen before: %v)", m, seen[m])
 		}
 		seen[m] = true
+	}
+}
+
+func TestNewTenantGivesAWorkingAdminToken(t *testing.T) {
+	t.Parallel()
+	st := stacktest.New(t)
+	tn := st.NewTenant(t)
+	if tn.ID == "" || tn.Code == "" || tn.Admin.ID == "" || tn.Admin.Token == "" {
+		t.Fatalf("tenant %+v", tn)
+	}
+	// The token verifies with the key the functions read from the secret
+	// store, and opens a live session of an enabled admin.
+	ctx := context.Background()
+	env, err := cloud.Load(ctx, config.Map(map[string]string{
+		"AWS_ENDPOINT_URL": st.Endpoint, "AWS_REGION": "us-east-1",
+		"TOKEN_KEY_SECRET": strings.TrimSuffix(st.Tables["TenantsTable"], "TenantsTable") + "TokenKeySecret",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := env.Secret(ctx, "TOKEN_KEY_SECRET")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := (&auth.Tokens{Key: []byte(key), Now: time.Now}).Verify(tn.Admin.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions := &auth.DynamoSessions{DB: st.DynamoDB(), IdentityTable: st.Tables["IdentityTable"], DirectoryTable: st.Tables["DirectoryTable"], TenantsTable: st.Tables["TenantsTable"], Now: time.Now}
+	status, err := sessions.CheckSession(ctx, p)
+	role := status.Role
+	if err != nil || role != "admin" || p.TenantID != tn.ID || p.MemberID != tn.Admin.ID {
+		t.Fatalf("session check: %q %v %+v", role, err, p)
 	}
 }

@@ -22,13 +22,17 @@ type Builder func(ctx context.Context, env *cloud.Env) (lambda.Handler, error)
 
 // Functions maps each function's template LogicalId to its Builder.
 var Functions = map[string]Builder{
-	"PlatformFunction":         Platform,
 	"ApprovalsFunction":        Approvals,
 	"AnnouncementsFunction":    Announcements,
 	"CalendarFunction":         Calendar,
 	"CalendarReminderFunction": CalendarReminder,
-	"MembersFunction":          Members,
-	"DirectoryFunction":        Directory,
+	"PlatformFunction":         Platform,
+	// subscriptions
+	"SubscriptionFunction": Subscription,
+	"ExpiryScanFunction":   ExpiryScan,
+	// directory
+	"MembersFunction":   Members,
+	"DirectoryFunction": Directory,
 }
 
 // Boot prepares a function process: JSON logs on stdout and the cloud
