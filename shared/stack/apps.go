@@ -270,13 +270,23 @@ func (d *directoryMembers) query(ctx context.Context, tenantID, prefix, projecti
 
 // Calendar serves /v1/calendar/...
 func Calendar(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
-	svc, err := calendarService(ctx, env)
-	if err != nil {
+	c := config.NewReader(env.Config)
+	table := c.Required("CALENDAR_TABLE")
+	directoryTable := c.Required("DIRECTORY_TABLE")
+	conflictLimit := c.Int("CALENDAR_CONFLICT_CHECK_LIMIT", 50)
+	if err := c.Err(); err != nil {
 		return nil, err
 	}
 	members, err := memberAuth(ctx, env)
 	if err != nil {
 		return nil, err
+	}
+	// The HTTP side sends nothing: notices and SMS are the sweep's.
+	svc := &calendar.Service{
+		Store:              &calendar.DynamoStore{DB: env.DynamoDB, Table: table},
+		Directory:          &directoryMembers{DB: env.DynamoDB, Table: directoryTable},
+		Now:                env.Now,
+		ConflictCheckLimit: conflictLimit,
 	}
 	r := httpapi.NewRouter()
 	(&calendar.HTTP{Service: svc, Members: members}).Register(r)
@@ -286,9 +296,24 @@ func Calendar(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 // CalendarReminder is the scheduled sweep of due calendar reminders; the
 // EventBridge event's time is the sweep's "now".
 func CalendarReminder(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
-	svc, err := calendarService(ctx, env)
+	c := config.NewReader(env.Config)
+	table := c.Required("CALENDAR_TABLE")
+	noticesTable := c.Required("NOTICES_TABLE")
+	directoryTable := c.Required("DIRECTORY_TABLE")
+	senderID := c.String("SMS_SENDER_ID", "")
+	if err := c.Err(); err != nil {
+		return nil, err
+	}
+	codec, err := directoryCodec(ctx, env, directoryTable)
 	if err != nil {
 		return nil, err
+	}
+	svc := &calendar.Service{
+		Store:     &calendar.DynamoStore{DB: env.DynamoDB, Table: table},
+		Directory: &directoryMembers{DB: env.DynamoDB, Table: directoryTable, Codec: codec},
+		Notices:   &notice.DynamoStore{DB: env.DynamoDB, Table: noticesTable},
+		SMS:       &sms.SNS{Client: env.SNS, SenderID: senderID},
+		Now:       env.Now,
 	}
 	return lambda.NewHandler(func(ctx context.Context, ev events.EventBridgeEvent) (calendar.SweepResult, error) {
 		now := ev.Time
@@ -297,30 +322,6 @@ func CalendarReminder(ctx context.Context, env *cloud.Env) (lambda.Handler, erro
 		}
 		return svc.Sweep(ctx, now)
 	}), nil
-}
-
-func calendarService(ctx context.Context, env *cloud.Env) (*calendar.Service, error) {
-	c := config.NewReader(env.Config)
-	table := c.Required("CALENDAR_TABLE")
-	noticesTable := c.Required("NOTICES_TABLE")
-	directoryTable := c.Required("DIRECTORY_TABLE")
-	senderID := c.String("SMS_SENDER_ID", "")
-	conflictLimit := c.Int("CALENDAR_CONFLICT_CHECK_LIMIT", 50)
-	if err := c.Err(); err != nil {
-		return nil, err
-	}
-	codec, err := directoryCodec(ctx, env, directoryTable)
-	if err != nil {
-		return nil, err
-	}
-	return &calendar.Service{
-		Store:              &calendar.DynamoStore{DB: env.DynamoDB, Table: table},
-		Directory:          &directoryMembers{DB: env.DynamoDB, Table: directoryTable, Codec: codec},
-		Notices:            &notice.DynamoStore{DB: env.DynamoDB, Table: noticesTable},
-		SMS:                &sms.SNS{Client: env.SNS, SenderID: senderID},
-		Now:                env.Now,
-		ConflictCheckLimit: conflictLimit,
-	}, nil
 }
 
 // Mobiles implements calendar.Directory: the mobiles of enabled members,
