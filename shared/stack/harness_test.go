@@ -20,7 +20,6 @@ import (
 
 	"workbench/infra/localstack"
 	"workbench/infra/stacktest"
-	"workbench/shared/auth"
 	"workbench/shared/directory"
 	"workbench/shared/dynamo"
 	"workbench/shared/ids"
@@ -37,12 +36,9 @@ type stackT struct {
 	DB      *dynamodb.Client // the test's own client, not counted
 	Counter *dynamo.Counter  // every function's round trips
 	Codec   *directory.Codec
-	Dir     *directory.Service
 	Notices *notice.DynamoStore
 	Tables  map[string]string
 	st      *stacktest.Stack
-	tokens  *auth.Tokens
-	session *auth.DynamoSessions
 	clock   *stacktest.Clock
 }
 
@@ -75,10 +71,7 @@ func newStack(tb testing.TB, now time.Time) *stackT {
 		tb.Fatal(err)
 	}
 	s.Codec = &directory.Codec{Table: s.Tables["DirectoryTable"], Keys: keys, Index: index}
-	s.Dir = &directory.Service{DB: s.DB, Codec: s.Codec, Now: s.clock.Now}
 	s.Notices = &notice.DynamoStore{DB: s.DB, Table: s.Tables["NoticesTable"]}
-	s.tokens = &auth.Tokens{Key: []byte(secret("TOKEN_KEY_SECRET")), TTL: 365 * 24 * time.Hour, Now: s.clock.Now}
-	s.session = &auth.DynamoSessions{DB: s.DB, IdentityTable: s.Tables["IdentityTable"], DirectoryTable: s.Tables["DirectoryTable"], Now: s.clock.Now}
 	return s
 }
 
@@ -101,32 +94,22 @@ type tenantT struct {
 	Admin    member
 }
 
-// newTenant writes a tenant's admin as the directory does and logs it in.
+// newTenant creates a tenant through the operator API, with its admin.
 func (s *stackT) newTenant(tb testing.TB) tenantT {
 	tb.Helper()
-	t := tenantT{ID: ids.New(time.Now()), Code: fmt.Sprintf("t%d", seq.Add(1))}
-	t.Admin = s.member(tb, t, directory.RoleAdmin)
-	return t
+	tn := s.st.NewTenant(tb)
+	return tenantT{ID: tn.ID, Code: tn.Code, Admin: member{ID: tn.Admin.ID, Mobile: tn.Admin.Mobile, Token: tn.Admin.Token}}
 }
 
-// member adds an enabled member of the tenant in the given departments
-// and opens a session for it.
+// member adds an enabled member through the Directory's admin route and
+// opens a session for it.
 func (s *stackT) member(tb testing.TB, t tenantT, role string, departments ...string) member {
 	tb.Helper()
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	n := seq.Add(1)
-	m := directory.Member{
-		ID: ids.New(now), TenantID: t.ID, Name: fmt.Sprintf("成员%d", n), Mobile: mobile(), Account: fmt.Sprintf("m%d", n),
-		Role: role, Enabled: true, DepartmentIDs: append([]string{}, departments...), Fields: map[string]any{},
-		CreatedAt: now, UpdatedAt: now, Version: 1,
-	}
-	items, err := s.Codec.CreateItems(m, ids.New(now))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := s.DB.TransactWriteItems(context.Background(), &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
-		tb.Fatal(err)
-	}
+	body := map[string]any{"name": fmt.Sprintf("成员%d", seq.Add(1)), "mobile": mobile(), "role": role, "departmentIds": append([]string{}, departments...)}
+	r := s.do(tb, "POST", "/v1/admin/members", t.Admin.Token, body)
+	want(tb, r, 201)
+	var m struct{ ID, Mobile string }
+	r.decode(tb, &m)
 	return member{ID: m.ID, Mobile: m.Mobile, Token: s.token(tb, t, m.ID)}
 }
 
@@ -169,36 +152,22 @@ func (s *stackT) seedMembers(tb testing.TB, t tenantT, n int, departments ...str
 
 func (s *stackT) token(tb testing.TB, t tenantT, memberID string) string {
 	tb.Helper()
-	now := s.clock.Now().UTC()
-	sess := auth.NewSession(ids.New(now), t.ID, t.Code, memberID, "sms", now, 365*24*time.Hour)
-	if err := s.session.Put(context.Background(), sess); err != nil {
-		tb.Fatal(err)
-	}
-	tok, _, err := s.tokens.Issue(auth.Principal{TenantID: t.ID, TenantCode: t.Code, MemberID: memberID, SessionID: sess.ID})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return tok
+	return s.st.Token(tb, t.ID, t.Code, memberID)
 }
 
+// disable turns a member off through the Directory's admin route.
 func (s *stackT) disable(tb testing.TB, t tenantT, memberID string) {
 	tb.Helper()
-	_, err := s.DB.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.Tables["DirectoryTable"]), Key: s.Codec.Key(t.ID, memberID),
-		UpdateExpression:          aws.String("SET enabled = :f"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":f": &types.AttributeValueMemberBOOL{Value: false}},
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	want(tb, s.do(tb, "PUT", "/v1/admin/members/"+memberID+"/status", t.Admin.Token, map[string]bool{"enabled": false}), 200)
 }
 
+// department creates a department through the Directory's admin route.
 func (s *stackT) department(tb testing.TB, t tenantT, name, parent string) string {
 	tb.Helper()
-	d, err := s.Dir.CreateDepartment(context.Background(), t.ID, name, parent)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	r := s.do(tb, "POST", "/v1/admin/departments", t.Admin.Token, map[string]string{"name": name, "parentId": parent})
+	want(tb, r, 201)
+	var d struct{ ID string }
+	r.decode(tb, &d)
 	return d.ID
 }
 
