@@ -52,7 +52,20 @@ func (h *HTTP) feed(w http.ResponseWriter, r *http.Request) error {
 		limit = n
 	}
 	p := auth.PrincipalOf(r.Context())
-	list, next, err := h.Service.Feed(r.Context(), p.TenantID, p.MemberID, r.URL.Query().Get("cursor"), limit)
+	var list []*Announcement
+	var next string
+	var err error
+	switch scope := r.URL.Query().Get("scope"); scope {
+	case "", "feed":
+		list, next, err = h.Service.Feed(r.Context(), p.TenantID, p.MemberID, r.URL.Query().Get("cursor"), limit)
+	case "all":
+		if !p.IsAdmin() {
+			return errs.E(errs.Forbidden, "admin_only", "only an admin of the tenant may list every announcement")
+		}
+		list, next, err = h.Service.All(r.Context(), p.TenantID, r.URL.Query().Get("cursor"), limit)
+	default:
+		return errs.Invalidf("scope", "invalid_scope", "scope must be feed or all")
+	}
 	if err != nil {
 		return err
 	}

@@ -160,6 +160,12 @@ func (s *Service) Feed(ctx context.Context, tenantID, memberID, cursor string, l
 	return list, next, nil
 }
 
+// All lists every announcement of the tenant, published or not, newest
+// first (admins only).
+func (s *Service) All(ctx context.Context, tenantID, cursor string, limit int) ([]*Announcement, string, error) {
+	return s.Store.All(ctx, tenantID, cursor, limit)
+}
+
 // Get returns an announcement to an admin, or to a member it is addressed
 // to while published; to others it does not exist.
 func (s *Service) Get(ctx context.Context, tenantID, memberID string, admin bool, id string) (*Announcement, error) {

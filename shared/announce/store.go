@@ -26,6 +26,9 @@ type Store interface {
 	// Feed returns published announcements addressed to everyone or to one
 	// of departmentIDs, pinned first, then newest.
 	Feed(ctx context.Context, tenantID string, departmentIDs []string, cursor string, limit int) ([]*Announcement, string, error)
+	// All returns every announcement of the tenant, published or not,
+	// newest first (for admins).
+	All(ctx context.Context, tenantID, cursor string, limit int) ([]*Announcement, string, error)
 	MarkRead(ctx context.Context, tenantID, id, memberID string, at time.Time) error
 	ReadBy(ctx context.Context, tenantID, memberID string, ids []string) (map[string]bool, error)
 	Reads(ctx context.Context, tenantID, id string) (map[string]time.Time, error)
@@ -177,6 +180,45 @@ func (d *DynamoStore) Feed(ctx context.Context, tenantID string, departmentIDs [
 	next := ""
 	if v, ok := out.LastEvaluatedKey["gsi1sk"].(*types.AttributeValueMemberS); ok {
 		next = encodeCursor(v.Value)
+	}
+	return list, next, nil
+}
+
+func (d *DynamoStore) All(ctx context.Context, tenantID, cursor string, limit int) ([]*Announcement, string, error) {
+	in := &dynamodb.QueryInput{
+		TableName:              aws.String(d.Table),
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :ann)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": sv("T#" + tenantID), ":ann": sv("ANN#"),
+		},
+		ProjectionExpression:     aws.String("#i, title, excerpt, #f, audience, everyone, pinned, published, authorId, publishedAt, updatedAt, version"),
+		ExpressionAttributeNames: map[string]string{"#i": "id", "#f": "format"},
+		ScanIndexForward:         aws.Bool(false),
+		Limit:                    aws.Int32(int32(limit)),
+	}
+	if cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(cursor)
+		if err != nil || len(b) == 0 || len(b) > 64 || strings.Contains(string(b), "#") {
+			return nil, "", errs.Invalidf("cursor", "invalid_cursor", "cursor is not valid")
+		}
+		in.ExclusiveStartKey = key(tenantID, string(b))
+	}
+	out, err := d.DB.Query(ctx, in)
+	if err != nil {
+		return nil, "", errs.Wrap(err, "list announcements")
+	}
+	list := make([]*Announcement, 0, len(out.Items))
+	for _, item := range out.Items {
+		var a Announcement
+		if err := attributevalue.UnmarshalMap(item, &a); err != nil {
+			return nil, "", errs.Wrap(err, "decode announcement")
+		}
+		a.TenantID = tenantID
+		list = append(list, &a)
+	}
+	next := ""
+	if v, ok := out.LastEvaluatedKey["sk"].(*types.AttributeValueMemberS); ok {
+		next = encodeCursor(strings.TrimPrefix(v.Value, "ANN#"))
 	}
 	return list, next, nil
 }

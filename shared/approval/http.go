@@ -74,7 +74,7 @@ type lister func(ctx context.Context, tenantID, memberID, cursor string, limit i
 
 func (h *HTTP) list(f lister) httpapi.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		limit, err := Limit(r)
+		limit, err := limitOf(r)
 		if err != nil {
 			return err
 		}
@@ -126,8 +126,8 @@ func (h *HTTP) withdraw(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// Limit reads ?limit= (1–100, default 20).
-func Limit(r *http.Request) (int, error) {
+// limitOf reads ?limit= (1–100, default 20).
+func limitOf(r *http.Request) (int, error) {
 	v := r.URL.Query().Get("limit")
 	if v == "" {
 		return 20, nil

@@ -130,6 +130,16 @@ func TestAnnouncementsAudienceFeedAndReads(t *testing.T) {
 	}
 	want(t, s.do(t, "GET", "/v1/announcements/"+toSales.ID, li.Token, nil), 404)
 	want(t, s.do(t, "GET", "/v1/announcements/"+toSales.ID, admin, nil), 200)
+	// Admins list everything, unpublished included; members may not.
+	r = s.do(t, "GET", "/v1/announcements?scope=all", admin, nil)
+	want(t, r, 200)
+	var everything feedPage
+	r.decode(t, &everything)
+	if titles(everything) != "Ops drill,Sales kick-off,Holiday schedule" || everything.Items[1].Published {
+		t.Fatalf("admin list %+v", everything.Items)
+	}
+	want(t, s.do(t, "GET", "/v1/announcements?scope=all", li.Token, nil), 403, "admin_only")
+	want(t, s.do(t, "GET", "/v1/announcements?scope=mine", li.Token, nil), 400, "invalid_scope", "scope")
 
 	// Edit: the audience moves to Ops; title changes.
 	r = s.do(t, "PATCH", "/v1/announcements/"+all.ID, admin, map[string]any{"title": "Holiday schedule (updated)", "audience": map[string]any{"departmentIds": []string{ops}}})
