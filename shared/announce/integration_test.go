@@ -1,4 +1,4 @@
-package stack_test
+package announce_test
 
 import (
 	"strings"

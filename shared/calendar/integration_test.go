@@ -1,4 +1,4 @@
-package stack_test
+package calendar_test
 
 import (
 	"encoding/json"
@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 type eventOut struct {
@@ -65,8 +64,6 @@ func (s *stackT) sweep(t *testing.T, at string) sweepOut {
 	}
 	return res
 }
-
-var now2026 = time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
 
 func TestCalendarMeetingResponsesFreeBusyAndReminder(t *testing.T) {
 	s := newStack(t, now2026)

@@ -1,4 +1,4 @@
-package stack_test
+package calendar_test
 
 import (
 	"bytes"
@@ -27,7 +27,7 @@ import (
 	"workbench/shared/notice"
 )
 
-// The tests drive the apps through stacktest: every function of the
+// The integration tests drive the app through stacktest: every function of the
 // template built by stack.Functions, with the template's environment, on
 // the test's own tables and secrets, over HTTP through the local gateway.
 
@@ -43,6 +43,9 @@ type stackT struct {
 }
 
 var seq atomic.Int64
+
+// now2026 is a fixed "now" for tests that plan December 2026.
+var now2026 = time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
 
 // newStack stands up a stack whose clock starts at now (setNow moves it).
 func newStack(tb testing.TB, now time.Time) *stackT {
@@ -246,4 +249,36 @@ func want(tb testing.TB, r response, status int, codeAndField ...string) {
 	if len(codeAndField) > 1 && field != codeAndField[1] {
 		tb.Fatalf("error field %q, want %q: %s", field, codeAndField[1], r.Body)
 	}
+}
+
+// The benchmarks count DynamoDB round trips per request with
+// dynamo.Counter. Every authenticated request also pays the shared
+// middleware's one session check (a BatchGetItem of session and member);
+// "ddbcalls/op" counts everything, "appcalls/op" what the app itself does.
+
+func (s *stackT) batchWrite(tb testing.TB, table string, items []map[string]types.AttributeValue) {
+	tb.Helper()
+	for len(items) > 0 {
+		n := min(len(items), dynamo.MaxBatchWrite)
+		req := make([]types.WriteRequest, n)
+		for i, it := range items[:n] {
+			req[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: it}}
+		}
+		items = items[n:]
+		pending := map[string][]types.WriteRequest{table: req}
+		for len(pending[table]) > 0 {
+			out, err := s.DB.BatchWriteItem(context.Background(), &dynamodb.BatchWriteItemInput{RequestItems: pending})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			pending = out.UnprocessedItems
+		}
+	}
+}
+
+func report(b *testing.B, c *dynamo.Counter, requests int) {
+	total := float64(c.Calls()) / float64(requests)
+	b.ReportMetric(total, "ddbcalls/op")
+	b.ReportMetric(total-1, "appcalls/op")
+	b.ReportMetric(float64(c.Items())/float64(requests), "ddbitems/op")
 }

@@ -1,4 +1,4 @@
-package stack_test
+package approval_test
 
 import (
 	"fmt"
