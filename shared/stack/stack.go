@@ -33,6 +33,10 @@ var Functions = map[string]Builder{
 	// directory
 	"MembersFunction":   Members,
 	"DirectoryFunction": Directory,
+	// messages
+	"ChatSendFunction":       ChatSend,
+	"ChatFunction":           Chat,
+	"RocketReminderFunction": RocketReminder,
 }
 
 // Boot prepares a function process: JSON logs on stdout and the cloud
