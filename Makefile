@@ -20,7 +20,11 @@ FUNCTIONS := \
 	ExpiryScanFunction=expiryscan \
 	ChatSendFunction=chatsend \
 	ChatFunction=chat \
-	RocketReminderFunction=rocketreminder
+	RocketReminderFunction=rocketreminder \
+	ApprovalsFunction=approvals \
+	AnnouncementsFunction=announcements \
+	CalendarFunction=calendar \
+	CalendarReminderFunction=calendarreminder
 
 .PHONY: all run test bench lint build deploy clean deps
 
@@ -76,6 +80,10 @@ build-ExpiryScanFunction: ; $(call lambda,expiryscan)
 build-ChatSendFunction: ; $(call lambda,chatsend)
 build-ChatFunction: ; $(call lambda,chat)
 build-RocketReminderFunction: ; $(call lambda,rocketreminder)
+build-ApprovalsFunction: ; $(call lambda,approvals)
+build-AnnouncementsFunction: ; $(call lambda,announcements)
+build-CalendarFunction: ; $(call lambda,calendar)
+build-CalendarReminderFunction: ; $(call lambda,calendarreminder)
 
 ## deploy: build with SAM and deploy (make deploy ENV=prod for the prod config of samconfig.toml)
 deploy:

@@ -36,6 +36,11 @@ var Functions = map[string]Builder{
 	"ChatSendFunction":       ChatSend,
 	"ChatFunction":           Chat,
 	"RocketReminderFunction": RocketReminder,
+	// workbench apps
+	"ApprovalsFunction":        Approvals,
+	"AnnouncementsFunction":    Announcements,
+	"CalendarFunction":         Calendar,
+	"CalendarReminderFunction": CalendarReminder,
 }
 
 // Boot prepares a function process: JSON logs on stdout and the cloud
