@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -104,6 +105,23 @@ func (h *harness) token(t testing.TB, ti tenantInfo, memberID string) string {
 		t.Fatal(err)
 	}
 	return tok
+}
+
+// smsLogin logs the tenant's admin in by SMS code, as a front end would,
+// and returns the login's status.
+func (h *harness) smsLogin(t *testing.T, ti tenantInfo) int {
+	t.Helper()
+	if status := h.DoJSON(t, "POST", "/v1/auth/sms-codes", "", map[string]any{"tenant": ti.Code, "mobile": ti.AdminMobile, "purpose": "login"}, nil); status != 202 {
+		t.Fatalf("sms-codes: %d", status)
+	}
+	msgs := h.SMS(t, ti.AdminMobile)
+	code := regexp.MustCompile(`\d{6}`).FindString(msgs[len(msgs)-1].Text)
+	var e struct{ Error struct{ Code string } }
+	status := h.DoJSON(t, "POST", "/v1/auth/login", "", map[string]any{"tenant": ti.Code, "method": "sms", "mobile": ti.AdminMobile, "code": code}, &e)
+	if status == 403 && e.Error.Code != "subscription_released" {
+		t.Fatalf("login refused with %q", e.Error.Code)
+	}
+	return status
 }
 
 // addMember puts a member item as the directory stores it.
@@ -213,11 +231,18 @@ func TestSubscriptionStatesAndRetentionIsReadOnly(t *testing.T) {
 		t.Fatalf("retention settings read: %d", status)
 	}
 	h.expectError(t, "PUT", "/v1/admin/expiry-notice-settings", a.Token, settings, 403, "subscription_retention", "")
+	// Admins still log in during retention, to renew.
+	if status := h.smsLogin(t, a); status != 200 {
+		t.Fatalf("SMS login in retention: %d", status)
+	}
 
-	// Released: everything refused, reads too.
+	// Released: everything refused, reads too, and logging in.
 	h.clock.Set(utc("2027-02-08T00:00:00Z"))
 	h.expectError(t, "GET", "/v1/admin/subscription", a.Token, nil, 403, "subscription_released", "")
 	h.expectError(t, "GET", "/v1/admin/expiry-notice-settings", a.Token, nil, 403, "subscription_released", "")
+	if status := h.smsLogin(t, a); status != 403 {
+		t.Fatalf("SMS login once released: %d, want 403", status)
+	}
 
 	// Renewal counts from the original expiry and brings it back to valid.
 	v = h.setSubscription(t, "life", map[string]any{"plan": "pro", "extendDays": 365})

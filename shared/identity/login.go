@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"workbench/shared/auth"
+	"workbench/shared/billing"
 	"workbench/shared/directory"
 	"workbench/shared/dynamo"
 	"workbench/shared/errs"
@@ -150,6 +151,14 @@ type attempt struct {
 	log    LoginLog
 }
 
+// released reports whether the tenant's subscription is released: no one
+// logs in any more (in retention admins still do, to renew).
+func (a attempt) released() bool {
+	return a.tenant.Subscription != nil && a.tenant.Subscription.StateAt(a.now) == billing.Released
+}
+
+var errReleased = errs.E(errs.Forbidden, "subscription_released", "this enterprise's subscription has ended; ask the platform operator to renew it")
+
 type credRecord struct {
 	PK         string    `dynamodbav:"pk"`
 	SK         string    `dynamodbav:"sk"`
@@ -226,6 +235,10 @@ func (s *Service) passwordLogin(ctx context.Context, a attempt, account, passwor
 	if !member.Enabled {
 		s.writeLog(ctx, a, "disabled", nil)
 		return Tokens{}, errs.E(errs.Forbidden, "account_disabled", "this account has been disabled")
+	}
+	if a.released() {
+		s.writeLog(ctx, a, "subscription_released", nil)
+		return Tokens{}, errReleased
 	}
 	if cred.MustChange && cred.ExpiresAt > 0 && a.now.UnixMilli() >= cred.ExpiresAt {
 		s.writeLog(ctx, a, "password_expired", nil)
@@ -339,6 +352,10 @@ func (s *Service) smsLogin(ctx context.Context, a attempt, mobile, code string) 
 	if !member.Enabled {
 		s.writeLog(ctx, a, "disabled", s.Codes.consumeItems(rec, ids.New(a.now), a.now))
 		return Tokens{}, errs.E(errs.Forbidden, "account_disabled", "this account has been disabled")
+	}
+	if a.released() {
+		s.writeLog(ctx, a, "subscription_released", s.Codes.consumeItems(rec, ids.New(a.now), a.now))
+		return Tokens{}, errReleased
 	}
 	// SMS login is how a member without a password, or locked out of it,
 	// gets in; the password lockout does not apply to it.

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"workbench/shared/billing"
 	"workbench/shared/directory"
 	"workbench/shared/dynamo"
 	"workbench/shared/errs"
@@ -16,7 +17,7 @@ import (
 
 // DB is the part of the DynamoDB client the store uses.
 type DB interface {
-	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
@@ -30,15 +31,9 @@ type DynamoStore struct {
 
 var _ Store = (*DynamoStore)(nil)
 
-// Tenant items are keyed by code: the code is what logins and the operator
-// name a tenant by, and keying by it makes its uniqueness a plain condition.
-func tenantKey(code string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		"pk": &types.AttributeValueMemberS{Value: "TENANT#" + code},
-		"sk": &types.AttributeValueMemberS{Value: "TENANT"},
-	}
-}
-
+// Tenant items are keyed by code ("TENANT#<code>", sort key "TENANT"): the
+// code is what logins and the operator name a tenant by, and keying by it
+// makes its uniqueness a plain condition.
 type tenantRecord struct {
 	PK        string    `dynamodbav:"pk"`
 	SK        string    `dynamodbav:"sk"`
@@ -76,17 +71,53 @@ func (s *DynamoStore) Create(ctx context.Context, t Tenant, admin directory.Memb
 	return errs.Wrap(err, "create tenant")
 }
 
+// Get reads the tenant item and, in the same Query, its subscription item
+// (sort key SUBSCRIPTION sorts just before TENANT, after the delivery
+// records), so a login learns whether the tenant may still log in without
+// another round trip.
 func (s *DynamoStore) Get(ctx context.Context, code string) (Tenant, error) {
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: tenantKey(code)})
+	out, err := s.DB.Query(ctx, &dynamodb.QueryInput{
+		TableName:              aws.String(s.Table),
+		KeyConditionExpression: aws.String("pk = :pk AND sk BETWEEN :sub AND :tenant"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk":     &types.AttributeValueMemberS{Value: "TENANT#" + code},
+			":sub":    &types.AttributeValueMemberS{Value: billing.SubscriptionSK},
+			":tenant": &types.AttributeValueMemberS{Value: "TENANT"},
+		},
+	})
 	if err != nil {
 		return Tenant{}, errs.Wrap(err, "get tenant")
 	}
-	if out.Item == nil {
+	var t Tenant
+	var sub *billing.Subscription
+	for _, item := range out.Items {
+		sk, _ := item["sk"].(*types.AttributeValueMemberS)
+		switch {
+		case sk == nil:
+		case sk.Value == "TENANT":
+			var rec tenantRecord
+			if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
+				return Tenant{}, errs.Wrap(err, "decode tenant")
+			}
+			t = Tenant{ID: rec.ID, Code: rec.Code, Name: rec.Name, CreatedAt: rec.CreatedAt}
+		case sk.Value == billing.SubscriptionSK:
+			var rec struct {
+				ExpiresAt     *time.Time `dynamodbav:"expiresAt"`
+				Plan          string     `dynamodbav:"plan"`
+				GraceDays     int        `dynamodbav:"graceDays"`
+				RetentionDays int        `dynamodbav:"retentionDays"`
+			}
+			if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
+				return Tenant{}, errs.Wrap(err, "decode subscription")
+			}
+			if rec.ExpiresAt != nil {
+				sub = &billing.Subscription{Plan: rec.Plan, ExpiresAt: *rec.ExpiresAt, GraceDays: rec.GraceDays, RetentionDays: rec.RetentionDays}
+			}
+		}
+	}
+	if t.ID == "" {
 		return Tenant{}, errs.NotFoundf("tenant_not_found", "no tenant with this code")
 	}
-	var rec tenantRecord
-	if err := attributevalue.UnmarshalMap(out.Item, &rec); err != nil {
-		return Tenant{}, errs.Wrap(err, "decode tenant")
-	}
-	return Tenant{ID: rec.ID, Code: rec.Code, Name: rec.Name, CreatedAt: rec.CreatedAt}, nil
+	t.Subscription = sub
+	return t, nil
 }

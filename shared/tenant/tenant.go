@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"workbench/shared/billing"
 	"workbench/shared/directory"
 	"workbench/shared/errs"
 	"workbench/shared/ids"
@@ -23,6 +24,9 @@ type Tenant struct {
 	Name      string    `json:"name"`
 	LoginURL  string    `json:"loginUrl"`
 	CreatedAt time.Time `json:"createdAt"`
+	// Subscription is nil while the operator has set none: the tenant then
+	// runs without expiry.
+	Subscription *billing.Subscription `json:"-"`
 }
 
 // Store keeps tenants.
