@@ -11,7 +11,10 @@ GOFLAGS_LAMBDA := -trimpath -tags lambda.norpc -ldflags "-s -w"
 
 # One line per function of template.yaml: LogicalId=directory under functions/.
 FUNCTIONS := \
-	PlatformFunction=platform
+	PlatformFunction=platform \
+	PartnerFunction=partner \
+	MarketplaceFunction=marketplace \
+	PartnerSyncFunction=partnersync
 
 .PHONY: all run test bench lint build deploy clean deps
 
@@ -58,6 +61,9 @@ build:
 # sam build calls build-<LogicalId> with ARTIFACTS_DIR set (BuildMethod: makefile).
 lambda = CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(1)
 build-PlatformFunction: ; $(call lambda,platform)
+build-PartnerFunction: ; $(call lambda,partner)
+build-MarketplaceFunction: ; $(call lambda,marketplace)
+build-PartnerSyncFunction: ; $(call lambda,partnersync)
 
 ## deploy: build with SAM and deploy (make deploy ENV=prod for the prod config of samconfig.toml)
 deploy:

@@ -22,7 +22,10 @@ type Builder func(ctx context.Context, env *cloud.Env) (lambda.Handler, error)
 
 // Functions maps each function's template LogicalId to its Builder.
 var Functions = map[string]Builder{
-	"PlatformFunction": Platform,
+	"PlatformFunction":    Platform,
+	"PartnerFunction":     Partner,
+	"MarketplaceFunction": Marketplace,
+	"PartnerSyncFunction": PartnerSync,
 }
 
 // Boot prepares a function process: JSON logs on stdout and the cloud
