@@ -12,6 +12,8 @@ GOFLAGS_LAMBDA := -trimpath -tags lambda.norpc -ldflags "-s -w"
 # One line per function of template.yaml: LogicalId=directory under functions/.
 FUNCTIONS := \
 	PlatformFunction=platform \
+	MembersFunction=members \
+	DirectoryFunction=directory \
 	PartnerFunction=partner \
 	MarketplaceFunction=marketplace \
 	PartnerSyncFunction=partnersync
@@ -61,6 +63,8 @@ build:
 # sam build calls build-<LogicalId> with ARTIFACTS_DIR set (BuildMethod: makefile).
 lambda = CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(1)
 build-PlatformFunction: ; $(call lambda,platform)
+build-MembersFunction: ; $(call lambda,members)
+build-DirectoryFunction: ; $(call lambda,directory)
 build-PartnerFunction: ; $(call lambda,partner)
 build-MarketplaceFunction: ; $(call lambda,marketplace)
 build-PartnerSyncFunction: ; $(call lambda,partnersync)

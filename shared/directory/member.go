@@ -79,6 +79,9 @@ type memberRecord struct {
 	CreatedAt     time.Time      `dynamodbav:"createdAt"`
 	UpdatedAt     time.Time      `dynamodbav:"updatedAt"`
 	Version       int            `dynamodbav:"version"`
+	// Tokens are the blind search tokens the member's token items carry,
+	// kept so that an update or delete removes exactly those items.
+	Tokens []string `dynamodbav:"tokens,omitempty"`
 }
 
 // Item encodes m as its directory item, personal data sealed.
@@ -91,6 +94,9 @@ func (c *Codec) Item(m Member) (map[string]types.AttributeValue, error) {
 		Account: m.Account, Role: m.Role, Enabled: m.Enabled,
 		DepartmentIDs: nonNil(m.DepartmentIDs), Position: m.Position, EmployeeNo: m.EmployeeNo,
 		Fields: m.Fields, CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC(), Version: m.Version,
+	}
+	for _, t := range c.tokens(m) {
+		rec.Tokens = append(rec.Tokens, t.token)
 	}
 	if rec.Fields == nil {
 		rec.Fields = map[string]any{}
@@ -147,7 +153,10 @@ func (c *Codec) UniqueKey(tenantID, kind, value string) map[string]types.Attribu
 }
 
 // Positions of the items CreateItems returns, for reading which condition
-// failed when the transaction is cancelled.
+// failed when the transaction is cancelled. The items after CreateEvent are
+// the admin counter (for an enabled admin), two per department (the
+// department's member count, conditional on the department existing, and
+// the membership item) and the search token items.
 const (
 	CreateMember = iota
 	CreateMobile
@@ -157,31 +166,59 @@ const (
 
 // CreateItems returns the transaction items that add m: the member, the
 // items reserving its mobile and account (each conditional on not existing,
-// so concurrent duplicates lose), and the directory event for partner sync.
+// so concurrent duplicates lose), the directory event for partner sync, the
+// admin count, its department memberships and its search tokens.
 func (c *Codec) CreateItems(m Member, eventID string) ([]types.TransactWriteItem, error) {
 	item, err := c.Item(m)
 	if err != nil {
 		return nil, err
 	}
-	unique := func(kind, value string) types.TransactWriteItem {
-		it := c.UniqueKey(m.TenantID, kind, value)
-		it["memberId"] = &types.AttributeValueMemberS{Value: m.ID}
-		it["type"] = &types.AttributeValueMemberS{Value: "unique"}
-		return putNew(c.Table, it)
-	}
-	event, err := attributevalue.MarshalMap(Event{
-		PK: EventPK(m.TenantID), SK: eventID, ID: eventID, TenantID: m.TenantID,
-		Type: EventMemberCreated, MemberID: m.ID, At: m.CreatedAt.UTC(),
+	event, err := c.eventItem(Event{
+		ID: eventID, TenantID: m.TenantID, Type: EventMemberCreated, MemberID: m.ID,
+		DepartmentIDs: m.DepartmentIDs, At: m.CreatedAt,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return []types.TransactWriteItem{
+	tx := []types.TransactWriteItem{
 		CreateMember:  putNew(c.Table, item),
-		CreateMobile:  unique(UniqueMobile, m.Mobile),
-		CreateAccount: unique(UniqueAccount, m.Account),
-		CreateEvent:   putNew(c.Table, event),
-	}, nil
+		CreateMobile:  c.reserve(m.TenantID, UniqueMobile, m.Mobile, m.ID),
+		CreateAccount: c.reserve(m.TenantID, UniqueAccount, m.Account, m.ID),
+		CreateEvent:   event,
+	}
+	if countsAsAdmin(m) {
+		tx = append(tx, c.adminDelta(m.TenantID, +1))
+	}
+	for _, d := range m.DepartmentIDs {
+		tx = append(tx, c.joinDepartment(m.TenantID, d, m.ID)...)
+	}
+	for _, t := range c.tokens(m) {
+		tx = append(tx, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(c.Table), Item: c.tokenItem(m.TenantID, m.ID, t)}})
+	}
+	return tx, nil
+}
+
+// countsAsAdmin reports whether m counts towards the tenant's admins: the
+// last enabled admin cannot be demoted, disabled or deleted.
+func countsAsAdmin(m Member) bool { return m.Role == RoleAdmin && m.Enabled }
+
+// reserve is the item reserving a unique value for a member, conditional on
+// the value being free.
+func (c *Codec) reserve(tenantID, kind, value, memberID string) types.TransactWriteItem {
+	it := c.UniqueKey(tenantID, kind, value)
+	it["memberId"] = &types.AttributeValueMemberS{Value: memberID}
+	it["type"] = &types.AttributeValueMemberS{Value: "unique"}
+	return putNew(c.Table, it)
+}
+
+// release deletes a member's reservation of a unique value.
+func (c *Codec) release(tenantID, kind, value, memberID string) types.TransactWriteItem {
+	return types.TransactWriteItem{Delete: &types.Delete{
+		TableName:                 aws.String(c.Table),
+		Key:                       c.UniqueKey(tenantID, kind, value),
+		ConditionExpression:       aws.String("memberId = :m"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":m": avs(memberID)},
+	}}
 }
 
 func putNew(table string, item map[string]types.AttributeValue) types.TransactWriteItem {

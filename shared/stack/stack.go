@@ -23,6 +23,8 @@ type Builder func(ctx context.Context, env *cloud.Env) (lambda.Handler, error)
 // Functions maps each function's template LogicalId to its Builder.
 var Functions = map[string]Builder{
 	"PlatformFunction":    Platform,
+	"MembersFunction":     Members,
+	"DirectoryFunction":   Directory,
 	"PartnerFunction":     Partner,
 	"MarketplaceFunction": Marketplace,
 	"PartnerSyncFunction": PartnerSync,

@@ -1,0 +1,223 @@
+package directory
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"workbench/shared/errs"
+	"workbench/shared/ids"
+)
+
+// Invitation lets people register themselves into a tenant.
+type Invitation struct {
+	Code      string    `json:"code" dynamodbav:"code"`
+	URL       string    `json:"url" dynamodbav:"-"`
+	ExpiresAt time.Time `json:"expiresAt" dynamodbav:"expiresAt"`
+	MaxUses   int       `json:"maxUses,omitempty" dynamodbav:"maxUses,omitempty"` // 0: no limit
+	Uses      int       `json:"uses" dynamodbav:"uses"`
+	CreatedBy string    `json:"createdBy" dynamodbav:"createdBy"`
+	CreatedAt time.Time `json:"createdAt" dynamodbav:"createdAt"`
+}
+
+type invitationRecord struct {
+	PK   string `dynamodbav:"pk"`
+	SK   string `dynamodbav:"sk"`
+	Type string `dynamodbav:"type"`
+	Exp  int64  `dynamodbav:"exp"` // expiresAt in epoch seconds, for the use condition
+	TTL  int64  `dynamodbav:"ttl"`
+	Invitation
+}
+
+// Invitation limits.
+const (
+	DefaultInvitationHours = 72
+	MaxInvitationHours     = 24 * 30
+	MaxInvitationUses      = 10000
+)
+
+// InvitationInput is what an admin asks for.
+type InvitationInput struct {
+	ExpiresInHours *int `json:"expiresInHours"`
+	MaxUses        *int `json:"maxUses"`
+}
+
+// The code alphabet leaves out letters and digits that read alike.
+const codeAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+func newInvitationCode() string {
+	b := make([]byte, 10)
+	rand.Read(b)
+	for i := range b {
+		b[i] = codeAlphabet[int(b[i])%len(codeAlphabet)]
+	}
+	return string(b)
+}
+
+// CreateInvitation makes an invitation code and address.
+func (s *Service) CreateInvitation(ctx context.Context, tenantID, tenantCode, by string, in InvitationInput) (Invitation, error) {
+	hours := DefaultInvitationHours
+	if in.ExpiresInHours != nil {
+		hours = *in.ExpiresInHours
+	}
+	if hours < 1 || hours > MaxInvitationHours {
+		return Invitation{}, errs.Invalidf("expiresInHours", "invalid_expiry", "expiresInHours must be 1–%d", MaxInvitationHours)
+	}
+	uses := 0
+	if in.MaxUses != nil {
+		uses = *in.MaxUses
+		if uses < 1 || uses > MaxInvitationUses {
+			return Invitation{}, errs.Invalidf("maxUses", "invalid_max_uses", "maxUses must be 1–%d (leave it out for no limit)", MaxInvitationUses)
+		}
+	}
+	now := s.now()
+	inv := Invitation{Code: newInvitationCode(), ExpiresAt: now.Add(time.Duration(hours) * time.Hour), MaxUses: uses, CreatedBy: by, CreatedAt: now}
+	item, err := attributevalue.MarshalMap(invitationRecord{
+		PK: TenantPK(tenantID), SK: InvitationSK(inv.Code), Type: "invitation",
+		Exp: inv.ExpiresAt.Unix(), TTL: inv.ExpiresAt.Add(30 * 24 * time.Hour).Unix(), Invitation: inv,
+	})
+	if err != nil {
+		return Invitation{}, errs.Wrap(err, "encode invitation")
+	}
+	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: s.table(), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")})
+	if err != nil {
+		return Invitation{}, errs.Wrap(err, "put invitation")
+	}
+	inv.URL = s.inviteURL(tenantCode, inv.Code)
+	return inv, nil
+}
+
+func (s *Service) inviteURL(tenantCode, code string) string {
+	return strings.NewReplacer("{tenant}", tenantCode, "{code}", code).Replace(s.InviteURL)
+}
+
+// RegisterInput is a self-registration.
+type RegisterInput struct {
+	Tenant     string `json:"tenant"`
+	Invitation string `json:"invitation"`
+	Mobile     string `json:"mobile"`
+	Code       string `json:"code"`
+	Name       string `json:"name"`
+}
+
+// Results of a registration.
+const (
+	Joined        = "joined"
+	AlreadyMember = "already_member"
+)
+
+// Registered is the outcome of Register.
+type Registered struct {
+	Result string `json:"result"`
+	Member Member `json:"member"`
+}
+
+var (
+	errInvitationNotFound = errs.NotFoundf("invitation_not_found", "no such invitation")
+	errInvitationExpired  = errs.E(errs.Gone, "invitation_expired", "the invitation has expired")
+	errInvitationUsedUp   = errs.E(errs.Gone, "invitation_used_up", "the invitation has been used as often as it allows")
+)
+
+// Register lets a person join a tenant with an invitation and an SMS code
+// (purpose "register") for their mobile. A mobile already in the tenant is
+// "already_member" (and uses nothing of the invitation); otherwise the
+// member is created, enabled, with a generated account, and gets an SMS
+// with the account and the login address.
+func (s *Service) Register(ctx context.Context, in RegisterInput) (Registered, error) {
+	tenantCode := strings.ToLower(strings.TrimSpace(in.Tenant))
+	if tenantCode == "" {
+		return Registered{}, errs.Invalidf("tenant", "invalid_tenant", "tenant is required")
+	}
+	code := strings.ToUpper(strings.TrimSpace(in.Invitation))
+	if code == "" || len(code) > 32 {
+		return Registered{}, errs.Invalidf("invitation", "invalid_invitation", "invitation is required")
+	}
+	mobile, err := NormalizeMobile("mobile", in.Mobile)
+	if err != nil {
+		return Registered{}, err
+	}
+	name, err := NormalizeName("name", in.Name)
+	if err != nil {
+		return Registered{}, err
+	}
+	if strings.TrimSpace(in.Code) == "" {
+		return Registered{}, errs.Invalidf("code", "invalid_code", "code (the SMS verification code) is required")
+	}
+	tenantID, err := s.Tenants.TenantID(ctx, tenantCode)
+	if err != nil {
+		return Registered{}, err
+	}
+	res, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: s.table(), Key: key(tenantID, InvitationSK(code)), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return Registered{}, errs.Wrap(err, "get invitation")
+	}
+	if res.Item == nil {
+		return Registered{}, errInvitationNotFound
+	}
+	var rec invitationRecord
+	if err := attributevalue.UnmarshalMap(res.Item, &rec); err != nil {
+		return Registered{}, errs.Wrap(err, "decode invitation")
+	}
+	now := s.now()
+	if !now.Before(rec.ExpiresAt) {
+		return Registered{}, errInvitationExpired
+	}
+	if s.Codes == nil {
+		return Registered{}, errs.E(errs.Unavailable, "register_unavailable", "self-registration is not available")
+	}
+	if err := s.Codes.Verify(ctx, tenantID, mobile, "register", in.Code); err != nil {
+		return Registered{}, err
+	}
+	if m, ok, err := s.memberByMobile(ctx, tenantID, mobile); err != nil || ok {
+		return Registered{Result: AlreadyMember, Member: m}, err
+	}
+	if rec.MaxUses > 0 && rec.Uses >= rec.MaxUses {
+		return Registered{}, errInvitationUsedUp
+	}
+	m := Member{
+		ID: ids.New(now), TenantID: tenantID, Name: name, Mobile: mobile, Role: RoleMember, Enabled: true,
+		DepartmentIDs: []string{}, Fields: map[string]any{}, CreatedAt: now, UpdatedAt: now, Version: 1,
+	}
+	_, _, free, err := s.prepare(ctx, tenantID, m)
+	if err != nil {
+		return Registered{}, err
+	}
+	use := types.TransactWriteItem{Update: &types.Update{
+		TableName: s.table(), Key: key(tenantID, InvitationSK(code)),
+		UpdateExpression:          aws.String("ADD uses :one"),
+		ConditionExpression:       aws.String("exp > :now AND (attribute_not_exists(maxUses) OR uses < maxUses)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": avn(1), ":now": avn(int(now.Unix()))},
+	}}
+	err = s.insert(ctx, &m, free, func(t *txn) { t.add(errInvitationUsedUp, use) })
+	if errs.Is(err, "mobile_taken") {
+		// Registered at the same time by another request.
+		m, _, err := s.memberByMobile(ctx, tenantID, mobile)
+		return Registered{Result: AlreadyMember, Member: m}, err
+	}
+	if err != nil {
+		return Registered{}, err
+	}
+	slog.InfoContext(ctx, "member registered", "tenant", tenantID, "member", m.ID)
+	s.welcome(ctx, tenantCode, m, "您已加入企业，账号已开通")
+	return Registered{Result: Joined, Member: m}, nil
+}
+
+// memberByMobile finds a member by its mobile's reservation.
+func (s *Service) memberByMobile(ctx context.Context, tenantID, mobile string) (Member, bool, error) {
+	res, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: s.table(), Key: s.Codec.UniqueKey(tenantID, UniqueMobile, mobile), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return Member{}, false, errs.Wrap(err, "get mobile reservation")
+	}
+	if res.Item == nil {
+		return Member{}, false, nil
+	}
+	m, err := s.Member(ctx, tenantID, str(res.Item["memberId"]))
+	return m, err == nil, err
+}

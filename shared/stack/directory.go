@@ -1,0 +1,109 @@
+package stack
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"workbench/shared/cloud"
+	"workbench/shared/config"
+	"workbench/shared/directory"
+	"workbench/shared/directory/directoryhttp"
+	"workbench/shared/httpapi"
+	"workbench/shared/lambdahttp"
+	"workbench/shared/sms"
+	"workbench/shared/tenant"
+)
+
+// DefaultInviteURL is the invitation address template when
+// INVITE_URL_TEMPLATE is unset.
+const DefaultInviteURL = "https://{tenant}.workbench.example.com/join?code={code}"
+
+// RegisterCodes builds the verifier of "register" SMS codes that POST
+// /v1/register needs. Identity provides it; while it is nil,
+// self-registration answers 503 register_unavailable.
+var RegisterCodes func(ctx context.Context, env *cloud.Env) (directory.CodeVerifier, error)
+
+// directoryService builds the directory service from the function's
+// settings.
+func directoryService(ctx context.Context, env *cloud.Env) (*directory.Service, error) {
+	c := config.NewReader(env.Config)
+	table := c.Required("DIRECTORY_TABLE")
+	loginURL := c.String("LOGIN_URL_TEMPLATE", DefaultLoginURL)
+	inviteURL := c.String("INVITE_URL_TEMPLATE", DefaultInviteURL)
+	senderID := c.String("SMS_SENDER_ID", "")
+	if err := c.Err(); err != nil {
+		return nil, err
+	}
+	codec, err := directoryCodec(ctx, env, table)
+	if err != nil {
+		return nil, err
+	}
+	return &directory.Service{
+		DB: env.DynamoDB, Codec: codec,
+		SMS:      &sms.SNS{Client: env.SNS, SenderID: senderID},
+		LoginURL: loginURL, InviteURL: inviteURL, Now: env.Now,
+	}, nil
+}
+
+// DirectoryContacts builds the frequent-contacts recorder that chat calls
+// (Touch) when a member sends a message; the function needs the directory
+// settings (DIRECTORY_TABLE, DATA_KEYS_SECRET, INDEX_KEY_SECRET).
+func DirectoryContacts(ctx context.Context, env *cloud.Env) (*directory.Contacts, error) {
+	svc, err := directoryService(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	return &directory.Contacts{DB: env.DynamoDB, Codec: svc.Codec, Members: svc, Now: env.Now}, nil
+}
+
+// Members serves member CRUD.
+func Members(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
+	svc, err := directoryService(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := memberAuth(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	r := httpapi.NewRouter()
+	(&directoryhttp.MembersHTTP{Service: svc, Auth: auth}).Register(r)
+	return lambdahttp.Handler(r), nil
+}
+
+// tenantIDs resolves tenant codes for self-registration.
+type tenantIDs struct{ store *tenant.DynamoStore }
+
+func (t tenantIDs) TenantID(ctx context.Context, code string) (string, error) {
+	tn, err := t.store.Get(ctx, code)
+	return tn.ID, err
+}
+
+// Directory serves departments, custom fields, invitations,
+// self-registration and frequent contacts.
+func Directory(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
+	c := config.NewReader(env.Config)
+	tenantsTable := c.Required("TENANTS_TABLE")
+	if err := c.Err(); err != nil {
+		return nil, err
+	}
+	svc, err := directoryService(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	svc.Tenants = tenantIDs{&tenant.DynamoStore{DB: env.DynamoDB, Table: tenantsTable}}
+	if RegisterCodes != nil {
+		if svc.Codes, err = RegisterCodes(ctx, env); err != nil {
+			return nil, err
+		}
+	}
+	auth, err := memberAuth(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	contacts := &directory.Contacts{DB: env.DynamoDB, Codec: svc.Codec, Members: svc, Now: env.Now}
+	r := httpapi.NewRouter()
+	(&directoryhttp.HTTP{Service: svc, Contacts: contacts, Auth: auth}).Register(r)
+	return lambdahttp.Handler(r), nil
+}
