@@ -185,7 +185,7 @@ func (s *Service) Bind(ctx context.Context, tenantID, tenantCode, appID string) 
 	}
 	now := s.Now().UTC()
 	b := Binding{
-		TenantID: tenantID, TenantCode: t.Code, AppID: app.ID, InstanceID: newID(now),
+		TenantID: tenantID, TenantCode: t.Code, AppID: app.ID, InstanceID: newID(now), EventCursor: eventCursorAt(now),
 		Source: SourceRegistry, State: StateActive, BoundAt: now, UpdatedAt: now,
 		DepartmentIDs: []string{}, MemberIDs: []string{},
 	}

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net"
 	"net/http"
@@ -292,11 +293,11 @@ func (w *world) seed(tenantID string, depts []partner.Department, members []dire
 		})
 	}
 	for _, m := range members {
-		it, err := w.codec.Item(m)
+		its, err := w.codec.SeedItems(m)
 		if err != nil {
 			w.t.Fatal(err)
 		}
-		items = append(items, it)
+		items = append(items, its...)
 	}
 	for len(items) > 0 {
 		n := min(len(items), dynamo.MaxBatchWrite)
@@ -315,9 +316,15 @@ func (w *world) seed(tenantID string, depts []partner.Department, members []dire
 
 func member(tenantID, id, name, account string, depts ...string) directory.Member {
 	now := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
-	return directory.Member{ID: id, TenantID: tenantID, Name: name, Mobile: "139" + fmt.Sprintf("%08d", len(id)*7919%99999999),
+	return directory.Member{ID: id, TenantID: tenantID, Name: name, Mobile: "139" + fmt.Sprintf("%08d", fnv32(id)%100000000),
 		Account: account, Role: directory.RoleMember, Enabled: true, DepartmentIDs: depts, Position: "engineer",
 		EmployeeNo: "E-" + account, Fields: map[string]any{}, CreatedAt: now, UpdatedAt: now, Version: 1}
+}
+
+func fnv32(s string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	return h.Sum32()
 }
 
 // setupApp creates a partner and registers an app at the test partner.

@@ -150,7 +150,7 @@ func (s *Service) newInstance(ctx context.Context, in InstanceInput, expire *tim
 	}
 	now := s.Now().UTC()
 	b := Binding{
-		TenantID: t.ID, TenantCode: t.Code, AppID: app.ID, InstanceID: newID(now), OrderID: in.OrderID,
+		TenantID: t.ID, TenantCode: t.Code, AppID: app.ID, InstanceID: newID(now), OrderID: in.OrderID, EventCursor: eventCursorAt(now),
 		Source: SourceMarketplace, State: StateActive, ExpireTime: expire, BoundAt: now, UpdatedAt: now,
 		DepartmentIDs: []string{}, MemberIDs: []string{},
 	}

@@ -67,6 +67,8 @@ const (
 type Binding struct {
 	PK            string     `dynamodbav:"pk" json:"-"`
 	SK            string     `dynamodbav:"sk" json:"-"`
+	GSI1PK        string     `dynamodbav:"gsi1pk,omitempty" json:"-"` // "BOUND" unless released
+	GSI1SK        string     `dynamodbav:"gsi1sk,omitempty" json:"-"`
 	TenantID      string     `dynamodbav:"tenantId" json:"tenantId"`
 	TenantCode    string     `dynamodbav:"tenantCode" json:"-"`
 	AppID         string     `dynamodbav:"appId" json:"appId"`
@@ -82,6 +84,8 @@ type Binding struct {
 	Users         []string   `dynamodbav:"users" json:"-"`
 	Orgs          []string   `dynamodbav:"orgs" json:"-"`
 	Seq           int        `dynamodbav:"seq" json:"-"`
+	// EventCursor is the id of the last directory event applied.
+	EventCursor string `dynamodbav:"eventCursor" json:"-"`
 }
 
 // Department is a directory department as the sync calls see it.
@@ -100,6 +104,11 @@ type Snapshot struct {
 // Directory reads a tenant's directory.
 type Directory interface {
 	Snapshot(ctx context.Context, tenantID string) (Snapshot, error)
+}
+
+// DirectoryEvents reads the directory's outbox of changes.
+type DirectoryEvents interface {
+	Events(ctx context.Context, tenantID, after string, limit int) ([]directory.Event, error)
 }
 
 // Tenants finds tenants by code.
@@ -123,6 +132,7 @@ type BindingKey struct {
 type Service struct {
 	Store     Store
 	Directory Directory
+	Events    DirectoryEvents
 	Tenants   Tenants
 	Keys      *keyring.Keyring
 	Trigger   Trigger
@@ -132,6 +142,9 @@ type Service struct {
 	Now      func() time.Time
 	// TestFlag is sent as testFlag in every body (1 = debug).
 	TestFlag int
+	// EventSettle is how old a directory event must be before it is
+	// applied; DefaultEventSettle when zero.
+	EventSettle time.Duration
 }
 
 // Created is what the operator gets back for a new partner. The keys are

@@ -119,6 +119,7 @@ type Store interface {
 	GetApp(ctx context.Context, id string) (App, error)
 	ListApps(ctx context.Context) ([]App, error)
 	Bindings(ctx context.Context, tenantID string) ([]Binding, error)
+	Bound(ctx context.Context) ([]Binding, error)
 	GetBinding(ctx context.Context, tenantID, appID string) (Binding, error)
 	Extensions(ctx context.Context, tenantID, appID string) (map[string]string, error)
 	Commit(ctx context.Context, c Change) error
@@ -252,6 +253,22 @@ func (st *DynamoStore) Bindings(ctx context.Context, tenantID string) ([]Binding
 	return bs, nil
 }
 
+// boundKey is the partition of the sparse index of bindings not released,
+// which the directory sync walks.
+const boundKey = "BOUND"
+
+func (st *DynamoStore) Bound(ctx context.Context) ([]Binding, error) {
+	bs, err := queryAll[Binding](ctx, st.DB, &dynamodb.QueryInput{
+		TableName: aws.String(st.Table), IndexName: aws.String("gsi1"),
+		KeyConditionExpression:    aws.String("gsi1pk = :p"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": s(boundKey)},
+	})
+	if err != nil {
+		return nil, errs.Wrap(err, "list bound bindings")
+	}
+	return bs, nil
+}
+
 func (st *DynamoStore) GetBinding(ctx context.Context, tenantID, appID string) (Binding, error) {
 	var b Binding
 	err := st.get(ctx, tenantPK(tenantID), bindingSK(appID), &b, "binding")
@@ -287,6 +304,10 @@ const changeBinding = 0
 func (st *DynamoStore) Commit(ctx context.Context, c Change) error {
 	b := c.Binding
 	b.PK, b.SK = tenantPK(b.TenantID), bindingSK(b.AppID)
+	b.GSI1PK, b.GSI1SK = "", ""
+	if b.State != StateReleased {
+		b.GSI1PK, b.GSI1SK = boundKey, b.TenantID+"#"+b.AppID
+	}
 	item, err := attributevalue.MarshalMap(b)
 	if err != nil {
 		return errs.Wrap(err, "encode binding")

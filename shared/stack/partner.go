@@ -77,10 +77,12 @@ func buildPartner(ctx context.Context, env *cloud.Env) (*partnerParts, error) {
 		return nil, err
 	}
 	store := &partner.DynamoStore{DB: env.DynamoDB, Table: table}
+	dir := &partner.DynamoDirectory{DB: env.DynamoDB, Codec: codec}
 	worker := &partner.Worker{Store: store, Keys: keys, Client: client, Now: env.Now}
 	svc := &partner.Service{
 		Store:     store,
-		Directory: &partner.DynamoDirectory{DB: env.DynamoDB, Codec: codec},
+		Directory: dir,
+		Events:    dir,
 		Tenants:   &tenant.DynamoStore{DB: env.DynamoDB, Table: tenantsTable},
 		Keys:      keys,
 		LoginURL:  loginURL,
@@ -171,6 +173,10 @@ func PartnerSync(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 		if len(in.Bindings) > 0 {
 			st, err = parts.worker.Deliver(ctx, in.Bindings)
 		} else {
+			// Directory changes become calls first, so this sweep sends them.
+			if _, err := parts.service.SyncDirectory(ctx); err != nil {
+				return st, err
+			}
 			st, err = parts.worker.Sweep(ctx)
 		}
 		slog.InfoContext(ctx, "partner sync", "bindings", st.Bindings, "sent", st.Sent, "retried", st.Retried,
