@@ -77,7 +77,7 @@ type fixture struct {
 	app    string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	w := newWorld(t)
 	tn := w.newTenant("acme")
 	w.seed(tn.ID, []partner.Department{

@@ -105,7 +105,7 @@ func (c *clock) Add(d time.Duration) {
 // world is one test's platform: its own tables, a tenant with an admin,
 // the partner API over HTTP and a real TLS partner.
 type world struct {
-	t        *testing.T
+	t        testing.TB
 	db       *dynamodb.Client
 	counter  *dynamo.Counter
 	clock    *clock
@@ -123,7 +123,7 @@ type world struct {
 
 const partnerHost = "partner.example.com"
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	ctx := context.Background()
 	w := &world{t: t, clock: &clock{t: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)}, counter: &dynamo.Counter{}, tenants: map[string]tenant.Tenant{}}
@@ -314,6 +314,35 @@ func (w *world) seed(tenantID string, depts []partner.Department, members []dire
 	}
 }
 
+// seedMembersOnly writes just the member items (no reservations or search
+// tokens): what the partner side reads, for large benchmark seeds.
+func (w *world) seedMembersOnly(members []directory.Member) {
+	w.t.Helper()
+	var reqs []types.WriteRequest
+	flush := func() {
+		if len(reqs) == 0 {
+			return
+		}
+		if _, err := w.db.BatchWriteItem(context.Background(), &dynamodb.BatchWriteItemInput{
+			RequestItems: map[string][]types.WriteRequest{w.tables["directory"]: reqs},
+		}); err != nil {
+			w.t.Fatal(err)
+		}
+		reqs = nil
+	}
+	for _, m := range members {
+		it, err := w.codec.Item(m)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: it}})
+		if len(reqs) == dynamo.MaxBatchWrite {
+			flush()
+		}
+	}
+	flush()
+}
+
 func member(tenantID, id, name, account string, depts ...string) directory.Member {
 	now := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 	return directory.Member{ID: id, TenantID: tenantID, Name: name, Mobile: "139" + fmt.Sprintf("%08d", fnv32(id)%100000000),
@@ -352,7 +381,7 @@ func (w *world) sweep() partner.Stats {
 // client secret with its private key, records calls, and fails or hangs
 // on request.
 type testPartner struct {
-	t         *testing.T
+	t         testing.TB
 	srv       *httptest.Server
 	caPEM     string
 	key       *rsa.PrivateKey
@@ -393,7 +422,7 @@ func partnerKey() *rsa.PrivateKey {
 	return rsaKey
 }
 
-func newTestPartner(t *testing.T, now func() time.Time) *testPartner {
+func newTestPartner(t testing.TB, now func() time.Time) *testPartner {
 	p := &testPartner{t: t, key: partnerKey(), now: now, nonces: map[string]bool{}}
 	der, _ := x509.MarshalPKIXPublicKey(&p.key.PublicKey)
 	p.publicPEM = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
