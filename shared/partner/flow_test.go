@@ -145,6 +145,23 @@ func TestBindingSendsTenantApplicationAndOrgSyncInOrder(t *testing.T) {
 	if apps[0].(map[string]any)["bound"] != true {
 		t.Fatalf("apps after binding = %v", apps)
 	}
+	defer func() {
+		// Unbinding sends tenantSync flag 0 and the app can be bound again.
+		w.mustDo(204, "DELETE", "/v1/admin/apps/"+f.app+"/binding", "admin:acme", nil)
+		if code, _ := w.do("DELETE", "/v1/admin/apps/"+f.app+"/binding", "admin:acme", nil); code != 404 {
+			t.Fatalf("second unbind = %d", code)
+		}
+		w.sweep()
+		got := w.partner.received()
+		if last := got[len(got)-1]; last.Kind != "tenantSync" || last.Body["flag"] != 0.0 {
+			t.Fatalf("unbind sent %v", last.Body)
+		}
+		w.mustDo(201, "POST", "/v1/admin/apps/"+f.app+"/binding", "admin:acme", nil)
+		w.sweep()
+		if k := kinds(w.partner.received()[len(got):]); !reflect.DeepEqual(k, []string{"tenantSync", "applicationSync", "allOrgSync"}) {
+			t.Fatalf("re-bind calls = %v", k)
+		}
+	}()
 	logs := w.mustDo(200, "GET", "/v1/admin/apps/"+f.app+"/sync-logs", "admin:acme", nil)["items"].([]any)
 	if len(logs) != 3 || logs[0].(map[string]any)["event"] != "allOrgSync" || logs[2].(map[string]any)["event"] != "tenantSync" {
 		t.Fatalf("logs = %v", logs)

@@ -36,6 +36,7 @@ func (h *HTTP) Register(r *httpapi.Router) {
 	if h.Admins != nil {
 		r.Handle("GET /v1/admin/apps", h.Admins.RequireAdmin(h.listApps))
 		r.Handle("POST /v1/admin/apps/{appId}/binding", h.Admins.RequireAdmin(h.bind))
+		r.Handle("DELETE /v1/admin/apps/{appId}/binding", h.Admins.RequireAdmin(h.unbind))
 		r.Handle("PUT /v1/admin/apps/{appId}/visibility", h.Admins.RequireAdmin(h.visibility))
 		r.Handle("PUT /v1/admin/apps/{appId}/extension", h.Admins.RequireAdmin(h.extension))
 		r.Handle("GET /v1/admin/apps/{appId}/sync-logs", h.Admins.RequireAdmin(h.syncLogs))
@@ -104,6 +105,14 @@ func (h *HTTP) bind(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	httpapi.JSON(w, http.StatusCreated, b)
+	return nil
+}
+
+func (h *HTTP) unbind(w http.ResponseWriter, r *http.Request) error {
+	if err := h.Service.Unbind(r.Context(), auth.PrincipalOf(r.Context()).TenantID, r.PathValue("appId")); err != nil {
+		return err
+	}
+	httpapi.NoContent(w)
 	return nil
 }
 

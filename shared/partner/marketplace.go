@@ -91,16 +91,10 @@ func (s *Service) Instance(ctx context.Context, in InstanceInput) (InstanceResul
 	case ActivityExpire:
 		b.State = StateExpired
 	case ActivityRelease:
-		b.State = StateReleased
-		t, err := s.Tenants.Get(ctx, b.TenantCode)
+		c, err := s.releaseCall(ctx, &b)
 		if err != nil {
 			return InstanceResult{}, err
 		}
-		c, err := s.newCall(&b, KindTenantSync, FlagDelete, s.tenantBody(b, t, FlagDelete), 0)
-		if err != nil {
-			return InstanceResult{}, err
-		}
-		c.Final = true
 		calls = append(calls, c)
 	}
 	b.UpdatedAt = s.Now().UTC()
@@ -111,6 +105,42 @@ func (s *Service) Instance(ctx context.Context, in InstanceInput) (InstanceResul
 		s.kick(ctx, b)
 	}
 	return InstanceResult{ResultCode: "000000", ResultMsg: "success", InstanceID: b.InstanceID, State: b.view(s.Now()).State}, nil
+}
+
+// releaseCall marks b released and returns its last call, tenantSync flag
+// 0, which is delivered although the binding is no longer active.
+func (s *Service) releaseCall(ctx context.Context, b *Binding) (Call, error) {
+	b.State = StateReleased
+	t, err := s.Tenants.Get(ctx, b.TenantCode)
+	if err != nil {
+		return Call{}, err
+	}
+	c, err := s.newCall(b, KindTenantSync, FlagDelete, s.tenantBody(*b, t, FlagDelete), 0)
+	c.Final = true
+	return c, err
+}
+
+// Unbind ends a registry binding (marketplace bindings end with the
+// marketplace's releaseInstance) and sends tenantSync flag 0.
+func (s *Service) Unbind(ctx context.Context, tenantID, appID string) error {
+	b, err := s.liveBinding(ctx, tenantID, appID)
+	if err != nil {
+		return err
+	}
+	if b.Source == SourceMarketplace {
+		return errs.E(errs.Conflict, "bound_by_marketplace", "the app was bought on the marketplace; it is released there")
+	}
+	prev := b.Seq
+	c, err := s.releaseCall(ctx, &b)
+	if err != nil {
+		return err
+	}
+	b.UpdatedAt = s.Now().UTC()
+	if err := s.Store.Commit(ctx, Change{Binding: b, PrevSeq: prev, Calls: []Call{c}}); err != nil {
+		return err
+	}
+	s.kick(ctx, b)
+	return nil
 }
 
 // newInstance binds the app bought by the order. The same orderId always

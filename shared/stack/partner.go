@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -27,13 +29,21 @@ type partnerParts struct {
 }
 
 // partnerOutbound reads the outbound HTTP settings. The local overrides
-// (PARTNER_EXTRA_CA, PARTNER_RESOLVE) are refused inside Lambda.
+// (PARTNER_EXTRA_CA, PARTNER_RESOLVE) are not in the template: off Lambda
+// they may also come from the process environment (the local stack and
+// tests run functions in-process), and NewClient refuses them in Lambda.
 func partnerOutbound(c *config.Reader, env *cloud.Env) (partner.Outbound, error) {
-	ca, err := partner.ReadCA(c.String("PARTNER_EXTRA_CA", ""))
+	local := func(name string) string {
+		if v := c.String(name, ""); v != "" {
+			return v
+		}
+		return os.Getenv(name)
+	}
+	ca, err := partner.ReadCA(local("PARTNER_EXTRA_CA"))
 	if err != nil {
 		return partner.Outbound{}, fmt.Errorf("PARTNER_EXTRA_CA: %w", err)
 	}
-	resolve, err := partner.ParseResolve(c.String("PARTNER_RESOLVE", ""))
+	resolve, err := partner.ParseResolve(local("PARTNER_RESOLVE"))
 	if err != nil {
 		return partner.Outbound{}, fmt.Errorf("PARTNER_RESOLVE: %w", err)
 	}
@@ -42,6 +52,23 @@ func partnerOutbound(c *config.Reader, env *cloud.Env) (partner.Outbound, error)
 		Timeout:  c.Duration("PARTNER_TIMEOUT", partner.DefaultTimeout),
 		InLambda: env.Config("AWS_LAMBDA_FUNCTION_NAME") != "",
 	}, nil
+}
+
+// parseSchedule reads PARTNER_RETRY_SCHEDULE, e.g. "5s,30s,2m"; empty is
+// the protocol's schedule.
+func parseSchedule(s string) ([]time.Duration, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []time.Duration
+	for _, part := range strings.Split(s, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(part))
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("PARTNER_RETRY_SCHEDULE must be positive durations separated by commas, such as 5s,30s,2m; not %q", s)
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 func buildPartner(ctx context.Context, env *cloud.Env) (*partnerParts, error) {
@@ -54,6 +81,10 @@ func buildPartner(ctx context.Context, env *cloud.Env) (*partnerParts, error) {
 	trigger := c.String("PARTNER_SYNC_TRIGGER", "")
 	syncFunction := c.String("PARTNER_SYNC_FUNCTION", "")
 	out, err := partnerOutbound(c, env)
+	if err != nil {
+		return nil, err
+	}
+	schedule, err := parseSchedule(c.String("PARTNER_RETRY_SCHEDULE", ""))
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +109,7 @@ func buildPartner(ctx context.Context, env *cloud.Env) (*partnerParts, error) {
 	}
 	store := &partner.DynamoStore{DB: env.DynamoDB, Table: table}
 	dir := &partner.DynamoDirectory{DB: env.DynamoDB, Codec: codec}
-	worker := &partner.Worker{Store: store, Keys: keys, Client: client, Now: env.Now}
+	worker := &partner.Worker{Store: store, Keys: keys, Client: client, Now: env.Now, Schedule: schedule}
 	svc := &partner.Service{
 		Store:     store,
 		Directory: dir,
