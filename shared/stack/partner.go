@@ -33,12 +33,7 @@ type partnerParts struct {
 // they may also come from the process environment (the local stack and
 // tests run functions in-process), and NewClient refuses them in Lambda.
 func partnerOutbound(c *config.Reader, env *cloud.Env) (partner.Outbound, error) {
-	local := func(name string) string {
-		if v := c.String(name, ""); v != "" {
-			return v
-		}
-		return os.Getenv(name)
-	}
+	local := localSetting(c, env)
 	ca, err := partner.ReadCA(local("PARTNER_EXTRA_CA"))
 	if err != nil {
 		return partner.Outbound{}, fmt.Errorf("PARTNER_EXTRA_CA: %w", err)
@@ -52,6 +47,20 @@ func partnerOutbound(c *config.Reader, env *cloud.Env) (partner.Outbound, error)
 		Timeout:  c.Duration("PARTNER_TIMEOUT", partner.DefaultTimeout),
 		InLambda: env.Config("AWS_LAMBDA_FUNCTION_NAME") != "",
 	}, nil
+}
+
+// localSetting reads a setting from the function's configuration and, off
+// Lambda only, from the process environment: the local stack and the tests
+// run functions in-process with the template's environment, and these
+// settings are for local runs (the overrides are refused in Lambda anyway).
+func localSetting(c *config.Reader, env *cloud.Env) func(name string) string {
+	inLambda := env.Config("AWS_LAMBDA_FUNCTION_NAME") != ""
+	return func(name string) string {
+		if v := c.String(name, ""); v != "" || inLambda {
+			return v
+		}
+		return strings.TrimSpace(os.Getenv(name))
+	}
 }
 
 // parseSchedule reads PARTNER_RETRY_SCHEDULE, e.g. "5s,30s,2m"; empty is
@@ -78,13 +87,14 @@ func buildPartner(ctx context.Context, env *cloud.Env) (*partnerParts, error) {
 	directoryTable := c.Required("DIRECTORY_TABLE")
 	loginURL := c.String("LOGIN_URL_TEMPLATE", DefaultLoginURL)
 	testFlag := c.Int("PARTNER_TEST_FLAG", 0)
-	trigger := c.String("PARTNER_SYNC_TRIGGER", "")
+	local := localSetting(c, env)
+	trigger := local("PARTNER_SYNC_TRIGGER")
 	syncFunction := c.String("PARTNER_SYNC_FUNCTION", "")
 	out, err := partnerOutbound(c, env)
 	if err != nil {
 		return nil, err
 	}
-	schedule, err := parseSchedule(c.String("PARTNER_RETRY_SCHEDULE", ""))
+	schedule, err := parseSchedule(local("PARTNER_RETRY_SCHEDULE"))
 	if err != nil {
 		return nil, err
 	}
