@@ -56,27 +56,45 @@ func (s *Service) newCall(b *Binding, kind string, flag int, body any, users int
 // id only.
 func (s *Service) authCalls(b *Binding, sc scope, snapUsers map[string]userSource, ext map[string]string, flag int, ids []string) ([]Call, error) {
 	var calls []Call
-	for start := 0; start < len(ids); start += MaxUsersPerCall {
-		end := min(start+MaxUsersPerCall, len(ids))
-		list := make([]User, 0, end-start)
-		for _, id := range ids[start:end] {
-			if src, ok := snapUsers[id]; ok {
-				list = append(list, sc.user(src.Member, s.openExtension(b, id, ext[id])))
-			} else {
-				list = append(list, User{UserID: id, Enable: "false", Extension: rawObject("")})
-			}
+	var list []User
+	size := 0
+	flush := func() error {
+		if len(list) == 0 {
+			return nil
 		}
 		c, err := s.newCall(b, KindAuthSync, flag, AuthSync{
 			TestFlag: s.TestFlag, InstanceID: b.InstanceID, TenantID: b.TenantID, AppID: b.AppID,
 			Flag: flag, CurrentSyncTime: s.Now().UnixMilli(), UserList: list,
 		}, len(list))
-		if err != nil {
-			return nil, err
-		}
 		calls = append(calls, c)
+		list, size = nil, 0
+		return err
+	}
+	for _, id := range ids {
+		u := User{UserID: id, Enable: "false", Extension: rawObject("")}
+		if src, ok := snapUsers[id]; ok {
+			u = sc.user(src.Member, s.openExtension(b, id, ext[id]))
+		}
+		// A call is stored as one outbox item (at most 400 KB), so large
+		// extension data splits a batch before 500 users.
+		n := len(u.Name) + len(u.UserName) + len(u.Position) + len(u.Email) + len(u.Extension) + 300
+		if len(list) == MaxUsersPerCall || size+n > maxCallBytes {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+		list = append(list, u)
+		size += n
+	}
+	if err := flush(); err != nil {
+		return nil, err
 	}
 	return calls, nil
 }
+
+// maxCallBytes bounds a call body so that, sealed and base64-encoded, it
+// fits in one DynamoDB item.
+const maxCallBytes = 240 << 10
 
 func (s *Service) openExtension(b *Binding, memberID, sealed string) string {
 	if sealed == "" {
@@ -242,6 +260,10 @@ type Scope struct {
 	MemberIDs     []string `json:"memberIds"`
 }
 
+// MaxScopeUsers bounds the members of one scope: the binding item lists
+// them (what the partner was told), and an item holds at most 400 KB.
+const MaxScopeUsers = 10000
+
 // MaxScopeEntries bounds the departments and members named in a scope.
 const MaxScopeEntries = 1000
 
@@ -306,6 +328,9 @@ func (s *Service) SetVisibility(ctx context.Context, tenantID, appID string, in 
 	prev := b.Seq
 	sc := resolve(snap, deptIDs, memberIDs)
 	users, orgs := sc.userIDs(), sc.orgIDs()
+	if len(users) > MaxScopeUsers {
+		return ScopeChange{}, errs.Invalidf("departmentIds", "scope_too_large", "the scope holds %d members; at most %d can see one app", len(users), MaxScopeUsers)
+	}
 	entered, left := diff(b.Users, users), diff(users, b.Users)
 	var calls []Call
 	if !sameSet(b.Orgs, orgs) {

@@ -472,3 +472,42 @@ func TestUserListSplitsAt500(t *testing.T) {
 }
 
 func jsonOf(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+func TestLargeExtensionsSplitCalls(t *testing.T) {
+	f := newFixture(t)
+	w := f.w
+	var ms []directory.Member
+	for i := range 80 {
+		ms = append(ms, member(f.tenant, fmt.Sprintf("x%03d", i), "员工", fmt.Sprintf("ext%03d", i), "d4"))
+	}
+	w.seed(f.tenant, nil, ms)
+	f.bind()
+	big := strings.Repeat("x", 4000)
+	for start := 0; start < 80; start += 10 { // 64 KiB bodies
+		set := map[string]any{}
+		for _, m := range ms[start : start+10] {
+			set[m.ID] = map[string]any{"note": big}
+		}
+		w.mustDo(200, "PUT", "/v1/admin/apps/"+f.app+"/extension", "admin:acme", map[string]any{"members": set})
+	}
+	if code, _ := w.do("PUT", "/v1/admin/apps/"+f.app+"/extension", "admin:acme", map[string]any{"members": map[string]any{"x000": map[string]any{"note": big + big}}}); code != 400 {
+		t.Fatalf("extension over 4 KB = %d", code)
+	}
+	out := w.mustDo(200, "PUT", "/v1/admin/apps/"+f.app+"/visibility", "admin:acme", map[string]any{"departmentIds": []string{"d4"}})
+	if out["calls"].(float64) < 3 { // allOrgSync + at least two authSync for 81 users
+		t.Fatalf("scope = %v", out)
+	}
+	w.sweep()
+	total := 0
+	for _, r := range w.partner.received() {
+		if r.Kind == "authSync" {
+			total += len(r.Body["userList"].([]any))
+			if len(r.Raw) > 250<<10 {
+				t.Fatalf("a call of %d bytes", len(r.Raw))
+			}
+		}
+	}
+	if total != 81 {
+		t.Fatalf("%d users sent, want 81", total)
+	}
+}

@@ -198,9 +198,12 @@ func (h *HTTP) instances(w http.ResponseWriter, r *http.Request) error {
 		if e.Kind == errs.Internal {
 			msg = "internal error"
 		}
+		detail := map[string]string{"code": e.Code, "message": msg}
+		if e.Field != "" {
+			detail["field"] = e.Field
+		}
 		httpapi.JSON(w, httpapi.StatusOf(e), map[string]any{
-			"resultCode": resultCode(e.Kind), "resultMsg": msg,
-			"error": map[string]string{"code": e.Code, "message": msg, "field": e.Field},
+			"resultCode": resultCode(e.Kind), "resultMsg": msg, "error": detail,
 		})
 		return nil
 	}

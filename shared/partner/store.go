@@ -298,6 +298,10 @@ func (st *DynamoStore) Extensions(ctx context.Context, tenantID, appID string) (
 	return m, nil
 }
 
+// maxTransactBytes keeps a change under DynamoDB's 4 MB per transaction,
+// with room for the binding item.
+const maxTransactBytes = 3 << 20
+
 // Positions in a Change's transaction.
 const changeBinding = 0
 
@@ -356,8 +360,12 @@ func (st *DynamoStore) Commit(ctx context.Context, c Change) error {
 			TableName: aws.String(st.Table), Item: it, ConditionExpression: aws.String("attribute_not_exists(pk)"),
 		}})
 	}
-	if len(tx) > dynamo.MaxTransactItems {
-		return errs.E(errs.Invalid, "change_too_large", "this change needs %d writes, more than the %d one transaction allows; change the scope in smaller steps", len(tx), dynamo.MaxTransactItems)
+	bytes := 0
+	for _, call := range c.Calls {
+		bytes += len(call.Body) + 1024
+	}
+	if len(tx) > dynamo.MaxTransactItems || bytes > maxTransactBytes {
+		return errs.E(errs.Invalid, "change_too_large", "this change needs %d writes of %d KB, more than one transaction allows (%d, 3 MB); change the scope in smaller steps", len(tx), bytes>>10, dynamo.MaxTransactItems)
 	}
 	_, err = st.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
 	switch {
