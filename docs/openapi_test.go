@@ -1,0 +1,79 @@
+// Package docs holds the API description; its test keeps it equal to the
+// routes template.yaml declares.
+package docs
+
+import (
+	"os"
+	"sort"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"workbench/infra/template"
+)
+
+func TestOpenAPIDescribesExactlyTheTemplateRoutes(t *testing.T) {
+	data, err := os.ReadFile("openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		OpenAPI string                               `yaml:"openapi"`
+		Paths   map[string]map[string]map[string]any `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("openapi.yaml: %v", err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.1") {
+		t.Errorf("openapi version %q, want 3.1.x", doc.OpenAPI)
+	}
+	described := map[string]bool{}
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			switch method {
+			case "get", "put", "post", "delete", "patch", "head", "options":
+			default:
+				continue // parameters, summary, ...
+			}
+			key := strings.ToUpper(method) + " " + path
+			described[key] = true
+			if _, ok := op["responses"]; !ok {
+				t.Errorf("%s has no responses", key)
+			}
+		}
+	}
+
+	tmpl, err := template.ParseFile("../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared := map[string]bool{}
+	for _, fn := range tmpl.Functions {
+		for _, ev := range fn.HTTPEvents() {
+			declared[ev.RouteKey()] = true
+		}
+	}
+	if len(declared) == 0 {
+		t.Fatal("the template declares no routes")
+	}
+	for _, k := range sorted(declared) {
+		if !described[k] {
+			t.Errorf("template route %s is missing from docs/openapi.yaml", k)
+		}
+	}
+	for _, k := range sorted(described) {
+		if !declared[k] {
+			t.Errorf("docs/openapi.yaml describes %s, which no function of template.yaml serves", k)
+		}
+	}
+}
+
+func sorted(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
