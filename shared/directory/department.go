@@ -219,26 +219,61 @@ func (s *Service) UpdateDepartment(ctx context.Context, tenantID, id string, p D
 			d.ParentID = strings.TrimSpace(*p.ParentID)
 		}
 		if d.ParentID != old.ParentID {
+			// Each department touched gets one item: its child count change
+			// and, for the new parent's ancestry, the check that its parent
+			// is still what the cycle check saw.
+			delta := map[string]int{}
+			checked := map[string]bool{}
+			var order []string
+			touch := func(id string) {
+				if _, ok := delta[id]; !ok && !checked[id] {
+					order = append(order, id)
+				}
+			}
 			if d.ParentID != "" {
 				if _, ok := byID[d.ParentID]; !ok {
 					return errNoParent
 				}
 				// Walk up from the new parent: meeting the department itself
-				// is a cycle. Each ancestor's parent is checked at write.
+				// is a cycle.
 				for a := d.ParentID; a != ""; a = byID[a].ParentID {
 					if a == id {
 						return errs.Invalidf("parentId", "department_cycle", "a department cannot move under itself or one of its sub-departments")
 					}
-					t.add(errRetry, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-						TableName: s.table(), Key: key(tenantID, DepartmentSK(a)),
-						ConditionExpression:       aws.String("version = :v"),
-						ExpressionAttributeValues: map[string]types.AttributeValue{":v": avn(byID[a].Version)},
-					}})
+					touch(a)
+					checked[a] = true
 				}
-				t.add(errNoParent, s.childDelta(tenantID, d.ParentID, +1))
+				touch(d.ParentID)
+				delta[d.ParentID]++
 			}
 			if old.ParentID != "" {
-				t.add(errRetry, s.childDelta(tenantID, old.ParentID, -1))
+				touch(old.ParentID)
+				delta[old.ParentID]--
+			}
+			for _, a := range order {
+				cond := "attribute_exists(pk)"
+				vals := map[string]types.AttributeValue{}
+				if checked[a] {
+					cond += " AND version = :v"
+					vals[":v"] = avn(byID[a].Version)
+				}
+				why := errRetry
+				if a == d.ParentID {
+					why = errNoParent
+				}
+				if dl := delta[a]; dl != 0 {
+					vals[":d"] = avn(dl)
+					t.add(why, types.TransactWriteItem{Update: &types.Update{
+						TableName: s.table(), Key: key(tenantID, DepartmentSK(a)),
+						UpdateExpression: aws.String("ADD children :d"), ConditionExpression: aws.String(cond),
+						ExpressionAttributeValues: vals,
+					}})
+				} else {
+					t.add(why, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+						TableName: s.table(), Key: key(tenantID, DepartmentSK(a)),
+						ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals,
+					}})
+				}
 			}
 		}
 		now := s.now()
@@ -284,7 +319,9 @@ func (s *Service) DeleteDepartment(ctx context.Context, tenantID, id string) err
 			return errNotEmpty
 		}
 		t := &txn{}
-		t.add(errNotEmpty, types.TransactWriteItem{Delete: &types.Delete{
+		// A failed condition means the department changed since the read
+		// (a member joined, a child was added, a rename): read again.
+		t.add(errRetry, types.TransactWriteItem{Delete: &types.Delete{
 			TableName: s.table(), Key: key(tenantID, DepartmentSK(id)),
 			ConditionExpression:       aws.String("version = :v AND (attribute_not_exists(members) OR members = :z) AND (attribute_not_exists(children) OR children = :z)"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":v": avn(rec.Version), ":z": avn(0)},

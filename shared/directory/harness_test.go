@@ -120,7 +120,7 @@ type stack struct {
 	tokens   *auth.Tokens
 	sessions *auth.DynamoSessions
 	tenants  *tenant.DynamoStore
-	now      atomic.Pointer[time.Time]
+	offset   atomic.Int64 // the clock runs this far ahead of time.Now
 }
 
 var tableSeq atomic.Int64
@@ -194,9 +194,7 @@ func createTable(tb testing.TB, db *dynamodb.Client, name string, gsi bool) {
 func newStack(tb testing.TB) *stack {
 	tb.Helper()
 	s := &stack{Counter: &dynamo.Counter{}, SMS: &sent{}, Tables: map[string]string{}}
-	now := time.Now().UTC()
-	s.now.Store(&now)
-	clock := func() time.Time { return *s.now.Load() }
+	clock := func() time.Time { return time.Now().UTC().Add(time.Duration(s.offset.Load())) }
 	s.DB = newDB(s.Counter)
 	n := tableSeq.Add(1)
 	for _, name := range []string{"DirectoryTable", "IdentityTable", "TenantsTable"} {
@@ -239,8 +237,8 @@ func (t tenantIDs) TenantID(ctx context.Context, code string) (string, error) {
 	return tn.ID, err
 }
 
-// setNow moves the stack's clock.
-func (s *stack) setNow(t time.Time) { s.now.Store(&t) }
+// advance moves the stack's clock ahead.
+func (s *stack) advance(d time.Duration) { s.offset.Add(int64(d)) }
 
 var mobileSeq atomic.Int64
 

@@ -157,6 +157,56 @@ func TestConcurrentDuplicateCreation(t *testing.T) {
 	if len(page.Items) != 1 {
 		t.Fatalf("members with the mobile: %d", len(page.Items))
 	}
+
+	// The same for an account, given in different cases.
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			account := "Dup"
+			if i%2 == 0 {
+				account = "dUP"
+			}
+			r := s.do(t, "POST", "/v1/admin/members", tn.Token, map[string]any{"name": "并发", "mobile": s.mobile(), "account": account})
+			statuses[i] = r.Status
+		}()
+	}
+	wg.Wait()
+	created = 0
+	for _, st := range statuses {
+		if st == http.StatusCreated {
+			created++
+		} else if st != http.StatusConflict {
+			t.Fatalf("status %d among %v", st, statuses)
+		}
+	}
+	if created != 1 {
+		t.Fatalf("%d creations of one account succeeded (%v), want exactly 1", created, statuses)
+	}
+	// Generated accounts under concurrency: all succeed, all distinct.
+	accounts := make([]string, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := s.do(t, "POST", "/v1/admin/members", tn.Token, map[string]any{"name": "同名", "mobile": s.mobile()})
+			if r.Status != http.StatusCreated {
+				t.Errorf("generated account: %d %s", r.Status, r.Body)
+				return
+			}
+			var m directory.Member
+			r.decode(t, &m)
+			accounts[i] = m.Account
+		}()
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for _, a := range accounts {
+		if seen[a] {
+			t.Fatalf("account %q given twice: %v", a, accounts)
+		}
+		seen[a] = true
+	}
 }
 
 func TestLastAdmin(t *testing.T) {

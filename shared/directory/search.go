@@ -21,7 +21,7 @@ import (
 const (
 	// MaxTokens bounds the token items of one member, so that an update
 	// that replaces all of them still fits one transaction.
-	MaxTokens = 28
+	MaxTokens = 30
 	// maxReadings bounds the pinyin readings indexed for one name
 	// (polyphonic characters multiply them).
 	maxReadings  = 4
@@ -78,9 +78,11 @@ func searchForms(name, account, mobile string) []form {
 		add(mobile[len(mobile)-mobileSuffix:], RankSubstring)
 	}
 	runes := []rune(lname)
-	// Single characters first: a one-character search is the commonest.
-	for n := 1; n <= maxNgram; n++ {
+	ngrams := func(n int) {
 		for i := 0; i+n <= len(runes); i++ {
+			if n == 1 && !unicode.IsLetter(runes[i]) && !unicode.IsDigit(runes[i]) {
+				continue // a lone symbol finds nothing worth finding
+			}
 			r := RankSubstring
 			if i == 0 {
 				r = RankPrefix
@@ -88,18 +90,30 @@ func searchForms(name, account, mobile string) []form {
 			add(string(runes[i:i+n]), r)
 		}
 	}
-	for _, p := range initials {
+	prefixes := func(p string) {
 		for n := 2; n < len(p) && n <= maxPrefix; n++ {
 			add(p[:n], RankPrefix)
 		}
 	}
-	for _, p := range full {
-		for n := 2; n < len(p) && n <= maxPrefix; n++ {
-			add(p[:n], RankPrefix)
-		}
+	// Single characters and pairs first: the commonest searches; then the
+	// prefixes of the usual reading that longer searches reduce to, then
+	// trigrams, and last the prefixes of rarer readings of polyphonic
+	// characters. Names long enough to hit MaxTokens lose the tail.
+	ngrams(1)
+	ngrams(2)
+	if len(full) > 0 {
+		prefixes(initials[0])
+		prefixes(full[0])
 	}
-	for n := maxNgram + 1; n <= maxPrefix && n < len(runes); n++ {
+	for n := maxNgram; n <= maxPrefix && n < len(runes); n++ {
 		add(string(runes[:n]), RankPrefix)
+	}
+	ngrams(maxNgram)
+	for i := 1; i < len(full); i++ {
+		prefixes(full[i])
+	}
+	for i := 1; i < len(initials); i++ {
+		prefixes(initials[i])
 	}
 	if len(out) > MaxTokens {
 		out = out[:MaxTokens]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"log/slog"
+	mathrand "math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -263,7 +264,7 @@ func (s *Service) insert(ctx context.Context, m *Member, free []string, extra fu
 				m.Account = free[attempt]
 			default:
 				base := AccountFromName(m.Name)
-				suffix := strconv.Itoa(1000 + int(time.Now().UnixNano()%9000))
+				suffix := strconv.Itoa(1000 + mathrand.IntN(9000))
 				if len(base)+len(suffix) > MaxAccountRunes {
 					base = base[:MaxAccountRunes-len(suffix)]
 				}
@@ -382,6 +383,9 @@ func (s *Service) UpdateMember(ctx context.Context, tenantID, id string, p Membe
 		set(&m.Role, p.Role)
 		if p.Account != nil && strings.TrimSpace(*p.Account) == "" {
 			return errs.Invalidf("account", "invalid_account", "account cannot be empty")
+		}
+		if p.Role != nil && strings.TrimSpace(*p.Role) == "" {
+			return errs.Invalidf("role", "invalid_role", "role must be admin or member")
 		}
 		if p.DepartmentIDs != nil {
 			m.DepartmentIDs = *p.DepartmentIDs
