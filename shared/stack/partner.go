@@ -80,10 +80,15 @@ func parseSchedule(s string) ([]time.Duration, error) {
 	return out, nil
 }
 
-func buildPartner(ctx context.Context, env *cloud.Env) (*partnerParts, error) {
+// buildPartner builds the service and worker. The delivery function binds
+// no apps, so it reads no tenants (worker true): least privilege.
+func buildPartner(ctx context.Context, env *cloud.Env, worker bool) (*partnerParts, error) {
 	c := config.NewReader(env.Config)
 	table := c.Required("PARTNERS_TABLE")
-	tenantsTable := c.Required("TENANTS_TABLE")
+	tenantsTable := ""
+	if !worker {
+		tenantsTable = c.Required("TENANTS_TABLE")
+	}
 	directoryTable := c.Required("DIRECTORY_TABLE")
 	loginURL := c.String("LOGIN_URL_TEMPLATE", DefaultLoginURL)
 	testFlag := c.Int("PARTNER_TEST_FLAG", 0)
@@ -119,16 +124,18 @@ func buildPartner(ctx context.Context, env *cloud.Env) (*partnerParts, error) {
 	}
 	store := &partner.DynamoStore{DB: env.DynamoDB, Table: table}
 	dir := &partner.DynamoDirectory{DB: env.DynamoDB, Codec: codec}
-	worker := &partner.Worker{Store: store, Keys: keys, Client: client, Now: env.Now, Schedule: schedule}
+	w := &partner.Worker{Store: store, Keys: keys, Client: client, Now: env.Now, Schedule: schedule}
 	svc := &partner.Service{
 		Store:     store,
 		Directory: dir,
 		Events:    dir,
-		Tenants:   &tenant.DynamoStore{DB: env.DynamoDB, Table: tenantsTable},
 		Keys:      keys,
 		LoginURL:  loginURL,
 		Now:       env.Now,
 		TestFlag:  testFlag,
+	}
+	if !worker {
+		svc.Tenants = &tenant.DynamoStore{DB: env.DynamoDB, Table: tenantsTable}
 	}
 	// The immediate trigger: in Lambda an asynchronous invoke of the sync
 	// function; elsewhere (the local stack, tests) there is no Lambda
@@ -147,20 +154,20 @@ func buildPartner(ctx context.Context, env *cloud.Env) (*partnerParts, error) {
 		}
 		svc.Trigger = &partner.InvokeTrigger{Lambda: awslambda.NewFromConfig(env.AWS), Function: syncFunction}
 	case "async":
-		svc.Trigger = &partner.InlineTrigger{Worker: worker, Async: true}
+		svc.Trigger = &partner.InlineTrigger{Worker: w, Async: true}
 	case "inline":
-		svc.Trigger = &partner.InlineTrigger{Worker: worker}
+		svc.Trigger = &partner.InlineTrigger{Worker: w}
 	case "none":
 	default:
 		return nil, fmt.Errorf("PARTNER_SYNC_TRIGGER must be invoke, async, inline or none, not %q", trigger)
 	}
-	return &partnerParts{service: svc, worker: worker}, nil
+	return &partnerParts{service: svc, worker: w}, nil
 }
 
 // Partner serves the operator's partner route, the partners' app route and
 // the tenant admins' app routes.
 func Partner(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
-	parts, err := buildPartner(ctx, env)
+	parts, err := buildPartner(ctx, env, false)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +186,7 @@ func Partner(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 
 // Marketplace serves the marketplace's signed instance callbacks.
 func Marketplace(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
-	parts, err := buildPartner(ctx, env)
+	parts, err := buildPartner(ctx, env, false)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +208,7 @@ func Marketplace(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 // immediate trigger) delivers those; any other event (the EventBridge
 // schedule) sweeps every binding with a call due.
 func PartnerSync(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
-	parts, err := buildPartner(ctx, env)
+	parts, err := buildPartner(ctx, env, true)
 	if err != nil {
 		return nil, err
 	}
