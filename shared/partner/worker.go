@@ -90,7 +90,7 @@ func (w *Worker) Deliver(ctx context.Context, keys []BindingKey) (Stats, error) 
 	var total Stats
 	cache := map[string]target{}
 	for _, k := range keys {
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < 3*DefaultTimeout {
+		if !timeLeft(ctx) {
 			break // the next run continues
 		}
 		st, err := w.deliverBinding(ctx, k, cache)
@@ -100,6 +100,13 @@ func (w *Worker) Deliver(ctx context.Context, keys []BindingKey) (Stats, error) 
 		}
 	}
 	return total, nil
+}
+
+// timeLeft reports whether the invocation has time for one more call (a
+// partner's timeout and a write).
+func timeLeft(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return !ok || time.Until(dl) > DefaultTimeout+time.Second
 }
 
 // target is where a binding's calls go and how they are signed.
@@ -168,6 +175,9 @@ func (w *Worker) deliverBinding(ctx context.Context, k BindingKey, cache map[str
 			now := w.Now()
 			if c.NextAttemptAt.After(now) {
 				return st, nil // in order: nothing after a call that waits
+			}
+			if !timeLeft(ctx) {
+				return st, nil // the call stays due; the next run sends it
 			}
 			if !b.active(now) && !c.Final {
 				c.Status, c.UpdatedAt = CallSkipped, now.UTC()
