@@ -33,6 +33,7 @@ func (h *HTTP) Register(r *httpapi.Router) {
 		r.Handle("POST /v1/platform/partners", h.createPartner)
 	}
 	r.Handle("POST /v1/partner/apps", h.registerApp)
+	r.Handle("GET /v1/partner/apps/{appId}/tenants/{tenantId}/sync-logs", h.partnerSyncLogs)
 	if h.Admins != nil {
 		r.Handle("GET /v1/admin/apps", h.Admins.RequireAdmin(h.listApps))
 		r.Handle("POST /v1/admin/apps/{appId}/binding", h.Admins.RequireAdmin(h.bind))
@@ -80,6 +81,24 @@ func (h *HTTP) registerApp(w http.ResponseWriter, r *http.Request) error {
 	}
 	httpapi.JSON(w, http.StatusCreated, out)
 	return nil
+}
+
+// partnerSyncLogs shows a partner the sync log of one of its apps' bindings
+// (the tenant id comes in every call it receives).
+func (h *HTTP) partnerSyncLogs(w http.ResponseWriter, r *http.Request) error {
+	p, err := h.Service.AuthenticatePartner(r.Context(), auth.BearerToken(r))
+	if err != nil {
+		return err
+	}
+	app, err := h.Service.Store.GetApp(r.Context(), r.PathValue("appId"))
+	if errs.KindOf(err) == errs.NotFound || err == nil && app.PartnerID != p.ID {
+		return errs.NotFoundf("app_not_found", "no such app of this partner")
+	}
+	if err != nil {
+		return err
+	}
+	r.SetPathValue("appId", app.ID)
+	return h.logs(w, r, r.PathValue("tenantId"))
 }
 
 func (h *HTTP) listApps(w http.ResponseWriter, r *http.Request) error {
@@ -143,6 +162,10 @@ func (h *HTTP) extension(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *HTTP) syncLogs(w http.ResponseWriter, r *http.Request) error {
+	return h.logs(w, r, auth.PrincipalOf(r.Context()).TenantID)
+}
+
+func (h *HTTP) logs(w http.ResponseWriter, r *http.Request, tenantID string) error {
 	q := r.URL.Query()
 	limit := 0
 	if v := q.Get("limit"); v != "" {
@@ -152,7 +175,7 @@ func (h *HTTP) syncLogs(w http.ResponseWriter, r *http.Request) error {
 		}
 		limit = n
 	}
-	page, err := h.Service.SyncLogs(r.Context(), auth.PrincipalOf(r.Context()).TenantID, r.PathValue("appId"), q.Get("cursor"), limit)
+	page, err := h.Service.SyncLogs(r.Context(), tenantID, r.PathValue("appId"), q.Get("cursor"), limit)
 	if err != nil {
 		return err
 	}

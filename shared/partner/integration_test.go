@@ -123,6 +123,17 @@ func TestWalkthroughOnTheStack(t *testing.T) {
 		t.Fatalf("directory change calls = %v", kinds(got))
 	}
 
+	// The partner reads the same log with its key; another partner cannot.
+	var plogs struct{ Items []struct{ Event string } }
+	if st := s.DoJSON(t, "GET", "/v1/partner/apps/"+app.AppID+"/tenants/"+tn.ID+"/sync-logs", created.PartnerKey, nil, &plogs); st != 200 || len(plogs.Items) != len(logs.Items)+1 {
+		t.Fatalf("partner's log = %d, %d entries", st, len(plogs.Items))
+	}
+	var other2 struct{ PartnerKey string }
+	s.DoJSON(t, "POST", "/v1/platform/partners", s.OperatorKey(), map[string]any{"name": "Other ISV"}, &other2)
+	if st, _, _ := s.Do(t, "GET", "/v1/partner/apps/"+app.AppID+"/tenants/"+tn.ID+"/sync-logs", other2.PartnerKey, nil); st != 404 {
+		t.Fatalf("another partner's view = %d", st)
+	}
+
 	// Another tenant sees none of it.
 	other := s.NewTenant(t)
 	if st, _, _ := s.Do(t, "GET", "/v1/admin/apps/"+app.AppID+"/sync-logs", other.Admin.Token, nil); st != 404 {
