@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -35,7 +36,8 @@ type Worker struct {
 	Schedule []time.Duration // DefaultSchedule when nil
 	// Jitter spreads a retry delay; ±20 % when nil.
 	Jitter func(time.Duration) time.Duration
-	// Lease is how long a worker may hold a binding; 2 min when zero.
+	// Lease is how long a worker may hold a binding; 6 min when zero
+	// (longer than the function may run).
 	Lease time.Duration
 	// MaxBindings bounds the bindings one sweep handles; 200 when zero.
 	MaxBindings int
@@ -88,6 +90,7 @@ func (w *Worker) Sweep(ctx context.Context) (Stats, error) {
 // Deliver delivers the due calls of the given bindings.
 func (w *Worker) Deliver(ctx context.Context, keys []BindingKey) (Stats, error) {
 	var total Stats
+	var failed []error
 	cache := map[string]target{}
 	for _, k := range keys {
 		if !timeLeft(ctx) {
@@ -96,10 +99,12 @@ func (w *Worker) Deliver(ctx context.Context, keys []BindingKey) (Stats, error) 
 		st, err := w.deliverBinding(ctx, k, cache)
 		total.add(st)
 		if err != nil {
-			return total, err
+			// One binding's trouble must not hold up the others.
+			slog.ErrorContext(ctx, "deliver binding", "tenant", k.TenantID, "app", k.AppID, "error", err)
+			failed = append(failed, err)
 		}
 	}
-	return total, nil
+	return total, errors.Join(failed...)
 }
 
 // timeLeft reports whether the invocation has time for one more call (a
@@ -140,9 +145,12 @@ func (w *Worker) deliverBinding(ctx context.Context, k BindingKey, cache map[str
 	st := Stats{Bindings: 1}
 	lease := w.Lease
 	if lease <= 0 {
-		lease = 2 * time.Minute
+		lease = 6 * time.Minute
 	}
 	owner := ids.New(w.Now())
+	// Stop in time to hand the queue back before the lease runs out, so
+	// that two workers never send a binding's calls at once.
+	stopAt := w.Now().Add(lease - DefaultTimeout - 5*time.Second)
 	head, ok, err := w.Store.Lease(ctx, k, owner, w.Now(), w.Now().Add(lease))
 	if err != nil || !ok {
 		return Stats{}, err // another worker holds this binding
@@ -176,7 +184,7 @@ func (w *Worker) deliverBinding(ctx context.Context, k BindingKey, cache map[str
 			if c.NextAttemptAt.After(now) {
 				return st, nil // in order: nothing after a call that waits
 			}
-			if !timeLeft(ctx) {
+			if !timeLeft(ctx) || now.After(stopAt) {
 				return st, nil // the call stays due; the next run sends it
 			}
 			if !b.active(now) && !c.Final {
