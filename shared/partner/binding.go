@@ -3,6 +3,7 @@ package partner
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -390,9 +391,43 @@ func known(snap Snapshot, deptIDs, memberIDs []string) error {
 }
 
 // ExtensionInput sets per-member extension data: a JSON object per member
-// id; an empty object or null removes the member's data.
+// id; an empty object or null removes the member's data. The canonical
+// shape is {"members":{"<id>":{...}}}; {"extensions":{...}},
+// {"memberId","extension"} and {"items":[{"memberId","extension"}]} are
+// read the same way.
 type ExtensionInput struct {
-	Members map[string]json.RawMessage `json:"members"`
+	Members    map[string]json.RawMessage `json:"members"`
+	Extensions map[string]json.RawMessage `json:"extensions"`
+	MemberID   string                     `json:"memberId"`
+	Extension  json.RawMessage            `json:"extension"`
+	Items      []struct {
+		MemberID  string          `json:"memberId"`
+		Extension json.RawMessage `json:"extension"`
+	} `json:"items"`
+}
+
+// members merges the shapes of in into one map.
+func (in ExtensionInput) members() (map[string]json.RawMessage, error) {
+	out := map[string]json.RawMessage{}
+	for id, v := range in.Members {
+		out[id] = v
+	}
+	for id, v := range in.Extensions {
+		out[id] = v
+	}
+	if in.MemberID != "" || in.Extension != nil {
+		if strings.TrimSpace(in.MemberID) == "" {
+			return nil, errs.Invalidf("memberId", "member_required", "memberId is required with extension")
+		}
+		out[in.MemberID] = in.Extension
+	}
+	for i, it := range in.Items {
+		if strings.TrimSpace(it.MemberID) == "" {
+			return nil, errs.Invalidf(fmt.Sprintf("items[%d].memberId", i), "member_required", "items[%d].memberId is required", i)
+		}
+		out[it.MemberID] = it.Extension
+	}
+	return out, nil
 }
 
 // MaxExtensionBytes bounds one member's extension data.
@@ -407,10 +442,14 @@ type ExtensionChange struct {
 // SetExtension stores extension data and sends authSync flag 2 for the
 // users in scope whose data changed.
 func (s *Service) SetExtension(ctx context.Context, tenantID, appID string, in ExtensionInput) (ExtensionChange, error) {
-	if len(in.Members) == 0 {
+	members, err := in.members()
+	if err != nil {
+		return ExtensionChange{}, err
+	}
+	if len(members) == 0 {
 		return ExtensionChange{}, errs.Invalidf("members", "members_required", "members must map member ids to JSON objects")
 	}
-	if len(in.Members) > 50 {
+	if len(members) > 50 {
 		return ExtensionChange{}, errs.Invalidf("members", "too_many_members", "members may hold at most 50 members per call")
 	}
 	b, err := s.liveBinding(ctx, tenantID, appID)
@@ -433,13 +472,16 @@ func (s *Service) SetExtension(ctx context.Context, tenantID, appID string, in E
 		return ExtensionChange{}, err
 	}
 	sealed := map[string]string{}
-	ids := make([]string, 0, len(in.Members))
-	for id := range in.Members {
+	ids := make([]string, 0, len(members))
+	for id := range members {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		raw := in.Members[id]
+		raw := members[id]
+		if len(raw) == 0 {
+			raw = json.RawMessage("null")
+		}
 		field := "members." + id
 		if _, ok := all[id]; !ok {
 			return ExtensionChange{}, errs.Invalidf(field, "unknown_member", "%s: no such member in this tenant", field)

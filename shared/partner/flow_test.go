@@ -511,3 +511,39 @@ func TestLargeExtensionsSplitCalls(t *testing.T) {
 		t.Fatalf("%d users sent, want 81", total)
 	}
 }
+
+func TestExtensionShapes(t *testing.T) {
+	f := newFixture(t)
+	w := f.w
+	f.bind()
+	w.mustDo(200, "PUT", "/v1/admin/apps/"+f.app+"/visibility", "admin:acme", map[string]any{"memberIds": []string{"m1", "m2", "m3"}})
+	w.sweep()
+	base := len(w.partner.received())
+	for _, body := range []any{
+		map[string]any{"memberId": "m1", "extension": map[string]any{"k": "one"}},
+		map[string]any{"extensions": map[string]any{"m2": map[string]any{"k": "two"}}},
+		map[string]any{"items": []any{map[string]any{"memberId": "m3", "extension": map[string]any{"k": "three"}}}},
+	} {
+		w.mustDo(200, "PUT", "/v1/admin/apps/"+f.app+"/extension", "admin:acme", body)
+	}
+	if code, _ := w.do("PUT", "/v1/admin/apps/"+f.app+"/extension", "admin:acme", map[string]any{"extension": map[string]any{"k": 1}}); code != 400 {
+		t.Fatalf("extension without memberId = %d", code)
+	}
+	w.sweep()
+	var got []string
+	for _, r := range w.partner.received()[base:] {
+		for _, u := range r.Body["userList"].([]any) {
+			got = append(got, u.(map[string]any)["extension"].(map[string]any)["k"].(string))
+		}
+	}
+	if !reflect.DeepEqual(got, []string{"one", "two", "three"}) {
+		t.Fatalf("extensions sent = %v", got)
+	}
+	// null removes: the user is sent with {}.
+	base = len(w.partner.received())
+	w.mustDo(200, "PUT", "/v1/admin/apps/"+f.app+"/extension", "admin:acme", map[string]any{"members": map[string]any{"m1": nil}})
+	w.sweep()
+	if r := w.partner.received()[base:]; len(r) != 1 || !strings.Contains(string(r[0].Raw), `"extension":{}`) {
+		t.Fatalf("removed extension = %v", r)
+	}
+}

@@ -1,7 +1,7 @@
 package partner
 
 import (
-	"bytes"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -192,6 +192,26 @@ func (h *HTTP) retry(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// decodeInstance reads a marketplace callback. The marketplace's protocol
+// is not ours to close: fields we do not use are ignored rather than
+// refused; the ones we use are decoded by the one JSON decoder.
+func decodeInstance(raw []byte) (InstanceInput, error) {
+	var all map[string]json.RawMessage
+	if err := httpapi.DecodeBytes(raw, &all); err != nil {
+		return InstanceInput{}, err
+	}
+	known := map[string]json.RawMessage{}
+	for _, k := range []string{"activity", "orderId", "instanceId", "appId", "tenantCode", "expireTime", "testFlag", "timeStamp"} {
+		if v, ok := all[k]; ok {
+			known[k] = v
+		}
+	}
+	b, _ := json.Marshal(known)
+	var in InstanceInput
+	err := httpapi.DecodeBytes(b, &in)
+	return in, err
+}
+
 // resultCodes maps our error kinds to the protocol's result codes.
 func resultCode(k errs.Kind) string {
 	switch k {
@@ -233,9 +253,8 @@ func (h *HTTP) instances(w http.ResponseWriter, r *http.Request) error {
 	if err := h.Marketplace.Verify(r.Context(), r.Header, raw); err != nil {
 		return fail(err)
 	}
-	r.Body = io.NopCloser(bytes.NewReader(raw))
-	var in InstanceInput
-	if err := httpapi.Decode(r, &in); err != nil {
+	in, err := decodeInstance(raw)
+	if err != nil {
 		return fail(err)
 	}
 	out, err := h.Service.Instance(r.Context(), in)

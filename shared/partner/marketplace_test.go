@@ -95,7 +95,8 @@ func TestMarketplaceActivities(t *testing.T) {
 	f := newFixture(t)
 	w := f.w
 	expire := w.clock.Now().Add(30 * 24 * time.Hour).Format(time.RFC3339)
-	newInst := map[string]any{"activity": "newInstance", "orderId": "order-42", "appId": f.app, "tenantCode": "acme", "expireTime": expire, "testFlag": 0}
+	// Fields of the marketplace's protocol we do not use are ignored.
+	newInst := map[string]any{"activity": "newInstance", "orderId": "order-42", "appId": f.app, "tenantCode": "acme", "expireTime": expire, "testFlag": 0, "buyerName": "x", "skuId": 7}
 	code, out := w.market(w.mkey, w.clock.Now(), nonce(), newInst)
 	if code != 200 || out["resultCode"] != "000000" || out["instanceId"] == "" {
 		t.Fatalf("newInstance = %d %v", code, out)
