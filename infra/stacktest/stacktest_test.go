@@ -140,8 +140,9 @@ func TestNewTenantGivesAWorkingAdminToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sessions := &auth.DynamoSessions{DB: st.DynamoDB(), IdentityTable: st.Tables["IdentityTable"], DirectoryTable: st.Tables["DirectoryTable"], Now: time.Now}
-	role, err := sessions.CheckSession(ctx, p)
+	sessions := &auth.DynamoSessions{DB: st.DynamoDB(), IdentityTable: st.Tables["IdentityTable"], DirectoryTable: st.Tables["DirectoryTable"], TenantsTable: st.Tables["TenantsTable"], Now: time.Now}
+	status, err := sessions.CheckSession(ctx, p)
+	role := status.Role
 	if err != nil || role != "admin" || p.TenantID != tn.ID || p.MemberID != tn.Admin.ID {
 		t.Fatalf("session check: %q %v %+v", role, err, p)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"workbench/shared/billing"
 	"workbench/shared/errs"
 )
 
@@ -73,11 +74,17 @@ func TestTokensRoundTripAndRejections(t *testing.T) {
 }
 
 type fakeSessions struct {
-	role string
-	err  error
+	role  string
+	state billing.State
+	err   error
 }
 
-func (f fakeSessions) CheckSession(context.Context, Principal) (string, error) { return f.role, f.err }
+func (f fakeSessions) CheckSession(context.Context, Principal) (Status, error) {
+	if f.state == "" {
+		f.state = billing.Valid
+	}
+	return Status{Role: f.role, Subscription: f.state}, f.err
+}
 
 func TestRequireUsesCurrentRole(t *testing.T) {
 	tok := &Tokens{Key: []byte("0123456789abcdef0123456789abcdef"), Now: time.Now}
@@ -112,5 +119,42 @@ func TestRequireUsesCurrentRole(t *testing.T) {
 	revoked := &Members{Tokens: tok, Sessions: fakeSessions{err: errs.E(errs.Unauthenticated, "session_revoked", "x")}}
 	if k, _ := call(revoked, false, "Bearer "+s); k != int(errs.Unauthenticated) {
 		t.Errorf("revoked session: kind %d", k)
+	}
+}
+
+func TestRequireFollowsSubscriptionState(t *testing.T) {
+	tok := &Tokens{Key: []byte("0123456789abcdef0123456789abcdef"), Now: time.Now}
+	s, _, _ := tok.Issue(Principal{TenantID: "t1", TenantCode: "acme", MemberID: "m1", Role: "admin", SessionID: "s1"})
+	ok := func(w http.ResponseWriter, r *http.Request) error { return nil }
+	tests := []struct {
+		state     billing.State
+		method    string
+		inRetOK   bool
+		wantCode  string
+		wantKind  errs.Kind
+		wantAllow bool
+	}{
+		{billing.Valid, "POST", false, "", 0, true},
+		{billing.Grace, "DELETE", false, "", 0, true},
+		{billing.Retention, "GET", false, "", 0, true},
+		{billing.Retention, "HEAD", false, "", 0, true},
+		{billing.Retention, "PUT", false, "subscription_retention", errs.Forbidden, false},
+		{billing.Retention, "POST", false, "subscription_retention", errs.Forbidden, false},
+		{billing.Retention, "POST", true, "", 0, true},
+		{billing.Released, "GET", false, "subscription_released", errs.Forbidden, false},
+		{billing.Released, "POST", true, "subscription_released", errs.Forbidden, false},
+	}
+	for _, tt := range tests {
+		m := &Members{Tokens: tok, Sessions: fakeSessions{role: "admin", state: tt.state}}
+		h := m.Require(ok)
+		if tt.inRetOK {
+			h = m.RequireInRetention(ok)
+		}
+		r := httptest.NewRequest(tt.method, "/", nil)
+		r.Header.Set("Authorization", "Bearer "+s)
+		err := h(httptest.NewRecorder(), r)
+		if tt.wantAllow != (err == nil) || (err != nil && (!errs.Is(err, tt.wantCode) || errs.KindOf(err) != tt.wantKind)) {
+			t.Errorf("%s %s (inRetention %v): %v", tt.state, tt.method, tt.inRetOK, err)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"workbench/shared/billing"
 	"workbench/shared/errs"
 	"workbench/shared/httpapi"
 )
@@ -114,9 +115,16 @@ func (t *Tokens) Verify(token string) (Principal, error) {
 }
 
 // SessionChecker confirms that a verified token's session is still live
-// and its member still enabled, and returns the member's current role.
+// and its member still enabled, and returns the member's current role and
+// the state of the tenant's subscription.
 type SessionChecker interface {
-	CheckSession(ctx context.Context, p Principal) (role string, err error)
+	CheckSession(ctx context.Context, p Principal) (Status, error)
+}
+
+// Status is what a session check found.
+type Status struct {
+	Role         string        // the member's role now
+	Subscription billing.State // the tenant's subscription now
 }
 
 // Members authenticates members: one middleware for every authenticated
@@ -127,8 +135,22 @@ type Members struct {
 }
 
 // Require runs h for requests with a valid access token of a live session
-// of an enabled member, with the principal in the context.
+// of an enabled member, with the principal in the context, as far as the
+// tenant's subscription allows: writes (anything but GET and HEAD) answer
+// 403 subscription_retention in retention, and everything answers 403
+// subscription_released once released.
 func (m *Members) Require(h httpapi.HandlerFunc) httpapi.HandlerFunc {
+	return m.require(h, false)
+}
+
+// RequireInRetention is Require for the few writes that concern only the
+// caller's own session or credentials (logout, setting a password), which
+// stay allowed in retention so admins can still log in to renew.
+func (m *Members) RequireInRetention(h httpapi.HandlerFunc) httpapi.HandlerFunc {
+	return m.require(h, true)
+}
+
+func (m *Members) require(h httpapi.HandlerFunc, retentionWrites bool) httpapi.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		token := BearerToken(r)
 		if token == "" {
@@ -138,11 +160,18 @@ func (m *Members) Require(h httpapi.HandlerFunc) httpapi.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		role, err := m.Sessions.CheckSession(r.Context(), p)
+		st, err := m.Sessions.CheckSession(r.Context(), p)
 		if err != nil {
 			return err
 		}
-		p.Role = role
+		method := r.Method
+		if retentionWrites && st.Subscription == billing.Retention {
+			method = http.MethodGet
+		}
+		if err := billing.Allow(st.Subscription, method); err != nil {
+			return err
+		}
+		p.Role = st.Role
 		return h(w, r.WithContext(WithPrincipal(r.Context(), p)))
 	}
 }

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -9,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"workbench/shared/billing"
 	"workbench/shared/directory"
 	"workbench/shared/errs"
 )
@@ -57,12 +59,14 @@ type SessionDB interface {
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 }
 
-// DynamoSessions checks sessions against the identity table and members
-// against the directory table, in one round trip.
+// DynamoSessions checks sessions against the identity table, members
+// against the directory table and the tenant's subscription against the
+// tenants table, in one round trip.
 type DynamoSessions struct {
 	DB             SessionDB
 	IdentityTable  string
 	DirectoryTable string
+	TenantsTable   string
 	Now            func() time.Time
 }
 
@@ -79,7 +83,11 @@ func (s *DynamoSessions) Put(ctx context.Context, sess Session) error {
 }
 
 // CheckSession implements SessionChecker.
-func (s *DynamoSessions) CheckSession(ctx context.Context, p Principal) (string, error) {
+func (s *DynamoSessions) CheckSession(ctx context.Context, p Principal) (Status, error) {
+	if s.TenantsTable == "" {
+		// Without it the subscription state would go unchecked.
+		return Status{}, errs.Wrap(errors.New("DynamoSessions.TenantsTable is not set"), "check session")
+	}
 	memberKey := map[string]types.AttributeValue{
 		"pk": &types.AttributeValueMemberS{Value: directory.TenantPK(p.TenantID)},
 		"sk": &types.AttributeValueMemberS{Value: directory.MemberSK(p.MemberID)},
@@ -94,12 +102,16 @@ func (s *DynamoSessions) CheckSession(ctx context.Context, p Principal) (string,
 			ProjectionExpression:     aws.String("#r, enabled"),
 			ExpressionAttributeNames: map[string]string{"#r": "role"},
 		},
+		s.TenantsTable: {
+			Keys:                 []map[string]types.AttributeValue{billing.Key(p.TenantCode)},
+			ProjectionExpression: aws.String(billing.Projection),
+		},
 	}})
 	if err != nil {
-		return "", errs.Wrap(err, "check session")
+		return Status{}, errs.Wrap(err, "check session")
 	}
 	if len(out.UnprocessedKeys) > 0 {
-		return "", errs.E(errs.Unavailable, "try_again", "the session could not be checked; try again")
+		return Status{}, errs.E(errs.Unavailable, "try_again", "the session could not be checked; try again")
 	}
 	var sess struct {
 		MemberID  string     `dynamodbav:"memberId"`
@@ -113,13 +125,21 @@ func (s *DynamoSessions) CheckSession(ctx context.Context, p Principal) (string,
 	sessions, members := out.Responses[s.IdentityTable], out.Responses[s.DirectoryTable]
 	if len(sessions) != 1 || attributevalue.UnmarshalMap(sessions[0], &sess) != nil ||
 		sess.MemberID != p.MemberID || sess.RevokedAt != nil || !s.Now().Before(sess.ExpiresAt) {
-		return "", errs.E(errs.Unauthenticated, "session_revoked", "this session has ended; log in again")
+		return Status{}, errs.E(errs.Unauthenticated, "session_revoked", "this session has ended; log in again")
 	}
 	if len(members) != 1 || attributevalue.UnmarshalMap(members[0], &member) != nil {
-		return "", errs.E(errs.Unauthenticated, "session_revoked", "this session has ended; log in again")
+		return Status{}, errs.E(errs.Unauthenticated, "session_revoked", "this session has ended; log in again")
 	}
 	if !member.Enabled {
-		return "", errs.E(errs.Unauthenticated, "account_disabled", "this account has been disabled")
+		return Status{}, errs.E(errs.Unauthenticated, "account_disabled", "this account has been disabled")
 	}
-	return member.Role, nil
+	var sub map[string]types.AttributeValue
+	if subs := out.Responses[s.TenantsTable]; len(subs) == 1 {
+		sub = subs[0]
+	}
+	state, err := billing.StateOf(sub, p.TenantID, s.Now())
+	if err != nil {
+		return Status{}, err
+	}
+	return Status{Role: member.Role, Subscription: state}, nil
 }

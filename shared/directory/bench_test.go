@@ -20,7 +20,7 @@ const seedMembers = 2000
 
 var (
 	seedOnce  sync.Once
-	seeded    *stack
+	seeded    *testStack
 	seedInfo  tenantInfo
 	seedPhone []string
 )
@@ -33,7 +33,7 @@ var (
 // seed fills one tenant with 2,000 members, written with BatchWriteItem as
 // exactly the items CreateItems builds (moto's transactions slow down with
 // the table's size; the items are the same).
-func seed(b *testing.B) (*stack, tenantInfo) {
+func seed(b *testing.B) (*testStack, tenantInfo) {
 	seedOnce.Do(func() {
 		s := newStack(b)
 		tn := s.newTenant(b)
@@ -81,7 +81,7 @@ func seed(b *testing.B) (*stack, tenantInfo) {
 	return seeded, seedInfo
 }
 
-func measure(b *testing.B, s *stack, op func(i int) int) {
+func measure(b *testing.B, s *testStack, op func(i int) int) {
 	b.Helper()
 	s.Counter.Reset()
 	results := 0

@@ -60,7 +60,7 @@ func (c *Contacts) add(ctx context.Context, tenantID, memberID, contactID string
 	expr := "ADD score :w, #c :one SET lastAt = :at, tenantId = :t, memberId = :m, contactId = :x, #ty = :ty"
 	vals := map[string]types.AttributeValue{
 		":w":   &types.AttributeValueMemberN{Value: strconv.FormatFloat(w, 'g', 15, 64)},
-		":one": avn(1), ":at": avs(at.UTC().Format(time.RFC3339Nano)),
+		":one": avn(1), ":at": avs(at.UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano)),
 		":t": avs(tenantID), ":m": avs(memberID), ":x": avs(contactID), ":ty": avs("contact"),
 	}
 	if manual {

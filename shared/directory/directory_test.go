@@ -16,7 +16,7 @@ import (
 	"workbench/shared/directory"
 )
 
-func createDepartment(tb testing.TB, s *stack, token, name, parent string) directory.Department {
+func createDepartment(tb testing.TB, s *testStack, token, name, parent string) directory.Department {
 	tb.Helper()
 	r := s.do(tb, "POST", "/v1/admin/departments", token, map[string]any{"name": name, "parentId": parent})
 	want(tb, r, http.StatusCreated)
@@ -241,7 +241,7 @@ func TestInvitationAndRegister(t *testing.T) {
 	want(t, s.do(t, "POST", "/v1/register", "", map[string]any{"tenant": tn.Code, "invitation": inv.Code, "mobile": s.mobile(), "code": "123456", "name": "楚三"}), http.StatusGone, "invitation_expired")
 }
 
-func search(tb testing.TB, s *stack, token, q string) []directory.Member {
+func search(tb testing.TB, s *testStack, token, q string) []directory.Member {
 	tb.Helper()
 	r := s.do(tb, "GET", "/v1/members?q="+url.QueryEscape(q), token, nil)
 	want(tb, r, http.StatusOK)
@@ -324,7 +324,9 @@ func TestSearch(t *testing.T) {
 		t.Fatalf("old name: %v", got)
 	}
 	want(t, s.do(t, "GET", "/v1/members?q="+url.QueryEscape(strings.Repeat("a", 65)), tn.Token, nil), http.StatusBadRequest)
-	want(t, s.do(t, "GET", "/v1/members?q=", tn.Token, nil), http.StatusBadRequest, "invalid_query")
+	if got := search(t, s, tn.Token, " "); len(got) != 7 {
+		t.Fatalf("an empty q lists every member: %v", names(got))
+	}
 	want(t, s.do(t, "GET", "/v1/members?limit=0", tn.Token, nil), http.StatusBadRequest)
 	want(t, s.do(t, "GET", "/v1/members?cursor=zzz", tn.Token, nil), http.StatusBadRequest, "invalid_cursor")
 }
@@ -426,7 +428,7 @@ func TestFrequentContacts(t *testing.T) {
 }
 
 // scan returns every item of a table.
-func scan(tb testing.TB, s *stack, table string) []map[string]types.AttributeValue {
+func scan(tb testing.TB, s *testStack, table string) []map[string]types.AttributeValue {
 	tb.Helper()
 	var out []map[string]types.AttributeValue
 	var start map[string]types.AttributeValue

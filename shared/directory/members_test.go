@@ -10,7 +10,7 @@ import (
 	"workbench/shared/directory"
 )
 
-func createMember(tb testing.TB, s *stack, token string, body map[string]any) directory.Member {
+func createMember(tb testing.TB, s *testStack, token string, body map[string]any) directory.Member {
 	tb.Helper()
 	r := s.do(tb, "POST", "/v1/admin/members", token, body)
 	want(tb, r, http.StatusCreated)

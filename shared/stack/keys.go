@@ -34,12 +34,14 @@ func directoryCodec(ctx context.Context, env *cloud.Env, table string) (*directo
 }
 
 // memberAuth builds the middleware that authenticates members: access
-// tokens keyed with the token secret, sessions in the identity table and
-// member status in the directory table.
+// tokens keyed with the token secret, sessions in the identity table,
+// member status in the directory table and the tenant's subscription state
+// in the tenants table (all three read in one BatchGetItem).
 func memberAuth(ctx context.Context, env *cloud.Env) (*auth.Members, error) {
 	c := config.NewReader(env.Config)
 	identityTable := c.Required("IDENTITY_TABLE")
 	directoryTable := c.Required("DIRECTORY_TABLE")
+	tenantsTable := c.Required("TENANTS_TABLE")
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
@@ -52,6 +54,6 @@ func memberAuth(ctx context.Context, env *cloud.Env) (*auth.Members, error) {
 	}
 	return &auth.Members{
 		Tokens:   &auth.Tokens{Key: []byte(key), Now: env.Now},
-		Sessions: &auth.DynamoSessions{DB: env.DynamoDB, IdentityTable: identityTable, DirectoryTable: directoryTable, Now: env.Now},
+		Sessions: &auth.DynamoSessions{DB: env.DynamoDB, IdentityTable: identityTable, DirectoryTable: directoryTable, TenantsTable: tenantsTable, Now: env.Now},
 	}, nil
 }

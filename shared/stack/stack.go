@@ -22,9 +22,18 @@ type Builder func(ctx context.Context, env *cloud.Env) (lambda.Handler, error)
 
 // Functions maps each function's template LogicalId to its Builder.
 var Functions = map[string]Builder{
-	"PlatformFunction":    Platform,
-	"MembersFunction":     Members,
-	"DirectoryFunction":   Directory,
+	"PlatformFunction": Platform,
+	// subscriptions
+	"SubscriptionFunction": Subscription,
+	"ExpiryScanFunction":   ExpiryScan,
+	// directory
+	"MembersFunction":   Members,
+	"DirectoryFunction": Directory,
+	// messages
+	"ChatSendFunction":       ChatSend,
+	"ChatFunction":           Chat,
+	"RocketReminderFunction": RocketReminder,
+	// partners
 	"PartnerFunction":     Partner,
 	"MarketplaceFunction": Marketplace,
 	"PartnerSyncFunction": PartnerSync,

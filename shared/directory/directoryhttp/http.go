@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"workbench/shared/auth"
 	"workbench/shared/directory"
@@ -66,7 +67,8 @@ func (h *MembersHTTP) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if query.Has("q") {
+	// An empty q (a cleared search box) lists.
+	if strings.TrimSpace(query.Get("q")) != "" {
 		matches, next, err := h.Service.Search(r.Context(), p.TenantID, query.Get("q"), query.Get("cursor"), limit)
 		if err != nil {
 			return err

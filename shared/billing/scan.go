@@ -1,0 +1,269 @@
+package billing
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/oklog/ulid/v2"
+
+	"workbench/shared/ids"
+	"workbench/shared/notice"
+	"workbench/shared/sms"
+)
+
+// Scanner sends the expiry notices that are due. Each run reads the due
+// index up to its "now" and, per due subscription, sends the latest due
+// step to its recipients over its channels, then moves the subscription to
+// its next step. Exactly once per subscription, step, recipient and
+// channel: every delivery is claimed with a conditional write before it is
+// sent and marked sent after, so a second run (concurrent or later) skips
+// it; a run that crashed between claim and send leaves a claim that a later
+// run takes over once Lease has passed.
+type Scanner struct {
+	Store   Store
+	SMS     sms.Sender
+	Notices notice.Sender
+	// Clock is the wall clock for leases; the scan's "now" is the event
+	// time, which replays may set to any moment.
+	Clock func() time.Time
+	Lease time.Duration // how long a claim protects a delivery in flight
+}
+
+// DefaultLease outlasts any run of the scan function (its timeout is 60 s).
+const DefaultLease = 5 * time.Minute
+
+// Report says what a run did.
+type Report struct {
+	Now     time.Time `json:"now"`
+	Due     int       `json:"due"`     // subscriptions found due
+	Notices []Sent    `json:"notices"` // steps sent in this run
+	Pending int       `json:"pending"` // steps left for a later run (claimed elsewhere, or failed)
+}
+
+// Sent is one step a run sent.
+type Sent struct {
+	Tenant string `json:"tenant"`
+	Step   string `json:"step"`
+	State  State  `json:"state"` // the subscription's state at the run's now
+	SMS    int    `json:"sms"`
+	System int    `json:"system"`
+}
+
+// Scan runs the scan as of now.
+func (sc *Scanner) Scan(ctx context.Context, now time.Time) (Report, error) {
+	rep := Report{Now: now.UTC(), Notices: []Sent{}}
+	run := ids.New(sc.Clock())
+	var after map[string]types.AttributeValue
+	var failed []error
+	for {
+		recs, next, err := sc.Store.Due(ctx, now, after)
+		if err != nil {
+			return rep, err
+		}
+		for _, r := range recs {
+			rep.Due++
+			sent, done, err := sc.one(ctx, run, r, now)
+			if err != nil {
+				// One tenant's failure must not hold up the others; the
+				// subscription stays due and the next run retries it.
+				slog.ErrorContext(ctx, "expiry notice failed", "tenant", r.TenantID, "error", err)
+				failed = append(failed, err)
+			}
+			if sent != nil {
+				rep.Notices = append(rep.Notices, *sent)
+			}
+			if !done {
+				rep.Pending++
+			}
+		}
+		if len(next) == 0 {
+			break
+		}
+		after = next
+	}
+	slog.InfoContext(ctx, "expiry scan", "now", rep.Now, "due", rep.Due, "sent", len(rep.Notices), "pending", rep.Pending)
+	return rep, errors.Join(failed...)
+}
+
+// one handles one due subscription; done is false when its step must be
+// retried by a later run.
+func (sc *Scanner) one(ctx context.Context, run string, r Record, now time.Time) (*Sent, bool, error) {
+	plan, ok := r.Schedule()
+	if !ok {
+		return nil, true, sc.advance(ctx, r, "", nil)
+	}
+	step, due, ok, err := plan.Due(now)
+	if err != nil {
+		return nil, false, err
+	}
+	if !ok {
+		// Indexed ahead of its schedule (settings changed since): just
+		// re-place it.
+		return nil, true, sc.advance(ctx, r, r.Cycle, nil)
+	}
+	sent, complete, err := sc.deliver(ctx, run, r, plan, step)
+	if sent != nil {
+		sent.State = plan.Sub.StateAt(now)
+	}
+	if err != nil || !complete {
+		return sent, false, err
+	}
+	return sent, true, sc.advance(ctx, r, r.Cycle, due)
+}
+
+// advance marks steps done in cycle and re-places the item in the due
+// index, re-reading it when it changed since it was read.
+func (sc *Scanner) advance(ctx context.Context, r Record, cycle string, steps []string) error {
+	for range maxAttempts {
+		if r.Cycle == cycle {
+			for _, st := range steps {
+				if !slices.Contains(r.Done, st) {
+					r.Done = append(r.Done, st)
+				}
+			}
+		}
+		prev := r.Version
+		if err := r.Reindex(); err != nil {
+			return err
+		}
+		err := sc.Store.Put(ctx, &r, prev)
+		if !errors.Is(err, ErrStale) {
+			return err
+		}
+		fresh, found, err := sc.Store.Get(ctx, r.TenantCode)
+		if err != nil || !found {
+			return err
+		}
+		r = fresh
+	}
+	return fmt.Errorf("billing: subscription of %s kept changing", r.TenantCode)
+}
+
+// deliver sends step to every recipient over every channel not delivered
+// yet; complete is true when nothing is left in flight.
+func (sc *Scanner) deliver(ctx context.Context, run string, r Record, plan Plan, step Step) (*Sent, bool, error) {
+	st := plan.Settings
+	members, err := sc.Store.Members(ctx, r.TenantID, st.Recipients, len(st.Recipients) == 0)
+	if err != nil {
+		return nil, false, err
+	}
+	existing, err := sc.Store.Deliveries(ctx, r.TenantCode, r.Cycle, step.Name)
+	if err != nil {
+		return nil, false, err
+	}
+	title, body := message(r.TenantCode, plan, step)
+	sent := &Sent{Tenant: r.TenantCode, Step: step.Name}
+	complete := true
+	lease := sc.Lease
+	if lease <= 0 {
+		lease = DefaultLease
+	}
+	wall := sc.Clock().UTC()
+	for _, m := range members {
+		if !m.Enabled {
+			continue
+		}
+		for _, ch := range st.Channels {
+			d := Delivery{Key: DeliveryKey(r.Cycle, step.Name, m.ID, ch), MemberID: m.ID, Channel: ch, Status: StatusClaimed, ClaimedBy: run, ClaimedAt: wall}
+			var prev *Delivery
+			if old, ok := existing[d.Key]; ok {
+				if old.Status != StatusClaimed {
+					continue // sent or skipped before
+				}
+				if wall.Sub(old.ClaimedAt) < lease {
+					complete = false // another run is on it right now
+					continue
+				}
+				prev = &old
+			}
+			if err := sc.Store.Claim(ctx, r.TenantCode, d, prev); err != nil {
+				complete = false
+				if errors.Is(err, ErrStale) {
+					continue
+				}
+				return sent, false, err
+			}
+			d.Status = StatusSent
+			switch ch {
+			case ChannelSMS:
+				if m.Mobile == "" {
+					d.Status = StatusSkipped
+				} else if err := sc.SMS.Send(ctx, m.Mobile, "【工业工作台】"+body); err != nil {
+					// Left claimed: a run after the lease retries it.
+					slog.ErrorContext(ctx, "expiry SMS failed", "tenant", r.TenantID, "member", m.ID, "mobile", sms.Mask(m.Mobile), "error", err)
+					complete = false
+					continue
+				} else {
+					sent.SMS++
+				}
+			case ChannelSystem:
+				n := notice.Notice{
+					ID: NoticeID(r.TenantID, r.Cycle, step, m.ID), TenantID: r.TenantID, MemberID: m.ID,
+					Kind: noticeKind(step), Title: title, Body: body, CreatedAt: step.At,
+					Data: map[string]string{"tenant": r.TenantCode, "step": step.Name, "expiresAt": plan.Sub.ExpiresAt.UTC().Format(time.RFC3339)},
+				}
+				if err := sc.Notices.Deliver(ctx, n); err != nil {
+					slog.ErrorContext(ctx, "expiry notice failed", "tenant", r.TenantID, "member", m.ID, "error", err)
+					complete = false
+					continue
+				}
+				sent.System++
+			}
+			d.SentAt = sc.Clock().UTC()
+			if err := sc.Store.Finish(ctx, r.TenantCode, d); err != nil && !errors.Is(err, ErrStale) {
+				return sent, false, err
+			}
+		}
+	}
+	if sent.SMS+sent.System == 0 {
+		sent = nil
+	}
+	return sent, complete, nil
+}
+
+// NoticeID is the inbox id of one step's notice to one member: the same on
+// every run, so delivering it again is harmless, and a ULID stamped with the
+// step's due time, so inboxes sort it among the member's other notices.
+func NoticeID(tenantID, cycle string, step Step, memberID string) string {
+	h := sha256.Sum256([]byte(tenantID + "|" + cycle + "|" + step.Name + "|" + memberID))
+	id := ulid.MustNew(ulid.Timestamp(step.At), bytes.NewReader(h[:10]))
+	return strings.ToLower(id.String())
+}
+
+func noticeKind(step Step) string {
+	switch step.Name {
+	case StepGrace:
+		return "subscription_grace"
+	case StepRetention:
+		return "subscription_retention"
+	}
+	return "expiry_warning"
+}
+
+// message is the text of a step, with times in the tenant's timezone.
+func message(code string, plan Plan, step Step) (title, body string) {
+	loc, err := location(plan.Settings.Timezone)
+	if err != nil {
+		loc = time.UTC
+	}
+	local := func(t time.Time) string { return t.In(loc).Format("2006-01-02 15:04 MST") }
+	sub := plan.Sub
+	switch step.Name {
+	case StepGrace:
+		return "订阅已到期，进入宽限期",
+			fmt.Sprintf("企业 %s 的订阅（%s）已于 %s 到期，现处于宽限期，服务照常至 %s。请尽快续费，之后将进入只读的保留期。", code, sub.Plan, local(sub.ExpiresAt), local(sub.GraceEnds()))
+	case StepRetention:
+		return "订阅进入保留期，数据只读",
+			fmt.Sprintf("企业 %s 的订阅（%s）宽限期已结束，现处于保留期：数据只读，管理员仍可登录续费。%s 后服务将被释放。", code, sub.Plan, local(sub.RetentionEnds()))
+	}
+	return "订阅即将到期",
+		fmt.Sprintf("企业 %s 的订阅（%s）将于 %s 到期（到期前 %d 天提醒）。请及时续费，以免服务中断。", code, sub.Plan, local(sub.ExpiresAt), step.Days)
+}

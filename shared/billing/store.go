@@ -1,0 +1,297 @@
+package billing
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"workbench/shared/directory"
+	"workbench/shared/dynamo"
+	"workbench/shared/errs"
+)
+
+// Store keeps subscription items, reads the members notices go to and
+// records notice deliveries.
+type Store interface {
+	// TenantID returns the id of the tenant with code, or NotFound.
+	TenantID(ctx context.Context, code string) (string, error)
+	// Get returns the tenant's subscription item, or ok false.
+	Get(ctx context.Context, code string) (Record, bool, error)
+	// Put writes r if the stored item is still at version prev (0: absent),
+	// bumping r.Version; ErrStale when it is not.
+	Put(ctx context.Context, r *Record, prev int) error
+	// Due returns items of the due index due at now, a page at a time.
+	Due(ctx context.Context, now time.Time, after map[string]types.AttributeValue) ([]Record, map[string]types.AttributeValue, error)
+	// Members returns the tenant's members with the given ids (missing ones
+	// left out), or every admin when ids is empty.
+	Members(ctx context.Context, tenantID string, ids []string, adminsOnly bool) ([]directory.Member, error)
+	// Deliveries returns the delivery records of one step by key.
+	Deliveries(ctx context.Context, code, cycle, step string) (map[string]Delivery, error)
+	// Claim takes the delivery d: it creates it when prev is nil, or takes
+	// it over from prev (a stale claim) when prev's claim is unchanged. It
+	// returns ErrStale when another run holds or made it.
+	Claim(ctx context.Context, code string, d Delivery, prev *Delivery) error
+	// Finish records the outcome of a claimed delivery.
+	Finish(ctx context.Context, code string, d Delivery) error
+}
+
+// ErrStale says a conditional write lost to another writer.
+var ErrStale = errors.New("billing: stale write")
+
+// Delivery is the record of one notice to one member over one channel.
+type Delivery struct {
+	Key       string    `dynamodbav:"sk"` // DELIVERY#<cycle>#<step>#<member>#<channel>
+	MemberID  string    `dynamodbav:"memberId"`
+	Channel   string    `dynamodbav:"channel"`
+	Status    string    `dynamodbav:"status"` // claimed, sent, skipped
+	ClaimedBy string    `dynamodbav:"claimedBy"`
+	ClaimedAt time.Time `dynamodbav:"claimedAt"`
+	SentAt    time.Time `dynamodbav:"sentAt"`
+}
+
+// Delivery statuses.
+const (
+	StatusClaimed = "claimed"
+	StatusSent    = "sent"
+	StatusSkipped = "skipped" // no mobile to send to, say
+)
+
+func deliveryPrefix(cycle, step string) string { return "DELIVERY#" + cycle + "#" + step + "#" }
+
+// DeliveryKey is the sort key of a delivery record.
+func DeliveryKey(cycle, step, memberID, channel string) string {
+	return deliveryPrefix(cycle, step) + memberID + "#" + channel
+}
+
+// DB is the part of the DynamoDB client the store uses.
+type DB interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+}
+
+// DynamoStore keeps subscription items in the tenants table and reads
+// members from the directory table.
+type DynamoStore struct {
+	DB        DB
+	Table     string // tenants table
+	Directory *directory.Codec
+}
+
+var _ Store = (*DynamoStore)(nil)
+
+func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+
+func (st *DynamoStore) TenantID(ctx context.Context, code string) (string, error) {
+	out, err := st.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:            aws.String(st.Table),
+		Key:                  map[string]types.AttributeValue{"pk": s(tenantPrefix + code), "sk": s("TENANT")},
+		ProjectionExpression: aws.String("id"),
+	})
+	if err != nil {
+		return "", errs.Wrap(err, "get tenant")
+	}
+	id, ok := out.Item["id"].(*types.AttributeValueMemberS)
+	if !ok {
+		return "", errs.NotFoundf("tenant_not_found", "no tenant with this code")
+	}
+	return id.Value, nil
+}
+
+func (st *DynamoStore) Get(ctx context.Context, code string) (Record, bool, error) {
+	out, err := st.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(st.Table), Key: Key(code), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return Record{}, false, errs.Wrap(err, "get subscription")
+	}
+	if out.Item == nil {
+		return Record{}, false, nil
+	}
+	r, err := decodeRecord(out.Item)
+	if err != nil {
+		return Record{}, false, errs.Wrap(err, "decode subscription")
+	}
+	return r, true, nil
+}
+
+func (st *DynamoStore) Put(ctx context.Context, r *Record, prev int) error {
+	r.Version = prev + 1
+	item, err := r.Item()
+	if err != nil {
+		return errs.Wrap(err, "encode subscription")
+	}
+	in := &dynamodb.PutItemInput{TableName: aws.String(st.Table), Item: item}
+	if prev == 0 {
+		in.ConditionExpression = aws.String("attribute_not_exists(pk)")
+	} else {
+		in.ConditionExpression = aws.String("version = :v")
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.Itoa(prev)}}
+	}
+	_, err = st.DB.PutItem(ctx, in)
+	if dynamo.ConditionFailed(err) {
+		r.Version = prev
+		return ErrStale
+	}
+	return errs.Wrap(err, "put subscription")
+}
+
+func (st *DynamoStore) Due(ctx context.Context, now time.Time, after map[string]types.AttributeValue) ([]Record, map[string]types.AttributeValue, error) {
+	out, err := st.DB.Query(ctx, &dynamodb.QueryInput{
+		TableName:              aws.String(st.Table),
+		IndexName:              aws.String("gsi1"),
+		KeyConditionExpression: aws.String("gsi1pk = :due AND gsi1sk <= :now"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":due": s(DuePK), ":now": s(dueBound(now)),
+		},
+		ExclusiveStartKey: after,
+		Limit:             aws.Int32(100),
+	})
+	if err != nil {
+		return nil, nil, errs.Wrap(err, "query due subscriptions")
+	}
+	recs := make([]Record, 0, len(out.Items))
+	for _, item := range out.Items {
+		r, err := decodeRecord(item)
+		if err != nil {
+			return nil, nil, errs.Wrap(err, "decode subscription")
+		}
+		recs = append(recs, r)
+	}
+	return recs, out.LastEvaluatedKey, nil
+}
+
+func (st *DynamoStore) Members(ctx context.Context, tenantID string, ids []string, adminsOnly bool) ([]directory.Member, error) {
+	var items []map[string]types.AttributeValue
+	if len(ids) > 0 {
+		keys := make([]map[string]types.AttributeValue, 0, len(ids))
+		for _, id := range ids {
+			keys = append(keys, st.Directory.Key(tenantID, id))
+		}
+		for len(keys) > 0 {
+			out, err := st.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
+				st.Directory.Table: {Keys: keys},
+			}})
+			if err != nil {
+				return nil, errs.Wrap(err, "get members")
+			}
+			items = append(items, out.Responses[st.Directory.Table]...)
+			keys = out.UnprocessedKeys[st.Directory.Table].Keys
+		}
+	} else {
+		// Every member item of the tenant is read to find its admins: the
+		// cost grows with the tenant's size (a few hundred items for a large
+		// one), paid once per notice step, not per scan.
+		in := &dynamodb.QueryInput{
+			TableName:              aws.String(st.Directory.Table),
+			KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :m)"),
+			FilterExpression:       aws.String("#r = :admin AND enabled = :on"),
+			ExpressionAttributeNames: map[string]string{
+				"#r": "role",
+			},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":pk": s(directory.TenantPK(tenantID)), ":m": s(directory.MemberSK("")),
+				":admin": s(directory.RoleAdmin), ":on": &types.AttributeValueMemberBOOL{Value: true},
+			},
+		}
+		for {
+			out, err := st.DB.Query(ctx, in)
+			if err != nil {
+				return nil, errs.Wrap(err, "query admins")
+			}
+			items = append(items, out.Items...)
+			if len(out.LastEvaluatedKey) == 0 {
+				break
+			}
+			in.ExclusiveStartKey = out.LastEvaluatedKey
+		}
+	}
+	members := make([]directory.Member, 0, len(items))
+	for _, item := range items {
+		m, err := st.Directory.Member(item)
+		if err != nil {
+			return nil, errs.Wrap(err, "open member")
+		}
+		if m.TenantID == tenantID && (!adminsOnly || m.Role == directory.RoleAdmin) {
+			members = append(members, m)
+		}
+	}
+	return members, nil
+}
+
+func (st *DynamoStore) Deliveries(ctx context.Context, code, cycle, step string) (map[string]Delivery, error) {
+	in := &dynamodb.QueryInput{
+		TableName:              aws.String(st.Table),
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": s(tenantPrefix + code), ":p": s(deliveryPrefix(cycle, step)),
+		},
+		ConsistentRead: aws.Bool(true),
+	}
+	found := map[string]Delivery{}
+	for {
+		out, err := st.DB.Query(ctx, in)
+		if err != nil {
+			return nil, errs.Wrap(err, "query deliveries")
+		}
+		for _, item := range out.Items {
+			var d Delivery
+			if err := attributevalue.UnmarshalMap(item, &d); err != nil {
+				return nil, errs.Wrap(err, "decode delivery")
+			}
+			found[d.Key] = d
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return found, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+func (st *DynamoStore) Claim(ctx context.Context, code string, d Delivery, prev *Delivery) error {
+	item, err := attributevalue.MarshalMap(d)
+	if err != nil {
+		return errs.Wrap(err, "encode delivery")
+	}
+	item["pk"] = s(tenantPrefix + code)
+	item["type"] = s("delivery")
+	in := &dynamodb.PutItemInput{TableName: aws.String(st.Table), Item: item}
+	if prev == nil {
+		in.ConditionExpression = aws.String("attribute_not_exists(pk)")
+	} else {
+		// Take over only the claim we saw: if its holder finished or another
+		// run took it over meanwhile, this fails.
+		in.ConditionExpression = aws.String("#s = :claimed AND claimedBy = :by")
+		in.ExpressionAttributeNames = map[string]string{"#s": "status"}
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":claimed": s(StatusClaimed), ":by": s(prev.ClaimedBy)}
+	}
+	_, err = st.DB.PutItem(ctx, in)
+	if dynamo.ConditionFailed(err) {
+		return ErrStale
+	}
+	return errs.Wrap(err, "claim delivery")
+}
+
+func (st *DynamoStore) Finish(ctx context.Context, code string, d Delivery) error {
+	at, _ := attributevalue.Marshal(d.SentAt)
+	_, err := st.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(st.Table),
+		Key:                      map[string]types.AttributeValue{"pk": s(tenantPrefix + code), "sk": s(d.Key)},
+		UpdateExpression:         aws.String("SET #s = :s, sentAt = :at"),
+		ConditionExpression:      aws.String("claimedBy = :by"),
+		ExpressionAttributeNames: map[string]string{"#s": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":s": s(d.Status), ":at": at, ":by": s(d.ClaimedBy),
+		},
+	})
+	if dynamo.ConditionFailed(err) {
+		return ErrStale
+	}
+	return errs.Wrap(err, "record delivery")
+}

@@ -1,0 +1,193 @@
+package chat
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"workbench/shared/dynamo"
+	"workbench/shared/ids"
+)
+
+// The benchmarks report DynamoDB round trips (ddbcalls/op) and items read
+// (items/op) of the domain operation, counted by the SDK middleware of
+// shared/dynamo. The authentication middleware's one BatchGetItem per
+// request comes on top in the functions.
+
+func (f *fixture) writeAll(tb testing.TB, records []any) {
+	tb.Helper()
+	for start := 0; start < len(records); start += dynamo.MaxBatchWrite {
+		var batch []types.WriteRequest
+		for _, r := range records[start:min(start+dynamo.MaxBatchWrite, len(records))] {
+			item, err := attributevalue.MarshalMap(r)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			batch = append(batch, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
+		}
+		if _, err := f.db.BatchWriteItem(bg, &dynamodb.BatchWriteItemInput{
+			RequestItems: map[string][]types.WriteRequest{f.chatTable: batch},
+		}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+func benchSend(b *testing.B, groupSize int) {
+	f := newFixture(b)
+	sender, _ := f.member(b, "t1", "张三")
+	var conv string
+	if groupSize == 2 {
+		peer, _ := f.member(b, "t1", "李四")
+		c, _, err := f.svc.Create(bg, sender, CreateInput{MemberIDs: []string{peer.MemberID}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		conv = c.ID
+	} else {
+		// The group's items as Create writes them, seeded in batches
+		// (moto's transactions slow down with table size).
+		conv = ids.New(f.now)
+		members := append([]string{sender.MemberID}, f.seedMembers(b, "t1", groupSize-1)...)
+		records := []any{headRecord{
+			PK: convPK("t1", conv), SK: headSK, Type: "conversation", ID: conv, TenantID: "t1",
+			Kind: Group, Name: "all hands", OwnerID: sender.MemberID, MemberCount: len(members), LastAt: f.now, CreatedAt: f.now,
+		}}
+		for _, m := range members {
+			records = append(records, newEntry("t1", conv, m, 0, f.now))
+		}
+		f.writeAll(b, records)
+	}
+	f.counter.Reset()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := f.svc.Send(bg, sender, conv, SendInput{Text: fmt.Sprintf("message %d", i), ClientMessageID: fmt.Sprintf("c%d", i)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(f.counter.Calls())/float64(b.N), "ddbcalls/op")
+	b.ReportMetric(float64(f.counter.Items())/float64(b.N), "items/op")
+	if calls := f.counter.Calls(); calls > 3*b.N {
+		b.Fatalf("%d calls for %d sends: more than 3 per send", calls, b.N)
+	}
+}
+
+func BenchmarkSendDirect(b *testing.B)   { benchSend(b, 2) }
+func BenchmarkSendGroup500(b *testing.B) { benchSend(b, 500) }
+
+// BenchmarkListConversations200 lists the conversations of a member in
+// 200 of them, 50 a page.
+func BenchmarkListConversations200(b *testing.B) {
+	f := newFixture(b)
+	me, _ := f.member(b, "t1", "张三")
+	var records []any
+	for i := 0; i < 200; i++ {
+		conv := ids.New(f.now.Add(time.Duration(i) * time.Second))
+		at := f.now.Add(time.Duration(i*7%200) * time.Minute)
+		records = append(records, headRecord{
+			PK: convPK("t1", conv), SK: headSK, Type: "conversation", ID: conv, TenantID: "t1",
+			Kind: Group, Name: fmt.Sprintf("group %d", i), OwnerID: me.MemberID, MemberCount: 3, Seq: int64(i % 9),
+			LastMessage: &LastMessage{ID: MessageID(conv, 1), SenderID: me.MemberID, Text: "hello", CreatedAt: at},
+			LastAt:      at, CreatedAt: f.now,
+		})
+		e := newEntry("t1", conv, me.MemberID, 0, f.now)
+		e.Pinned = i%50 == 0
+		records = append(records, e)
+	}
+	f.writeAll(b, records)
+	f.counter.Reset()
+	// One page per iteration, walking the list from the start again after
+	// its last page: ns/op and the counts are per page.
+	cursor, seen := "", 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		page, next, err := f.svc.List(bg, me, cursor, 50)
+		if err != nil {
+			b.Fatal(err)
+		}
+		seen += len(page)
+		cursor = next
+		if next == "" {
+			if seen != 200 {
+				b.Fatalf("listed %d conversations, want 200", seen)
+			}
+			seen = 0
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(f.counter.Calls())/float64(b.N), "ddbcalls/op")
+	b.ReportMetric(float64(f.counter.Items())/float64(b.N), "items/op")
+	if calls := f.counter.Calls(); calls > 3*b.N {
+		b.Fatalf("%d calls for %d pages: more than 3 per page", calls, b.N)
+	}
+}
+
+// BenchmarkReminderSweep sweeps a table of 5,000 messages in 50 1:1
+// conversations, with 100 reminders of which 20 are due.
+func BenchmarkReminderSweep(b *testing.B) {
+	f := newFixture(b)
+	sender, _ := f.member(b, "t1", "张三")
+	peers := f.seedMembers(b, "t1", 50)
+	var records, due []any
+	for c, peer := range peers {
+		conv := DirectID("t1", sender.MemberID, peer)
+		h := directHead("t1", conv, sender.MemberID, peer, f.now)
+		h.Seq = 100
+		records = append(records, h, newEntry("t1", conv, sender.MemberID, 0, f.now), newEntry("t1", conv, peer, 0, f.now))
+		for s := int64(1); s <= 100; s++ {
+			records = append(records, messageRecord{
+				PK: convPK("t1", conv), SK: messageSK(s), Type: "message", ID: MessageID(conv, s), ConversationID: conv,
+				TenantID: "t1", Seq: s, SenderID: sender.MemberID, Text: "stored message", Urgent: s%50 == 0, CreatedAt: f.now,
+			})
+			if s%50 != 0 {
+				continue
+			}
+			// Two reminders per conversation; those of the first ten
+			// conversations are due, the others an hour later.
+			dueAt := f.now.Add(5 * time.Minute)
+			if c >= 10 {
+				dueAt = dueAt.Add(time.Hour)
+			}
+			r := reminderRecord{
+				PK: convPK("t1", conv), SK: reminderSK(s), GSI2PK: duePK, GSI2SK: dueKey(dueAt, "t1", conv, s),
+				Type: "reminder", TenantID: "t1", ConversationID: conv, Seq: s, SenderID: sender.MemberID,
+				Snippet: "stored message", DueAt: dueAt, CreatedAt: f.now,
+			}
+			if c < 10 {
+				due = append(due, r)
+			} else {
+				records = append(records, r)
+			}
+		}
+	}
+	f.writeAll(b, records)
+	at := f.now.Add(6 * time.Minute)
+	var calls, items int
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		f.writeAll(b, due) // pending again
+		f.counter.Reset()
+		b.StartTimer()
+		res, err := f.rem.Sweep(bg, at)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Due != 20 || res.Claimed != 20 || res.Sent != 20 {
+			b.Fatalf("sweep: %+v", res)
+		}
+		calls += f.counter.Calls()
+		items += f.counter.Items()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(calls)/float64(b.N), "ddbcalls/op")
+	b.ReportMetric(float64(items)/float64(b.N), "items/op")
+	if items/b.N > 20*6 {
+		b.Fatalf("the sweep read %d items for 20 due reminders", items/b.N)
+	}
+}

@@ -1,0 +1,240 @@
+package chat
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"workbench/shared/directory"
+	"workbench/shared/dynamo"
+	"workbench/shared/errs"
+	"workbench/shared/sms"
+)
+
+// Reminders sends the SMS reminders of urgent messages that fell due.
+type Reminders struct {
+	DB        DB
+	Table     string
+	Directory *directory.Codec // opens recipients' mobiles and senders' names
+	SMS       sms.Sender
+	Lease     time.Duration // how long a sweep holds a reminder it claimed; DefaultLease when zero
+}
+
+// DefaultLease is how long a claimed reminder stays with the sweep that
+// claimed it. A sweep that dies holding one leaves it to a later sweep
+// after the lease.
+const DefaultLease = 2 * time.Minute
+
+// MaxReminderAttempts bounds the sweeps that retry a reminder whose SMS
+// keep failing (a number that no longer exists): a reminder is worth
+// sending within minutes or not at all.
+const MaxReminderAttempts = 10
+
+// sweepReserve is the time a sweep keeps in hand before its invocation's
+// deadline, to finish the reminder it is on.
+const sweepReserve = 5 * time.Second
+
+// SweepResult counts what a sweep did.
+type SweepResult struct {
+	Due     int // reminders found due
+	Claimed int // reminders this sweep claimed
+	Sent    int // SMS sent
+	Failed  int // SMS that failed (their reminders stay pending)
+}
+
+// Sweep handles every reminder due at now. It reads the due index (only
+// pending reminders are in it) up to now, so its cost follows the
+// reminders due, not the messages stored. Each reminder is claimed with a
+// conditional update before any SMS goes out, so two sweeps running at
+// once never both send it; recipients reminded are recorded one by one as
+// their SMS goes out, so a retry after an SMS failure reminds only those
+// still owed one.
+func (r *Reminders) Sweep(ctx context.Context, now time.Time) (SweepResult, error) {
+	var res SweepResult
+	in := &dynamodb.QueryInput{
+		TableName:              aws.String(r.Table),
+		IndexName:              aws.String(dueIndex),
+		KeyConditionExpression: aws.String("gsi2pk = :pk AND gsi2sk < :now"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": str(duePK),
+			// '$' sorts after the '#' that follows the due time in the key,
+			// so reminders due exactly now are included.
+			":now": str(now.UTC().Format(dueTime) + "$"),
+		},
+	}
+	for {
+		out, err := r.DB.Query(ctx, in)
+		if err != nil {
+			return res, errs.Wrap(err, "query due reminders")
+		}
+		for _, it := range out.Items {
+			if dl, ok := ctx.Deadline(); ok && time.Until(dl) < sweepReserve {
+				// What is left stays due for the next run, a minute from now.
+				slog.WarnContext(ctx, "reminder sweep out of time", "handled", res.Due)
+				return res, nil
+			}
+			var rem reminderRecord
+			if err := unmarshal(it, &rem); err != nil {
+				return res, err
+			}
+			res.Due++
+			if err := r.handle(ctx, rem, now, &res); err != nil {
+				slog.ErrorContext(ctx, "reminder failed", "tenant", rem.TenantID, "conversation", rem.ConversationID, "seq", rem.Seq, "error", err.Error())
+			}
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return res, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+func (r *Reminders) lease() time.Duration {
+	if r.Lease > 0 {
+		return r.Lease
+	}
+	return DefaultLease
+}
+
+func (r *Reminders) handle(ctx context.Context, rem reminderRecord, now time.Time, res *SweepResult) error {
+	k := key(rem.PK, rem.SK)
+	// Claim: only a pending reminder nobody holds (or whose holder's lease
+	// ran out) can be taken.
+	out, err := r.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(r.Table),
+		Key:                 k,
+		UpdateExpression:    aws.String("SET leaseUntil = :lease, attempts = attempts + :one"),
+		ConditionExpression: aws.String("attribute_exists(gsi2pk) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":lease": num(now.Add(r.lease()).UnixMilli()), ":now": num(now.UnixMilli()), ":one": num(1),
+		},
+		ReturnValues: types.ReturnValueAllNew,
+	})
+	if dynamo.ConditionFailed(err) {
+		return nil // done already, or another sweep has it
+	}
+	if err != nil {
+		return errs.Wrap(err, "claim reminder")
+	}
+	res.Claimed++
+	if err := unmarshal(out.Attributes, &rem); err != nil {
+		return err
+	}
+	sent := map[string]bool{}
+	for _, m := range rem.Sent {
+		sent[m] = true
+	}
+
+	// Who is owed an SMS: members in the conversation since before the
+	// message, other than its sender, whose read cursor has not reached
+	// it, and who were not reminded yet.
+	q, err := r.DB.Query(ctx, &dynamodb.QueryInput{
+		TableName:              aws.String(r.Table),
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": str(rem.PK), ":p": str(entryPrefix),
+		},
+		ProjectionExpression: aws.String("memberId, readSeq, joinedSeq"),
+		ConsistentRead:       aws.Bool(true),
+	})
+	if err != nil {
+		return r.release(ctx, k, errs.Wrap(err, "read read cursors"))
+	}
+	var owed []string
+	for _, it := range q.Items {
+		var e entryRecord
+		if err := unmarshal(it, &e); err != nil {
+			return r.release(ctx, k, err)
+		}
+		if e.MemberID != rem.SenderID && e.JoinedSeq < rem.Seq && e.ReadSeq < rem.Seq && !sent[e.MemberID] {
+			owed = append(owed, e.MemberID)
+		}
+	}
+
+	failed := 0
+	if len(owed) > 0 {
+		keys := []map[string]types.AttributeValue{r.Directory.Key(rem.TenantID, rem.SenderID)}
+		for _, m := range owed {
+			keys = append(keys, r.Directory.Key(rem.TenantID, m))
+		}
+		items, err := batchGet(ctx, r.DB, r.Directory.Table, keys, false, "", nil)
+		if err != nil {
+			return r.release(ctx, k, err)
+		}
+		people := map[string]directory.Member{}
+		for _, it := range items {
+			m, err := r.Directory.Member(it)
+			if err != nil {
+				return r.release(ctx, k, errs.Wrap(err, "open member"))
+			}
+			people[m.ID] = m
+		}
+		senderName := "A colleague"
+		if m, ok := people[rem.SenderID]; ok {
+			senderName = m.Name
+		}
+		text := ReminderText(senderName, rem.Snippet)
+		for _, id := range owed {
+			m, ok := people[id]
+			if !ok || !m.Enabled {
+				continue // removed or disabled since: nobody to remind
+			}
+			if err := r.SMS.Send(ctx, m.Mobile, text); err != nil {
+				failed++
+				res.Failed++
+				slog.WarnContext(ctx, "reminder SMS failed", "tenant", rem.TenantID, "member", id, "to", sms.Mask(m.Mobile), "error", err.Error())
+				continue
+			}
+			res.Sent++
+			// Recorded at once, so that no later attempt sends it again.
+			_, err := r.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+				TableName:                 aws.String(r.Table),
+				Key:                       k,
+				UpdateExpression:          aws.String("ADD sent :m"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":m": &types.AttributeValueMemberSS{Value: []string{id}}},
+			})
+			if err != nil {
+				return errs.Wrap(err, "record reminder sent")
+			}
+			slog.InfoContext(ctx, "reminder SMS sent", "tenant", rem.TenantID, "conversation", rem.ConversationID, "seq", rem.Seq, "member", id)
+		}
+	}
+	if failed > 0 && rem.Attempts < MaxReminderAttempts {
+		return r.release(ctx, k, fmt.Errorf("%d reminder SMS failed; the reminder stays pending", failed))
+	}
+	if failed > 0 {
+		slog.ErrorContext(ctx, "reminder given up", "tenant", rem.TenantID, "conversation", rem.ConversationID, "seq", rem.Seq, "attempts", rem.Attempts, "unsent", failed)
+	}
+	// Done: out of the due index for good.
+	_, err = r.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(r.Table),
+		Key:                       k,
+		UpdateExpression:          aws.String("SET doneAt = :at REMOVE gsi2pk, gsi2sk, leaseUntil"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":at": av(now.UTC())},
+	})
+	return errs.Wrap(err, "close reminder")
+}
+
+// release gives a claimed reminder back, so that the next sweep retries it.
+func (r *Reminders) release(ctx context.Context, k map[string]types.AttributeValue, cause error) error {
+	_, err := r.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:        aws.String(r.Table),
+		Key:              k,
+		UpdateExpression: aws.String("REMOVE leaseUntil"),
+	})
+	if err != nil {
+		slog.ErrorContext(ctx, "reminder not released; it waits for its lease", "error", err.Error())
+	}
+	return cause
+}
+
+// ReminderText is the SMS of a rocket reminder: who sent it and a snippet,
+// never a long text whole.
+func ReminderText(senderName, snippet string) string {
+	return "【Workbench】" + senderName + " 给您发了一条加急消息，您还未读：“" + Snippet(snippet) + "”"
+}

@@ -1,0 +1,133 @@
+package chat
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"workbench/shared/errs"
+)
+
+func TestRocketReminders(t *testing.T) {
+	f := newFixture(t)
+	a, _ := f.member(t, "t1", "张三")
+	b, bMobile := f.member(t, "t1", "李四")
+	c, cMobile := f.member(t, "t1", "王五")
+	foreign, _ := f.member(t, "t2", "外人")
+	long := strings.Repeat("请立即处理生产线故障", 10) // 100 characters
+
+	before := f.itemCount(t)
+	for _, tc := range []struct {
+		name string
+		in   RocketInput
+		code string
+	}{
+		{"no text", RocketInput{MemberIDs: []string{b.MemberID}}, "empty_text"},
+		{"no recipients", RocketInput{Text: "x"}, "no_members"},
+		{"self", RocketInput{MemberIDs: []string{a.MemberID}, Text: "x"}, "self_not_allowed"},
+		{"duplicate", RocketInput{MemberIDs: []string{b.MemberID, b.MemberID}, Text: "x"}, "duplicate_member"},
+		{"other tenant", RocketInput{MemberIDs: []string{b.MemberID, foreign.MemberID}, Text: "x"}, "unknown_member"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := f.svc.SendRocket(bg, a, tc.in)
+			wantErr(t, err, errs.Invalid, tc.code)
+		})
+	}
+	if n := f.itemCount(t); n != before {
+		t.Fatalf("refused rockets wrote %d items", n-before)
+	}
+
+	r, err := f.svc.SendRocket(bg, a, RocketInput{MemberIDs: []string{b.MemberID, c.MemberID}, Text: long, ClientMessageID: "rocket-1"})
+	if err != nil || len(r.Messages) != 2 || !r.Messages[0].Urgent || !r.RemindAt.Equal(f.now.Add(5*time.Minute)) {
+		t.Fatalf("rocket: %+v %v", r, err)
+	}
+	if r.Messages[0].ConversationID != DirectID("t1", a.MemberID, b.MemberID) {
+		t.Fatal("the rocket did not land in the 1:1 conversation")
+	}
+	// A retry sends nothing new.
+	again := must[Rocket](t)(f.svc.SendRocket(bg, a, RocketInput{MemberIDs: []string{b.MemberID, c.MemberID}, Text: long, ClientMessageID: "rocket-1"}))
+	if again.Messages[0].ID != r.Messages[0].ID || again.Messages[1].ID != r.Messages[1].ID {
+		t.Fatal("a retried rocket made new messages")
+	}
+
+	// c reads in time; b does not.
+	f.advance(2 * time.Minute)
+	must[Conversation](t)(f.svc.MarkRead(bg, c, r.Messages[1].ConversationID, r.Messages[1].ID))
+
+	// Before the window: nothing.
+	res, err := f.rem.Sweep(bg, f.now.Add(4*time.Minute))
+	if err != nil || res.Due != 0 || len(f.sms.sent) != 0 {
+		t.Fatalf("early sweep: %+v %v %v", res, err, f.sms.sent)
+	}
+	res, err = f.rem.Sweep(bg, f.now.Add(6*time.Minute))
+	if err != nil || res.Due != 2 || res.Sent != 1 {
+		t.Fatalf("sweep: %+v %v", res, err)
+	}
+	got := f.sms.to(bMobile)
+	if len(got) != 1 || !strings.Contains(got[0], "张三") || strings.Contains(got[0], long) || !strings.Contains(got[0], long[:30]) {
+		t.Fatalf("b's SMS: %q", got)
+	}
+	if got := f.sms.to(cMobile); len(got) != 0 {
+		t.Fatalf("c read in time but got %q", got)
+	}
+	// Run again, and later: still one SMS.
+	for _, at := range []time.Duration{6 * time.Minute, 7 * time.Minute, 30 * time.Minute} {
+		res, err := f.rem.Sweep(bg, f.now.Add(at))
+		if err != nil || res.Sent != 0 || res.Due != 0 {
+			t.Fatalf("sweep again at +%v: %+v %v", at, res, err)
+		}
+	}
+	if got := f.sms.to(bMobile); len(got) != 1 {
+		t.Fatalf("b got %d SMS", len(got))
+	}
+}
+
+func TestReminderConcurrentSweepsAndRetry(t *testing.T) {
+	f := newFixture(t)
+	a, _ := f.member(t, "t1", "张三")
+	b, bMobile := f.member(t, "t1", "李四")
+	c, cMobile := f.member(t, "t1", "王五")
+	must[Settings](t)(f.svc.PutSettings(bg, "t1", Settings{RocketReminderMinutes: 1}))
+	name := "urgent group"
+	g := must[Conversation](t)(func() (Conversation, error) {
+		g, _, err := f.svc.Create(bg, a, CreateInput{MemberIDs: []string{b.MemberID, c.MemberID}, Name: &name})
+		return g, err
+	}())
+	m := must[Message](t)(f.svc.Send(bg, a, g.ID, SendInput{Text: "line 3 is down", Urgent: true}))
+	if !m.Urgent {
+		t.Fatal("not urgent")
+	}
+	// c's carrier fails the first time.
+	f.sms.fail[cMobile] = true
+	at := f.now.Add(2 * time.Minute)
+	done := make(chan SweepResult, 2)
+	for i := 0; i < 2; i++ {
+		go func() {
+			res, err := f.rem.Sweep(bg, at)
+			if err != nil {
+				t.Error(err)
+			}
+			done <- res
+		}()
+	}
+	r1, r2 := <-done, <-done
+	if r1.Claimed+r2.Claimed != 1 {
+		t.Fatalf("both sweeps claimed the reminder: %+v %+v", r1, r2)
+	}
+	if len(f.sms.to(bMobile)) != 1 || len(f.sms.to(cMobile)) != 0 {
+		t.Fatalf("first round: b %d, c %d", len(f.sms.to(bMobile)), len(f.sms.to(cMobile)))
+	}
+	// The failure left it pending: the next run reminds c only.
+	f.sms.fail[cMobile] = false
+	res, err := f.rem.Sweep(bg, at.Add(time.Minute))
+	if err != nil || res.Sent != 1 {
+		t.Fatalf("retry: %+v %v", res, err)
+	}
+	if len(f.sms.to(bMobile)) != 1 || len(f.sms.to(cMobile)) != 1 {
+		t.Fatalf("after retry: b %d, c %d", len(f.sms.to(bMobile)), len(f.sms.to(cMobile)))
+	}
+	res, _ = f.rem.Sweep(bg, at.Add(2*time.Minute))
+	if res.Due != 0 || res.Sent != 0 {
+		t.Fatalf("done reminder came back: %+v", res)
+	}
+}

@@ -1,0 +1,263 @@
+package chat
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"workbench/shared/dynamo"
+	"workbench/shared/errs"
+)
+
+// DB is the part of the DynamoDB client chat uses.
+type DB interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+// Keys of the chat table. Everything of a conversation shares its partition
+// "CONV#<tenant>#<conversation>": the head, the members' entries, the
+// messages (sorted by sequence), the client-id claims and the reminders.
+// The tenant in every key keeps tenants apart by construction.
+func convPK(tenantID, convID string) string      { return "CONV#" + tenantID + "#" + convID }
+func entrySK(memberID string) string             { return "MEMBER#" + memberID }
+func memberGSI(tenantID, memberID string) string { return "MEMBER#" + tenantID + "#" + memberID }
+func messageSK(seq int64) string                 { return fmt.Sprintf("MSG#%012d", seq) }
+func reminderSK(seq int64) string                { return fmt.Sprintf("REMIND#%012d", seq) }
+func clientSK(senderID, clientID string) string  { return "CLIENT#" + senderID + "#" + clientID }
+
+const (
+	headSK        = "HEAD"
+	entryPrefix   = "MEMBER#"
+	messagePrefix = "MSG#"
+	conversationG = "CONV#"
+
+	// dueIndex holds only pending reminders (a sparse index): its partition
+	// is "DUE" and its sort key the due time, so the sweep reads exactly
+	// the reminders that are due.
+	dueIndex = "gsi2"
+	duePK    = "DUE"
+	dueTime  = "2006-01-02T15:04:05.000Z"
+)
+
+func key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: pk},
+		"sk": &types.AttributeValueMemberS{Value: sk},
+	}
+}
+
+func settingsKey(tenantID string) map[string]types.AttributeValue {
+	return key("TENANT#"+tenantID, "CHAT_SETTINGS")
+}
+
+// headRecord is a conversation's head: what it is, and its newest message.
+// Sending updates it (sequence and last message) and nothing else shared.
+type headRecord struct {
+	PK          string       `dynamodbav:"pk"`
+	SK          string       `dynamodbav:"sk"`
+	Type        string       `dynamodbav:"type"`
+	ID          string       `dynamodbav:"id"`
+	TenantID    string       `dynamodbav:"tenantId"`
+	Kind        string       `dynamodbav:"kind"`
+	Name        string       `dynamodbav:"name,omitempty"`
+	OwnerID     string       `dynamodbav:"ownerId,omitempty"`
+	Members     []string     `dynamodbav:"members,omitempty"` // a 1:1's two members
+	MemberCount int          `dynamodbav:"memberCount"`
+	Seq         int64        `dynamodbav:"seq"`
+	LastMessage *LastMessage `dynamodbav:"lastMessage,omitempty"`
+	LastAt      time.Time    `dynamodbav:"lastAt"`
+	CreatedAt   time.Time    `dynamodbav:"createdAt"`
+}
+
+func (h headRecord) peerOf(memberID string) string {
+	for _, m := range h.Members {
+		if m != memberID {
+			return m
+		}
+	}
+	return ""
+}
+
+// entryRecord is one member's entry in a conversation: membership, pin,
+// hide and read cursor. Only that member's own actions change it. gsi1
+// lists a member's entries.
+type entryRecord struct {
+	PK             string     `dynamodbav:"pk"`
+	SK             string     `dynamodbav:"sk"`
+	GSI1PK         string     `dynamodbav:"gsi1pk"`
+	GSI1SK         string     `dynamodbav:"gsi1sk"`
+	Type           string     `dynamodbav:"type"`
+	ConversationID string     `dynamodbav:"conversationId"`
+	TenantID       string     `dynamodbav:"tenantId"`
+	MemberID       string     `dynamodbav:"memberId"`
+	Pinned         bool       `dynamodbav:"pinned"`
+	PinnedAt       *time.Time `dynamodbav:"pinnedAt,omitempty"`
+	ReadSeq        int64      `dynamodbav:"readSeq"`
+	ReadAt         *time.Time `dynamodbav:"readAt,omitempty"`
+	HiddenSeq      *int64     `dynamodbav:"hiddenSeq,omitempty"` // set by delete: hidden until seq passes it
+	JoinedSeq      int64      `dynamodbav:"joinedSeq"`           // messages up to it were never unread for this member
+	JoinedAt       time.Time  `dynamodbav:"joinedAt"`
+}
+
+func newEntry(tenantID, convID, memberID string, joinedSeq int64, now time.Time) entryRecord {
+	return entryRecord{
+		PK: convPK(tenantID, convID), SK: entrySK(memberID),
+		GSI1PK: memberGSI(tenantID, memberID), GSI1SK: conversationG + convID,
+		Type: "member", ConversationID: convID, TenantID: tenantID, MemberID: memberID,
+		ReadSeq: joinedSeq, JoinedSeq: joinedSeq, JoinedAt: now,
+	}
+}
+
+type messageRecord struct {
+	PK              string    `dynamodbav:"pk"`
+	SK              string    `dynamodbav:"sk"`
+	Type            string    `dynamodbav:"type"`
+	ID              string    `dynamodbav:"id"`
+	ConversationID  string    `dynamodbav:"conversationId"`
+	TenantID        string    `dynamodbav:"tenantId"`
+	Seq             int64     `dynamodbav:"seq"`
+	SenderID        string    `dynamodbav:"senderId"`
+	Text            string    `dynamodbav:"text"`
+	ReplyTo         *Quote    `dynamodbav:"replyTo,omitempty"`
+	Urgent          bool      `dynamodbav:"urgent,omitempty"`
+	ClientMessageID string    `dynamodbav:"clientMessageId,omitempty"`
+	CreatedAt       time.Time `dynamodbav:"createdAt"`
+}
+
+func (r messageRecord) message() Message {
+	return Message{
+		ID: r.ID, ConversationID: r.ConversationID, Seq: r.Seq, SenderID: r.SenderID, Text: r.Text,
+		ReplyTo: r.ReplyTo, Urgent: r.Urgent, ClientMessageID: r.ClientMessageID, CreatedAt: r.CreatedAt,
+	}
+}
+
+// clientRecord claims a sender's client message id in a conversation: it
+// is written in the same transaction as the message, so a retried send
+// finds it and answers with the first message.
+type clientRecord struct {
+	PK   string `dynamodbav:"pk"`
+	SK   string `dynamodbav:"sk"`
+	Type string `dynamodbav:"type"`
+	Seq  int64  `dynamodbav:"seq"`
+}
+
+// reminderRecord is the pending SMS reminder of an urgent message. It is
+// one item whatever the number of recipients: the sweep reads the
+// conversation's read cursors when it is due. While pending it carries the
+// due-index keys; when done they are removed, so the index holds only what
+// is still to do.
+type reminderRecord struct {
+	PK             string     `dynamodbav:"pk"`
+	SK             string     `dynamodbav:"sk"`
+	GSI2PK         string     `dynamodbav:"gsi2pk,omitempty"`
+	GSI2SK         string     `dynamodbav:"gsi2sk,omitempty"`
+	Type           string     `dynamodbav:"type"`
+	TenantID       string     `dynamodbav:"tenantId"`
+	ConversationID string     `dynamodbav:"conversationId"`
+	Seq            int64      `dynamodbav:"seq"`
+	SenderID       string     `dynamodbav:"senderId"`
+	Snippet        string     `dynamodbav:"snippet"`
+	DueAt          time.Time  `dynamodbav:"dueAt"`
+	CreatedAt      time.Time  `dynamodbav:"createdAt"`
+	LeaseUntil     int64      `dynamodbav:"leaseUntil,omitempty"` // unix ms; a sweep holds it until then
+	Attempts       int        `dynamodbav:"attempts"`
+	Sent           []string   `dynamodbav:"sent,stringset,omitempty"` // recipients already reminded
+	DoneAt         *time.Time `dynamodbav:"doneAt,omitempty"`
+}
+
+// settingsRecord is a tenant's chat settings.
+type settingsRecord struct {
+	PK              string    `dynamodbav:"pk"`
+	SK              string    `dynamodbav:"sk"`
+	Type            string    `dynamodbav:"type"`
+	ReminderMinutes int       `dynamodbav:"reminderMinutes"`
+	UpdatedAt       time.Time `dynamodbav:"updatedAt"`
+}
+
+func put(table string, v any, cond string) (types.TransactWriteItem, error) {
+	item, err := attributevalue.MarshalMap(v)
+	if err != nil {
+		return types.TransactWriteItem{}, errs.Wrap(err, "encode item")
+	}
+	p := &types.Put{TableName: aws.String(table), Item: item}
+	if cond != "" {
+		p.ConditionExpression = aws.String(cond)
+	}
+	return types.TransactWriteItem{Put: p}, nil
+}
+
+func av(v any) types.AttributeValue {
+	a, err := attributevalue.Marshal(v)
+	if err != nil {
+		// Only our own plain values go through here.
+		panic(err)
+	}
+	return a
+}
+
+func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+
+func num(n int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: fmt.Sprint(n)}
+}
+
+// batchGet reads keys of one table, 100 at a time, retrying what DynamoDB
+// left unprocessed. Items come back in no particular order.
+func batchGet(ctx context.Context, db DB, table string, keys []map[string]types.AttributeValue, consistent bool, projection string, names map[string]string) ([]map[string]types.AttributeValue, error) {
+	var items []map[string]types.AttributeValue
+	for start := 0; start < len(keys); start += dynamo.MaxBatchGet {
+		end := min(start+dynamo.MaxBatchGet, len(keys))
+		ka := types.KeysAndAttributes{Keys: keys[start:end], ConsistentRead: aws.Bool(consistent)}
+		if projection != "" {
+			ka.ProjectionExpression = aws.String(projection)
+			ka.ExpressionAttributeNames = names
+		}
+		req := map[string]types.KeysAndAttributes{table: ka}
+		for attempt := 0; len(req) > 0; attempt++ {
+			if attempt == 5 {
+				return nil, errs.E(errs.Unavailable, "try_again", "the store is busy; try again")
+			}
+			if attempt > 0 {
+				time.Sleep(time.Duration(attempt*attempt) * 20 * time.Millisecond)
+			}
+			out, err := db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, errs.Wrap(err, "batch get")
+			}
+			items = append(items, out.Responses[table]...)
+			req = out.UnprocessedKeys
+		}
+	}
+	return items, nil
+}
+
+func unmarshal(item map[string]types.AttributeValue, v any) error {
+	if err := attributevalue.UnmarshalMap(item, v); err != nil {
+		return errs.Wrap(err, "decode item")
+	}
+	return nil
+}
+
+func skOf(item map[string]types.AttributeValue) string {
+	if s, ok := item["sk"].(*types.AttributeValueMemberS); ok {
+		return s.Value
+	}
+	return ""
+}
+
+func pkOf(item map[string]types.AttributeValue) string {
+	if s, ok := item["pk"].(*types.AttributeValueMemberS); ok {
+		return s.Value
+	}
+	return ""
+}

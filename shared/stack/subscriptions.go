@@ -1,0 +1,82 @@
+package stack
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"workbench/shared/auth"
+	"workbench/shared/billing"
+	"workbench/shared/billing/billinghttp"
+	"workbench/shared/cloud"
+	"workbench/shared/config"
+	"workbench/shared/httpapi"
+	"workbench/shared/lambdahttp"
+	"workbench/shared/notice"
+	"workbench/shared/sms"
+)
+
+// Subscription serves the operator's subscription route and the admins'
+// subscription and expiry notice settings.
+func Subscription(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
+	c := config.NewReader(env.Config)
+	tenantsTable := c.Required("TENANTS_TABLE")
+	directoryTable := c.Required("DIRECTORY_TABLE")
+	if err := c.Err(); err != nil {
+		return nil, err
+	}
+	codec, err := directoryCodec(ctx, env, directoryTable)
+	if err != nil {
+		return nil, err
+	}
+	members, err := memberAuth(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	operatorKey, err := env.Secret(ctx, "OPERATOR_KEY_SECRET")
+	if err != nil {
+		return nil, err
+	}
+	svc := &billing.Service{
+		Store: &billing.DynamoStore{DB: env.DynamoDB, Table: tenantsTable, Directory: codec},
+		Now:   env.Now,
+	}
+	r := httpapi.NewRouter()
+	(&billinghttp.HTTP{Service: svc, Operator: auth.NewOperator(operatorKey), Members: members}).Register(r)
+	return lambdahttp.Handler(r), nil
+}
+
+// ExpiryScan sends the expiry notices due at the EventBridge event's time,
+// so that invoking it with any time replays that moment.
+func ExpiryScan(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
+	c := config.NewReader(env.Config)
+	tenantsTable := c.Required("TENANTS_TABLE")
+	directoryTable := c.Required("DIRECTORY_TABLE")
+	noticesTable := c.Required("NOTICES_TABLE")
+	senderID := c.String("SMS_SENDER_ID", "")
+	lease := c.Duration("EXPIRY_CLAIM_LEASE", billing.DefaultLease)
+	if err := c.Err(); err != nil {
+		return nil, err
+	}
+	codec, err := directoryCodec(ctx, env, directoryTable)
+	if err != nil {
+		return nil, err
+	}
+	sc := &billing.Scanner{
+		Store:   &billing.DynamoStore{DB: env.DynamoDB, Table: tenantsTable, Directory: codec},
+		SMS:     &sms.SNS{Client: env.SNS, SenderID: senderID},
+		Notices: &notice.DynamoStore{DB: env.DynamoDB, Table: noticesTable},
+		Clock:   env.Now,
+		Lease:   lease,
+	}
+	return lambda.NewHandler(func(ctx context.Context, ev events.EventBridgeEvent) (billing.Report, error) {
+		now := ev.Time
+		if now.IsZero() {
+			// A hand-made event without a time means "now".
+			now = env.Now()
+		}
+		return sc.Scan(ctx, now.Truncate(time.Second))
+	}), nil
+}
