@@ -55,7 +55,7 @@ func (s *Service) newCall(b *Binding, kind string, flag int, body any, users int
 // authCalls appends authSync calls for ids (flag), split into batches of
 // MaxUsersPerCall. Users no longer in the directory are sent with their
 // id only.
-func (s *Service) authCalls(b *Binding, sc scope, snapUsers map[string]userSource, ext map[string]string, flag int, ids []string) ([]Call, error) {
+func (s *Service) authCalls(b *Binding, sc scope, known map[string]directory.Member, ext map[string]string, flag int, ids []string) ([]Call, error) {
 	var calls []Call
 	var list []User
 	size := 0
@@ -73,8 +73,8 @@ func (s *Service) authCalls(b *Binding, sc scope, snapUsers map[string]userSourc
 	}
 	for _, id := range ids {
 		u := User{UserID: id, Enable: "false", Extension: rawObject("")}
-		if src, ok := snapUsers[id]; ok {
-			u = sc.user(src.Member, s.openExtension(b, id, ext[id]))
+		if m, ok := known[id]; ok {
+			u = sc.user(m, s.openExtension(b, id, ext[id]))
 		}
 		// A call is stored as one outbox item (at most 400 KB), so large
 		// extension data splits a batch before 500 users.
@@ -158,7 +158,7 @@ func (s *Service) bindingCalls(ctx context.Context, b *Binding, t tenant.Tenant,
 		if err != nil {
 			return nil, err
 		}
-		more, err := s.authCalls(b, sc, sources(sc), ext, FlagAdd, b.Users)
+		more, err := s.authCalls(b, sc, sc.users, ext, FlagAdd, b.Users)
 		if err != nil {
 			return nil, err
 		}
@@ -178,13 +178,11 @@ func (s *Service) tenantBody(b Binding, t tenant.Tenant, flag int) TenantSync {
 	}
 }
 
-// userSource is a member known to the directory snapshot.
-type userSource struct{ Member directory.Member }
-
-func sources(sc scope) map[string]userSource {
-	m := make(map[string]userSource, len(sc.users))
-	for id, u := range sc.users {
-		m[id] = userSource{Member: u}
+// byID indexes a snapshot's members.
+func byID(members []directory.Member) map[string]directory.Member {
+	m := make(map[string]directory.Member, len(members))
+	for _, u := range members {
+		m[u.ID] = u
 	}
 	return m
 }
@@ -343,10 +341,7 @@ func (s *Service) SetVisibility(ctx context.Context, tenantID, appID string, in 
 		}
 		calls = append(calls, c)
 	}
-	all := map[string]userSource{}
-	for _, m := range snap.Members {
-		all[m.ID] = userSource{Member: m}
-	}
+	all := byID(snap.Members)
 	more, err := s.authCalls(&b, sc, all, ext, FlagAdd, entered)
 	if err != nil {
 		return ScopeChange{}, err
@@ -463,10 +458,7 @@ func (s *Service) SetExtension(ctx context.Context, tenantID, appID string, in E
 	if err != nil {
 		return ExtensionChange{}, err
 	}
-	all := map[string]userSource{}
-	for _, m := range snap.Members {
-		all[m.ID] = userSource{Member: m}
-	}
+	all := byID(snap.Members)
 	ext, err := s.Store.Extensions(ctx, tenantID, appID)
 	if err != nil {
 		return ExtensionChange{}, err

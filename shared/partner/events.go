@@ -110,10 +110,7 @@ func (s *Service) applyEvents(ctx context.Context, b Binding, evs []directory.Ev
 			touchedDepts[e.DepartmentID] = true
 		}
 	}
-	all := map[string]userSource{}
-	for _, m := range snap.Members {
-		all[m.ID] = userSource{Member: m}
-	}
+	all := byID(snap.Members)
 	sc := resolve(snap, b.DepartmentIDs, b.MemberIDs)
 	users, orgs := sc.userIDs(), sc.orgIDs()
 	entered, left := diff(b.Users, users), diff(users, b.Users)
@@ -168,12 +165,12 @@ func (s *Service) applyEvents(ctx context.Context, b Binding, evs []directory.Ev
 		}
 		calls = append(calls, more...)
 	}
-	byID := map[string]Department{}
+	depts := map[string]Department{}
 	for _, d := range snap.Departments {
-		byID[d.ID] = d
+		depts[d.ID] = d
 	}
 	for _, id := range diff(orgs, b.Orgs) {
-		d, ok := byID[id]
+		d, ok := depts[id]
 		if !ok {
 			d = Department{ID: id}
 		}

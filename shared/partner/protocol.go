@@ -119,10 +119,10 @@ type scope struct {
 // members of all of them plus the members named directly.
 func resolve(snap Snapshot, deptIDs, memberIDs []string) scope {
 	children := map[string][]Department{}
-	byID := map[string]Department{}
+	deptByID := map[string]Department{}
 	for _, d := range snap.Departments {
 		children[d.ParentID] = append(children[d.ParentID], d)
-		byID[d.ID] = d
+		deptByID[d.ID] = d
 	}
 	sc := scope{users: map[string]directory.Member{}, orgs: map[string]Department{}}
 	var walk func(d Department)
@@ -141,7 +141,7 @@ func resolve(snap Snapshot, deptIDs, memberIDs []string) scope {
 	roots := append([]string(nil), deptIDs...)
 	sort.Strings(roots)
 	for _, id := range roots {
-		if d, ok := byID[id]; ok {
+		if d, ok := deptByID[id]; ok {
 			walk(d)
 		}
 	}
