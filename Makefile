@@ -12,6 +12,8 @@ GOFLAGS_LAMBDA := -trimpath -tags lambda.norpc -ldflags "-s -w"
 # One line per function of template.yaml: LogicalId=directory under functions/.
 FUNCTIONS := \
 	PlatformFunction=platform \
+	VerifyCodeFunction=verifycode \
+	LoginFunction=login \
 	MembersFunction=members \
 	DirectoryFunction=directory \
 	SubscriptionFunction=subscription \
@@ -68,6 +70,8 @@ build:
 # sam build calls build-<LogicalId> with ARTIFACTS_DIR set (BuildMethod: makefile).
 lambda = CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(1)
 build-PlatformFunction: ; $(call lambda,platform)
+build-VerifyCodeFunction: ; $(call lambda,verifycode)
+build-LoginFunction: ; $(call lambda,login)
 build-MembersFunction: ; $(call lambda,members)
 build-DirectoryFunction: ; $(call lambda,directory)
 build-SubscriptionFunction: ; $(call lambda,subscription)

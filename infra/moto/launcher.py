@@ -1,9 +1,13 @@
 """Serve moto on one port, one request at a time.
 
-moto's threaded server does not apply concurrent DynamoDB transactions
-atomically, so requests are served in order on a single thread. The process
-exits by itself when its parent dies, so no server outlives the program or
-test binary that started it.
+moto does not apply concurrent DynamoDB transactions atomically, so every
+request is served under one lock, response included. Connections are still
+accepted and kept alive on threads: a single-threaded server speaks
+HTTP/1.0, closes every connection and has a listen backlog of five, which
+under parallel clients loses responses the SDK then retries (and a retried
+conditional write fails against its own first attempt). The process exits
+by itself when its parent dies, so no server outlives the program or test
+binary that started it.
 """
 import json
 import logging
@@ -45,6 +49,34 @@ def with_sms(app):
     return serve
 
 
+def one_at_a_time(app):
+    """Run app for one request at a time, reading the request and producing
+    the whole response under a lock."""
+    lock = threading.Lock()
+
+    def serve(environ, start_response):
+        with lock:
+            started = []
+            chunks = []
+
+            def capture(status, headers, exc_info=None):
+                started[:] = [status, headers, exc_info]
+                return chunks.append
+
+            result = app(environ, capture)
+            try:
+                chunks.extend(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close:
+                    close()
+        status, headers, exc_info = started
+        start_response(status, headers, exc_info)
+        return [b"".join(chunks)]
+
+    return serve
+
+
 def main():
     # Run as "python3 - workbench-moto HOST PORT PARENT_PID" with this file
     # on stdin; the label names the process in ps. The parent's pid comes
@@ -64,10 +96,10 @@ def main():
         print("moto is %s, not 5.x" % moto.__version__, file=sys.stderr)
         sys.exit(MISSING)
 
-    # make_server rather than run_simple: the same single-threaded server,
-    # without the reloader or banner, and it tells which port it bound.
-    app = with_sms(DomainDispatcherApplication(create_backend_app))
-    srv = make_server(host, port, app, threaded=False)
+    # make_server rather than run_simple: no reloader or banner, and it
+    # tells which port it bound.
+    app = one_at_a_time(with_sms(DomainDispatcherApplication(create_backend_app)))
+    srv = make_server(host, port, app, threaded=True)
     print("moto ready on port %d" % srv.server_port, flush=True)
     srv.serve_forever()
 

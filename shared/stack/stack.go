@@ -23,6 +23,9 @@ type Builder func(ctx context.Context, env *cloud.Env) (lambda.Handler, error)
 // Functions maps each function's template LogicalId to its Builder.
 var Functions = map[string]Builder{
 	"PlatformFunction": Platform,
+	// identity
+	"VerifyCodeFunction": VerifyCode,
+	"LoginFunction":      Login,
 	// subscriptions
 	"SubscriptionFunction": Subscription,
 	"ExpiryScanFunction":   ExpiryScan,

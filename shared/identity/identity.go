@@ -1,0 +1,118 @@
+// Package identity is the login side of Workbench: SMS verification codes,
+// password and SMS login, sessions with rotating refresh tokens, a member's
+// own password, the admin's reset of a member's password, and login logs.
+//
+// Everything lives in the identity table under the tenant's partition
+// "T#<tenant>" (sessions, credentials, codes, lockouts, login logs), except
+// the rate-limit counters of SMS sending, which count a mobile or a source
+// address across tenants. Members themselves are read from the directory
+// table through directory.Codec; identity never writes them.
+package identity
+
+import (
+	"context"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"workbench/shared/directory"
+	"workbench/shared/tenant"
+)
+
+// DB is the part of the DynamoDB client identity uses.
+type DB interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+var _ DB = (*dynamodb.Client)(nil)
+
+// Tenants finds a tenant by its code; tenant.DynamoStore is one.
+type Tenants interface {
+	Get(ctx context.Context, code string) (tenant.Tenant, error)
+}
+
+var _ Tenants = (*tenant.DynamoStore)(nil)
+
+// Rules of the login side. They are the numbers; the service takes
+// them from here so tests and documentation name one place.
+const (
+	CodeTTL           = 5 * time.Minute
+	CodeMaxTries      = 5
+	CodeCooldown      = 60 * time.Second
+	MaxFailures       = 5
+	FailureWindow     = 15 * time.Minute
+	LockDuration      = 15 * time.Minute
+	OneTimeTTL        = 24 * time.Hour
+	LoginLogTTL       = 180 * 24 * time.Hour
+	DefaultSessionTTL = 30 * 24 * time.Hour
+)
+
+// Key labels: each keyed hash derives its own key from its secret, so a
+// value hashed for one purpose never matches another's.
+const (
+	LabelCodes   = "workbench identity sms codes"
+	LabelRefresh = "workbench identity refresh tokens"
+)
+
+// Hasher computes keyed hashes (HMAC-SHA256) of length-prefixed parts.
+type Hasher struct{ key []byte }
+
+// NewHasher derives a hashing key for label from a secret's text.
+func NewHasher(secret, label string) (*Hasher, error) {
+	key, err := hkdf.Key(sha256.New, []byte(secret), nil, label, 32)
+	if err != nil {
+		return nil, err
+	}
+	return &Hasher{key: key}, nil
+}
+
+// Sum returns the keyed hash of parts, base64url.
+func (h *Hasher) Sum(parts ...string) string {
+	mac := hmac.New(sha256.New, h.key)
+	var n [4]byte
+	for _, p := range parts {
+		binary.BigEndian.PutUint32(n[:], uint32(len(p)))
+		mac.Write(n[:])
+		mac.Write([]byte(p))
+	}
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// Keys of the identity table.
+func tenantPK(tenantID string) string { return directory.TenantPK(tenantID) }
+
+func key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: pk},
+		"sk": &types.AttributeValueMemberS{Value: sk},
+	}
+}
+
+func credKey(tenantID, memberID string) map[string]types.AttributeValue {
+	return key(tenantPK(tenantID), "CRED#"+memberID)
+}
+
+func sessionsOf(tenantID, memberID string) string { return "MSESSION#" + tenantID + "#" + memberID }
+
+func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+
+func num(n int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
+
+// stamp is the fixed-width UTC time form used in sort keys and conditions,
+// so that string order is time order.
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }

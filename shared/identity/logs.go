@@ -1,0 +1,254 @@
+package identity
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"workbench/shared/errs"
+	"workbench/shared/httpapi"
+	"workbench/shared/ids"
+)
+
+// LoginLog is one login attempt. It never holds a password, a code or a
+// token; the account or mobile typed is masked.
+type LoginLog struct {
+	ID        string    `json:"id" dynamodbav:"id"`
+	MemberID  string    `json:"memberId,omitempty" dynamodbav:"memberId,omitempty"`
+	Account   string    `json:"account" dynamodbav:"account"` // masked account (password) or mobile (sms)
+	Method    string    `json:"method" dynamodbav:"method"`
+	Result    string    `json:"result" dynamodbav:"result"` // success or failure
+	Reason    string    `json:"reason,omitempty" dynamodbav:"reason,omitempty"`
+	IP        string    `json:"ip" dynamodbav:"ip"`
+	UserAgent string    `json:"userAgent" dynamodbav:"userAgent"`
+	At        time.Time `json:"at" dynamodbav:"at"`
+}
+
+// Results of a login attempt.
+const (
+	ResultSuccess = "success"
+	ResultFailure = "failure"
+)
+
+// Login logs live in the tenant's partition under "LOG#<time>#<id>", and in
+// gsi1 under the member, so a page of either the tenant's or one member's
+// attempts in a time range is one Query.
+type logRecord struct {
+	PK       string `dynamodbav:"pk"`
+	SK       string `dynamodbav:"sk"`
+	GSI1PK   string `dynamodbav:"gsi1pk,omitempty"`
+	GSI1SK   string `dynamodbav:"gsi1sk,omitempty"`
+	Type     string `dynamodbav:"type"`
+	TenantID string `dynamodbav:"tenantId"`
+	TTL      int64  `dynamodbav:"ttl"`
+	LoginLog
+}
+
+func memberLogsPK(tenantID, memberID string) string { return "LOGM#" + tenantID + "#" + memberID }
+
+// maxUserAgent bounds what a client can make us store.
+const maxUserAgent = 256
+
+// writeLog records the attempt a with reason ("" for success), together
+// with extra items in one transaction when there are any (extra first, so
+// their positions in a cancellation are theirs).
+func (s *Service) writeLog(ctx context.Context, a attempt, reason string, extra []types.TransactWriteItem) error {
+	l := a.log
+	l.ID, l.At, l.Reason, l.Result = ids.New(a.now), a.now.UTC(), reason, ResultSuccess
+	if reason != "" {
+		l.Result = ResultFailure
+	}
+	if len(l.UserAgent) > maxUserAgent {
+		l.UserAgent = l.UserAgent[:maxUserAgent]
+	}
+	sortKey := stamp(l.At) + "#" + l.ID
+	rec := logRecord{PK: tenantPK(a.tenant.ID), SK: "LOG#" + sortKey, Type: "loginlog", TenantID: a.tenant.ID,
+		TTL: l.At.Add(LoginLogTTL).Unix(), LoginLog: l}
+	if l.MemberID != "" {
+		rec.GSI1PK, rec.GSI1SK = memberLogsPK(a.tenant.ID, l.MemberID), sortKey
+	}
+	item, err := attributevalue.MarshalMap(rec)
+	if err != nil {
+		return errs.Wrap(err, "encode login log")
+	}
+	if len(extra) == 0 {
+		_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item})
+	} else {
+		_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+			TransactItems: append(extra, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.Table), Item: item}}),
+		})
+	}
+	if err != nil {
+		if reason != "" && len(extra) == 0 {
+			// A failed attempt is answered all the same; the log line says
+			// the record is missing.
+			slog.ErrorContext(ctx, "login log not written", "tenant", a.tenant.ID, "error", err)
+		}
+		return errs.Wrap(err, "write login log")
+	}
+	return nil
+}
+
+// maskAccount keeps the first two and the last character of an account.
+func maskAccount(a string) string {
+	switch n := len(a); {
+	case n <= 2:
+		return strings.Repeat("*", n)
+	case n <= 4:
+		return a[:1] + strings.Repeat("*", n-1)
+	default:
+		return a[:2] + strings.Repeat("*", n-3) + a[n-1:]
+	}
+}
+
+// LogFilter selects login logs. Zero fields select everything.
+type LogFilter struct {
+	MemberID string
+	Result   string // success or failure
+	From, To time.Time
+	Cursor   string
+	Limit    int
+}
+
+// Page sizes of the log list.
+const (
+	DefaultLogPage = 50
+	MaxLogPage     = 100
+)
+
+// ParseLogFilter reads the query of GET /v1/admin/login-logs.
+func ParseLogFilter(q map[string][]string) (LogFilter, error) {
+	get := func(k string) string {
+		if v := q[k]; len(v) > 0 {
+			return strings.TrimSpace(v[0])
+		}
+		return ""
+	}
+	f := LogFilter{MemberID: get("member"), Result: get("result"), Cursor: get("cursor"), Limit: DefaultLogPage}
+	if f.Result != "" && f.Result != ResultSuccess && f.Result != ResultFailure {
+		return f, httpapi.InvalidQuery("result", "result must be success or failure")
+	}
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &f.From}, {"to", &f.To}} {
+		if v := get(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return f, httpapi.InvalidQuery(p.name, "%s must be an RFC 3339 time such as 2026-01-02T15:04:05Z", p.name)
+			}
+			*p.dst = t.UTC()
+		}
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && f.To.Before(f.From) {
+		return f, httpapi.InvalidQuery("to", "to must not be before from")
+	}
+	if v := get("limit"); v != "" {
+		n := 0
+		for _, r := range v {
+			if r < '0' || r > '9' || n > MaxLogPage {
+				return f, httpapi.InvalidQuery("limit", "limit must be a number from 1 to %d", MaxLogPage)
+			}
+			n = n*10 + int(r-'0')
+		}
+		if n < 1 || n > MaxLogPage {
+			return f, httpapi.InvalidQuery("limit", "limit must be a number from 1 to %d", MaxLogPage)
+		}
+		f.Limit = n
+	}
+	return f, nil
+}
+
+type logCursor struct {
+	PK  string `json:"p"`
+	SK  string `json:"s"`
+	GPK string `json:"gp,omitempty"`
+	GSK string `json:"gs,omitempty"`
+}
+
+// Logs lists a tenant's login logs newest first: one Query per page, on the
+// tenant's partition or, filtered by member, on gsi1. The result filter
+// is applied by DynamoDB after the key range, so a page may hold fewer
+// items than the limit and still have a next one.
+func (s *Service) Logs(ctx context.Context, tenantID string, f LogFilter) (httpapi.Page[LoginLog], error) {
+	lo, hi := "0", "~" // every stamp sorts between them
+	if !f.From.IsZero() {
+		lo = stamp(f.From)
+	}
+	if !f.To.IsZero() {
+		hi = stamp(f.To) + "~" // "~" sorts after "#<id>": the whole last millisecond is in
+	}
+	in := &dynamodb.QueryInput{
+		TableName:        aws.String(s.Table),
+		ScanIndexForward: aws.Bool(false),
+		Limit:            aws.Int32(int32(f.Limit)),
+	}
+	vals := map[string]types.AttributeValue{}
+	if f.MemberID != "" {
+		in.IndexName = aws.String("gsi1")
+		in.KeyConditionExpression = aws.String("gsi1pk = :pk AND gsi1sk BETWEEN :lo AND :hi")
+		vals[":pk"], vals[":lo"], vals[":hi"] = str(memberLogsPK(tenantID, f.MemberID)), str(lo), str(hi)
+	} else {
+		in.KeyConditionExpression = aws.String("pk = :pk AND sk BETWEEN :lo AND :hi")
+		vals[":pk"], vals[":lo"], vals[":hi"] = str(tenantPK(tenantID)), str("LOG#"+lo), str("LOG#"+hi)
+	}
+	if f.Result != "" {
+		in.FilterExpression = aws.String("#res = :res")
+		in.ExpressionAttributeNames = map[string]string{"#res": "result"}
+		vals[":res"] = str(f.Result)
+	}
+	in.ExpressionAttributeValues = vals
+	if f.Cursor != "" {
+		c, err := decodeLogCursor(f.Cursor)
+		if err != nil {
+			return httpapi.Page[LoginLog]{}, err
+		}
+		// A cursor only ever continues within the caller's own tenant.
+		if c.PK != tenantPK(tenantID) || !strings.HasPrefix(c.SK, "LOG#") || (f.MemberID != "") != (c.GPK != "") ||
+			(c.GPK != "" && c.GPK != memberLogsPK(tenantID, f.MemberID)) {
+			return httpapi.Page[LoginLog]{}, errs.Invalidf("cursor", "invalid_cursor", "cursor is not one this API returned for this query")
+		}
+		in.ExclusiveStartKey = map[string]types.AttributeValue{"pk": str(c.PK), "sk": str(c.SK)}
+		if c.GPK != "" {
+			in.ExclusiveStartKey["gsi1pk"], in.ExclusiveStartKey["gsi1sk"] = str(c.GPK), str(c.GSK)
+		}
+	}
+	out, err := s.DB.Query(ctx, in)
+	if err != nil {
+		return httpapi.Page[LoginLog]{}, errs.Wrap(err, "list login logs")
+	}
+	page := httpapi.Page[LoginLog]{Items: make([]LoginLog, 0, len(out.Items))}
+	for _, item := range out.Items {
+		var r logRecord
+		if err := attributevalue.UnmarshalMap(item, &r); err != nil {
+			return httpapi.Page[LoginLog]{}, errs.Wrap(err, "decode login log")
+		}
+		page.Items = append(page.Items, r.LoginLog)
+	}
+	if k := out.LastEvaluatedKey; k != nil {
+		page.NextCursor = encodeLogCursor(logCursor{PK: stringAttr(k, "pk"), SK: stringAttr(k, "sk"), GPK: stringAttr(k, "gsi1pk"), GSK: stringAttr(k, "gsi1sk")})
+	}
+	return page, nil
+}
+
+func encodeLogCursor(c logCursor) string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeLogCursor(s string) (logCursor, error) {
+	var c logCursor
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || json.Unmarshal(b, &c) != nil || c.PK == "" || c.SK == "" {
+		return c, errs.Invalidf("cursor", "invalid_cursor", "cursor is not one this API returned")
+	}
+	return c, nil
+}

@@ -1,0 +1,145 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"workbench/shared/auth"
+	"workbench/shared/cloud"
+	"workbench/shared/config"
+	"workbench/shared/directory"
+	"workbench/shared/httpapi"
+	"workbench/shared/identity"
+	"workbench/shared/keyring"
+	"workbench/shared/lambdahttp"
+	"workbench/shared/sms"
+	"workbench/shared/tenant"
+)
+
+// smsCodes builds the SMS-code verifier any function can use to consume a
+// code (registration verifies "register" codes with it). It needs the
+// settings IDENTITY_TABLE and INDEX_KEY_SECRET: the code-hashing key is
+// derived from the index-key secret under its own label
+// (identity.LabelCodes), so no extra secret is needed and the key never
+// equals the blind-index key. The function's policy needs dynamodb:GetItem,
+// UpdateItem and DeleteItem on the identity table.
+func smsCodes(ctx context.Context, env *cloud.Env) (*identity.Codes, error) {
+	c := config.NewReader(env.Config)
+	table := c.Required("IDENTITY_TABLE")
+	if err := c.Err(); err != nil {
+		return nil, err
+	}
+	secret, err := env.Secret(ctx, "INDEX_KEY_SECRET")
+	if err != nil {
+		return nil, err
+	}
+	codes, err := identity.NewCodes(env.DynamoDB, table, secret, env.Now)
+	if err != nil {
+		return nil, fmt.Errorf("INDEX_KEY_SECRET: %w", err)
+	}
+	return codes, nil
+}
+
+// VerifyCode serves POST /v1/auth/sms-codes: it sends SMS verification
+// codes. It reads members' unique-value items only, never personal data,
+// so it has no data key.
+func VerifyCode(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
+	c := config.NewReader(env.Config)
+	tenantsTable := c.Required("TENANTS_TABLE")
+	directoryTable := c.Required("DIRECTORY_TABLE")
+	senderID := c.String("SMS_SENDER_ID", "")
+	mobileCap := c.Int("SMS_DAILY_LIMIT_PER_MOBILE", identity.DefaultMobileDailyCap)
+	ipCap := c.Int("SMS_DAILY_LIMIT_PER_IP", identity.DefaultIPDailyCap)
+	if err := c.Err(); err != nil {
+		return nil, err
+	}
+	codes, err := smsCodes(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	indexText, err := env.Secret(ctx, "INDEX_KEY_SECRET")
+	if err != nil {
+		return nil, err
+	}
+	index, err := keyring.NewIndex(indexText)
+	if err != nil {
+		return nil, fmt.Errorf("INDEX_KEY_SECRET: %w", err)
+	}
+	codes.Tenants = &tenant.DynamoStore{DB: env.DynamoDB, Table: tenantsTable}
+	codes.Directory = &directory.Codec{Table: directoryTable, Index: index}
+	codes.SMS = &sms.SNS{Client: env.SNS, SenderID: senderID}
+	codes.MobileDailyCap, codes.IPDailyCap = mobileCap, ipCap
+
+	r := httpapi.NewRouter()
+	(&identity.CodesHTTP{Codes: codes}).Register(r)
+	return lambdahttp.Handler(r), nil
+}
+
+// Login serves logins, sessions, the member's own password, admin password
+// resets and login logs.
+func Login(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
+	svc, members, err := loginService(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	r := httpapi.NewRouter()
+	(&identity.HTTP{Service: svc, Members: members}).Register(r)
+	return lambdahttp.Handler(r), nil
+}
+
+// loginService builds the login capability from the function's settings;
+// the benchmarks build it the same way.
+func loginService(ctx context.Context, env *cloud.Env) (*identity.Service, *auth.Members, error) {
+	c := config.NewReader(env.Config)
+	tenantsTable := c.Required("TENANTS_TABLE")
+	identityTable := c.Required("IDENTITY_TABLE")
+	directoryTable := c.Required("DIRECTORY_TABLE")
+	senderID := c.String("SMS_SENDER_ID", "")
+	sessionTTL := c.Duration("SESSION_TTL", identity.DefaultSessionTTL)
+	if err := c.Err(); err != nil {
+		return nil, nil, err
+	}
+	codec, err := directoryCodec(ctx, env, directoryTable)
+	if err != nil {
+		return nil, nil, err
+	}
+	codes, err := smsCodes(ctx, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	members, err := memberAuth(ctx, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	tokenKey, err := env.Secret(ctx, "TOKEN_KEY_SECRET")
+	if err != nil {
+		return nil, nil, err
+	}
+	refresh, err := identity.NewHasher(tokenKey, identity.LabelRefresh)
+	if err != nil {
+		return nil, nil, fmt.Errorf("TOKEN_KEY_SECRET: %w", err)
+	}
+	svc := &identity.Service{
+		DB:         env.DynamoDB,
+		Table:      identityTable,
+		Directory:  codec,
+		Tenants:    &tenant.DynamoStore{DB: env.DynamoDB, Table: tenantsTable},
+		Codes:      codes,
+		Tokens:     members.Tokens,
+		RefreshKey: refresh,
+		SMS:        &sms.SNS{Client: env.SNS, SenderID: senderID},
+		Now:        env.Now,
+		SessionTTL: sessionTTL,
+	}
+	return svc, members, nil
+}
+
+// Self-registration (DirectoryFunction's POST /v1/register) verifies
+// "register" codes with identity's verifier.
+func init() {
+	RegisterCodes = func(ctx context.Context, env *cloud.Env) (directory.CodeVerifier, error) {
+		return smsCodes(ctx, env)
+	}
+}
