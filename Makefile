@@ -24,7 +24,10 @@ FUNCTIONS := \
 	ApprovalsFunction=approvals \
 	AnnouncementsFunction=announcements \
 	CalendarFunction=calendar \
-	CalendarReminderFunction=calendarreminder
+	CalendarReminderFunction=calendarreminder \
+	PartnerFunction=partner \
+	MarketplaceFunction=marketplace \
+	PartnerSyncFunction=partnersync
 
 .PHONY: all run test bench lint build deploy clean deps
 
@@ -84,6 +87,9 @@ build-ApprovalsFunction: ; $(call lambda,approvals)
 build-AnnouncementsFunction: ; $(call lambda,announcements)
 build-CalendarFunction: ; $(call lambda,calendar)
 build-CalendarReminderFunction: ; $(call lambda,calendarreminder)
+build-PartnerFunction: ; $(call lambda,partner)
+build-MarketplaceFunction: ; $(call lambda,marketplace)
+build-PartnerSyncFunction: ; $(call lambda,partnersync)
 
 ## deploy: build with SAM and deploy (make deploy ENV=prod for the prod config of samconfig.toml)
 deploy:

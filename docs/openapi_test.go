@@ -19,8 +19,8 @@ func TestOpenAPIDescribesExactlyTheTemplateRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	var doc struct {
-		OpenAPI string                               `yaml:"openapi"`
-		Paths   map[string]map[string]map[string]any `yaml:"paths"`
+		OpenAPI string                    `yaml:"openapi"`
+		Paths   map[string]map[string]any `yaml:"paths"`
 	}
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		t.Fatalf("openapi.yaml: %v", err)
@@ -38,7 +38,7 @@ func TestOpenAPIDescribesExactlyTheTemplateRoutes(t *testing.T) {
 			}
 			key := strings.ToUpper(method) + " " + path
 			described[key] = true
-			if _, ok := op["responses"]; !ok {
+			if o, ok := op.(map[string]any); !ok || o["responses"] == nil {
 				t.Errorf("%s has no responses", key)
 			}
 		}

@@ -41,6 +41,10 @@ var Functions = map[string]Builder{
 	"AnnouncementsFunction":    Announcements,
 	"CalendarFunction":         Calendar,
 	"CalendarReminderFunction": CalendarReminder,
+	// partners
+	"PartnerFunction":     Partner,
+	"MarketplaceFunction": Marketplace,
+	"PartnerSyncFunction": PartnerSync,
 }
 
 // Boot prepares a function process: JSON logs on stdout and the cloud

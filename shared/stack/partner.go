@@ -1,0 +1,234 @@
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"workbench/shared/auth"
+	"workbench/shared/cloud"
+	"workbench/shared/config"
+	"workbench/shared/httpapi"
+	"workbench/shared/keyring"
+	"workbench/shared/lambdahttp"
+	"workbench/shared/partner"
+	"workbench/shared/tenant"
+)
+
+// partnerParts are what the partner functions share.
+type partnerParts struct {
+	service *partner.Service
+	worker  *partner.Worker
+}
+
+// partnerOutbound reads the outbound HTTP settings. The local overrides
+// (PARTNER_EXTRA_CA, PARTNER_RESOLVE) are not in the template: off Lambda
+// they may also come from the process environment (the local stack and
+// tests run functions in-process), and NewClient refuses them in Lambda.
+func partnerOutbound(c *config.Reader, env *cloud.Env) (partner.Outbound, error) {
+	local := localSetting(c, env)
+	ca, err := partner.ReadCA(local("PARTNER_EXTRA_CA"))
+	if err != nil {
+		return partner.Outbound{}, fmt.Errorf("PARTNER_EXTRA_CA: %w", err)
+	}
+	resolve, err := partner.ParseResolve(local("PARTNER_RESOLVE"))
+	if err != nil {
+		return partner.Outbound{}, fmt.Errorf("PARTNER_RESOLVE: %w", err)
+	}
+	return partner.Outbound{
+		ExtraCA: ca, Resolve: resolve,
+		Timeout:  c.Duration("PARTNER_TIMEOUT", partner.DefaultTimeout),
+		InLambda: env.Config("AWS_LAMBDA_FUNCTION_NAME") != "",
+	}, nil
+}
+
+// localSetting reads a setting from the function's configuration and, off
+// Lambda only, from the process environment: the local stack and the tests
+// run functions in-process with the template's environment, and these
+// settings are for local runs (the overrides are refused in Lambda anyway).
+func localSetting(c *config.Reader, env *cloud.Env) func(name string) string {
+	inLambda := env.Config("AWS_LAMBDA_FUNCTION_NAME") != ""
+	return func(name string) string {
+		if v := c.String(name, ""); v != "" || inLambda {
+			return v
+		}
+		return strings.TrimSpace(os.Getenv(name))
+	}
+}
+
+// parseSchedule reads PARTNER_RETRY_SCHEDULE, e.g. "5s,30s,2m"; empty is
+// the protocol's schedule.
+func parseSchedule(s string) ([]time.Duration, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []time.Duration
+	for _, part := range strings.Split(s, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(part))
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("PARTNER_RETRY_SCHEDULE must be positive durations separated by commas, such as 5s,30s,2m; not %q", s)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// buildPartner builds the service and worker. The delivery function binds
+// no apps, so it reads no tenants (worker true): least privilege.
+func buildPartner(ctx context.Context, env *cloud.Env, worker bool) (*partnerParts, error) {
+	c := config.NewReader(env.Config)
+	table := c.Required("PARTNERS_TABLE")
+	tenantsTable := ""
+	if !worker {
+		tenantsTable = c.Required("TENANTS_TABLE")
+	}
+	directoryTable := c.Required("DIRECTORY_TABLE")
+	loginURL := c.String("LOGIN_URL_TEMPLATE", DefaultLoginURL)
+	testFlag := c.Int("PARTNER_TEST_FLAG", 0)
+	local := localSetting(c, env)
+	trigger := local("PARTNER_SYNC_TRIGGER")
+	syncFunction := c.String("PARTNER_SYNC_FUNCTION", "")
+	out, err := partnerOutbound(c, env)
+	if err != nil {
+		return nil, err
+	}
+	schedule, err := parseSchedule(local("PARTNER_RETRY_SCHEDULE"))
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Err(); err != nil {
+		return nil, err
+	}
+	codec, err := directoryCodec(ctx, env, directoryTable)
+	if err != nil {
+		return nil, err
+	}
+	data, err := env.Secret(ctx, "DATA_KEYS_SECRET")
+	if err != nil {
+		return nil, err
+	}
+	keys, err := keyring.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("DATA_KEYS_SECRET: %w", err)
+	}
+	client, err := partner.NewClient(out)
+	if err != nil {
+		return nil, err
+	}
+	store := &partner.DynamoStore{DB: env.DynamoDB, Table: table}
+	dir := &partner.DynamoDirectory{DB: env.DynamoDB, Codec: codec}
+	w := &partner.Worker{Store: store, Keys: keys, Client: client, Now: env.Now, Schedule: schedule}
+	svc := &partner.Service{
+		Store:     store,
+		Directory: dir,
+		Events:    dir,
+		Keys:      keys,
+		LoginURL:  loginURL,
+		Now:       env.Now,
+		TestFlag:  testFlag,
+	}
+	if !worker {
+		svc.Tenants = &tenant.DynamoStore{DB: env.DynamoDB, Table: tenantsTable}
+	}
+	// The immediate trigger: in Lambda an asynchronous invoke of the sync
+	// function; elsewhere (the local stack, tests) there is no Lambda
+	// service, so delivery runs in this process. PARTNER_SYNC_TRIGGER
+	// overrides: invoke, async, inline or none (the schedule only).
+	if trigger == "" {
+		trigger = "async"
+		if env.Config("AWS_LAMBDA_FUNCTION_NAME") != "" {
+			trigger = "invoke"
+		}
+	}
+	switch trigger {
+	case "invoke":
+		if syncFunction == "" {
+			return nil, fmt.Errorf("PARTNER_SYNC_FUNCTION is required when PARTNER_SYNC_TRIGGER is invoke")
+		}
+		svc.Trigger = &partner.InvokeTrigger{Lambda: awslambda.NewFromConfig(env.AWS), Function: syncFunction}
+	case "async":
+		svc.Trigger = &partner.InlineTrigger{Worker: w, Async: true}
+	case "inline":
+		svc.Trigger = &partner.InlineTrigger{Worker: w}
+	case "none":
+	default:
+		return nil, fmt.Errorf("PARTNER_SYNC_TRIGGER must be invoke, async, inline or none, not %q", trigger)
+	}
+	return &partnerParts{service: svc, worker: w}, nil
+}
+
+// Partner serves the operator's partner route, the partners' app route and
+// the tenant admins' app routes.
+func Partner(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
+	parts, err := buildPartner(ctx, env, false)
+	if err != nil {
+		return nil, err
+	}
+	members, err := memberAuth(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	operatorKey, err := env.Secret(ctx, "OPERATOR_KEY_SECRET")
+	if err != nil {
+		return nil, err
+	}
+	r := httpapi.NewRouter()
+	(&partner.HTTP{Service: parts.service, Operator: auth.NewOperator(operatorKey), Admins: members}).Register(r)
+	return lambdahttp.Handler(r), nil
+}
+
+// Marketplace serves the marketplace's signed instance callbacks.
+func Marketplace(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
+	parts, err := buildPartner(ctx, env, false)
+	if err != nil {
+		return nil, err
+	}
+	key, err := env.Secret(ctx, "MARKETPLACE_KEY_SECRET")
+	if err != nil {
+		return nil, err
+	}
+	if len(key) < 16 {
+		return nil, fmt.Errorf("MARKETPLACE_KEY_SECRET: the key is shorter than 16 characters")
+	}
+	r := httpapi.NewRouter()
+	(&partner.HTTP{Service: parts.service, Marketplace: &partner.Verifier{
+		Key: key, Nonces: parts.service.Store, Now: env.Now,
+	}}).Register(r)
+	return lambdahttp.Handler(r), nil
+}
+
+// PartnerSync is the delivery worker. An event naming bindings (the
+// immediate trigger) delivers those; any other event (the EventBridge
+// schedule) sweeps every binding with a call due.
+func PartnerSync(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
+	parts, err := buildPartner(ctx, env, true)
+	if err != nil {
+		return nil, err
+	}
+	return lambda.NewHandler(func(ctx context.Context, ev json.RawMessage) (partner.Stats, error) {
+		start := time.Now()
+		var in partner.DeliverEvent
+		_ = json.Unmarshal(ev, &in)
+		var st partner.Stats
+		var err error
+		if len(in.Bindings) > 0 {
+			st, err = parts.worker.Deliver(ctx, in.Bindings)
+		} else {
+			// Directory changes become calls first, so this sweep sends them.
+			if _, err := parts.service.SyncDirectory(ctx); err != nil {
+				return st, err
+			}
+			st, err = parts.worker.Sweep(ctx)
+		}
+		slog.InfoContext(ctx, "partner sync", "bindings", st.Bindings, "sent", st.Sent, "retried", st.Retried,
+			"failed", st.Failed, "skipped", st.Skipped, "ms", time.Since(start).Milliseconds())
+		return st, err
+	}), nil
+}
