@@ -57,7 +57,7 @@ func (h *HTTP) feed(w http.ResponseWriter, r *http.Request) error {
 	var err error
 	switch scope := r.URL.Query().Get("scope"); scope {
 	case "", "feed":
-		list, next, err = h.Service.Feed(r.Context(), p.TenantID, p.MemberID, r.URL.Query().Get("cursor"), limit)
+		list, next, err = h.Service.Feed(r.Context(), p.TenantID, p.MemberID, p.DepartmentIDs, r.URL.Query().Get("cursor"), limit)
 	case "all":
 		if !p.IsAdmin() {
 			return errs.E(errs.Forbidden, "admin_only", "only an admin of the tenant may list every announcement")
@@ -75,7 +75,7 @@ func (h *HTTP) feed(w http.ResponseWriter, r *http.Request) error {
 
 func (h *HTTP) get(w http.ResponseWriter, r *http.Request) error {
 	p := auth.PrincipalOf(r.Context())
-	a, err := h.Service.Get(r.Context(), p.TenantID, p.MemberID, p.IsAdmin(), r.PathValue("id"))
+	a, err := h.Service.Get(r.Context(), p.TenantID, p.MemberID, p.DepartmentIDs, p.IsAdmin(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -118,7 +118,7 @@ func (h *HTTP) unpublish(w http.ResponseWriter, r *http.Request) error {
 
 func (h *HTTP) read(w http.ResponseWriter, r *http.Request) error {
 	p := auth.PrincipalOf(r.Context())
-	if err := h.Service.MarkRead(r.Context(), p.TenantID, p.MemberID, r.PathValue("id")); err != nil {
+	if err := h.Service.MarkRead(r.Context(), p.TenantID, p.MemberID, p.DepartmentIDs, r.PathValue("id")); err != nil {
 		return err
 	}
 	httpapi.NoContent(w)

@@ -11,8 +11,6 @@ import (
 
 // Directory is what the app needs of the directory.
 type Directory interface {
-	// MemberDepartments returns the departments an enabled member belongs to.
-	MemberDepartments(ctx context.Context, tenantID, memberID string) ([]string, error)
 	// Subtree returns the given departments and every department below
 	// them; unknown returns the index of the first id that is not a
 	// department of the tenant (or -1).
@@ -136,11 +134,7 @@ func (s *Service) change(ctx context.Context, tenantID, id string, f func(*Annou
 // Feed returns the published announcements addressed to the member, pinned
 // first, then newest, each with its read flag: three round trips (the
 // member's departments, the feed, the read marks).
-func (s *Service) Feed(ctx context.Context, tenantID, memberID, cursor string, limit int) ([]*Announcement, string, error) {
-	deps, err := s.Directory.MemberDepartments(ctx, tenantID, memberID)
-	if err != nil {
-		return nil, "", err
-	}
+func (s *Service) Feed(ctx context.Context, tenantID, memberID string, deps []string, cursor string, limit int) ([]*Announcement, string, error) {
 	list, next, err := s.Store.Feed(ctx, tenantID, deps, cursor, limit)
 	if err != nil {
 		return nil, "", err
@@ -168,7 +162,7 @@ func (s *Service) All(ctx context.Context, tenantID, cursor string, limit int) (
 
 // Get returns an announcement to an admin, or to a member it is addressed
 // to while published; to others it does not exist.
-func (s *Service) Get(ctx context.Context, tenantID, memberID string, admin bool, id string) (*Announcement, error) {
+func (s *Service) Get(ctx context.Context, tenantID, memberID string, deps []string, admin bool, id string) (*Announcement, error) {
 	a, err := s.Store.Get(ctx, tenantID, id)
 	if err != nil {
 		return nil, err
@@ -178,10 +172,6 @@ func (s *Service) Get(ctx context.Context, tenantID, memberID string, admin bool
 	}
 	if !a.Published {
 		return nil, errs.NotFoundf("announcement_not_found", "no such announcement")
-	}
-	deps, err := s.Directory.MemberDepartments(ctx, tenantID, memberID)
-	if err != nil {
-		return nil, err
 	}
 	if !a.AddressedTo(deps) {
 		return nil, errs.NotFoundf("announcement_not_found", "no such announcement")
@@ -197,8 +187,8 @@ func (s *Service) Get(ctx context.Context, tenantID, memberID string, admin bool
 
 // MarkRead records that the member has read an announcement addressed to
 // them.
-func (s *Service) MarkRead(ctx context.Context, tenantID, memberID, id string) error {
-	if _, err := s.Get(ctx, tenantID, memberID, false, id); err != nil {
+func (s *Service) MarkRead(ctx context.Context, tenantID, memberID string, deps []string, id string) error {
+	if _, err := s.Get(ctx, tenantID, memberID, deps, false, id); err != nil {
 		return err
 	}
 	return s.Store.MarkRead(ctx, tenantID, id, memberID, s.Now())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -50,7 +51,7 @@ func TestTokensRoundTripAndRejections(t *testing.T) {
 		t.Fatal(err, ttl)
 	}
 	got, err := tok.Verify(s)
-	if err != nil || got != p {
+	if err != nil || !reflect.DeepEqual(got, p) {
 		t.Fatalf("Verify = %+v, %v", got, err)
 	}
 

@@ -99,7 +99,7 @@ func (s *DynamoSessions) CheckSession(ctx context.Context, p Principal) (Status,
 		},
 		s.DirectoryTable: {
 			Keys:                     []map[string]types.AttributeValue{memberKey},
-			ProjectionExpression:     aws.String("#r, enabled"),
+			ProjectionExpression:     aws.String("#r, enabled, departmentIds"),
 			ExpressionAttributeNames: map[string]string{"#r": "role"},
 		},
 		s.TenantsTable: {
@@ -119,8 +119,9 @@ func (s *DynamoSessions) CheckSession(ctx context.Context, p Principal) (Status,
 		RevokedAt *time.Time `dynamodbav:"revokedAt"`
 	}
 	var member struct {
-		Role    string `dynamodbav:"role"`
-		Enabled bool   `dynamodbav:"enabled"`
+		Role          string   `dynamodbav:"role"`
+		Enabled       bool     `dynamodbav:"enabled"`
+		DepartmentIDs []string `dynamodbav:"departmentIds"`
 	}
 	sessions, members := out.Responses[s.IdentityTable], out.Responses[s.DirectoryTable]
 	if len(sessions) != 1 || attributevalue.UnmarshalMap(sessions[0], &sess) != nil ||
@@ -141,5 +142,5 @@ func (s *DynamoSessions) CheckSession(ctx context.Context, p Principal) (Status,
 	if err != nil {
 		return Status{}, err
 	}
-	return Status{Role: member.Role, Subscription: state}, nil
+	return Status{Role: member.Role, DepartmentIDs: member.DepartmentIDs, Subscription: state}, nil
 }

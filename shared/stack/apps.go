@@ -160,19 +160,6 @@ func Announcements(ctx context.Context, env *cloud.Env) (lambda.Handler, error) 
 	return lambdahttp.Handler(r), nil
 }
 
-// MemberDepartments implements announce.Directory.
-func (d *directoryMembers) MemberDepartments(ctx context.Context, tenantID, memberID string) ([]string, error) {
-	facts, err := d.facts(ctx, tenantID, []string{memberID})
-	if err != nil {
-		return nil, err
-	}
-	f, ok := facts[memberID]
-	if !ok || !f.Enabled {
-		return nil, errs.E(errs.Unauthenticated, "account_disabled", "this account is not an enabled member")
-	}
-	return f.DepartmentIDs, nil
-}
-
 // departmentFacts is what the apps read of a department item.
 type departmentFacts struct {
 	ID       string `dynamodbav:"id"`
