@@ -1,0 +1,58 @@
+package lambdahttp
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"workbench/shared/httpapi"
+)
+
+// The adapter hands the handler what the gateway vouches for and drops
+// proxy headers a client sent, so they cannot pose as the gateway.
+func TestHandlerUsesGatewayContextAndDropsProxyHeaders(t *testing.T) {
+	var seen httpapi.Request
+	var smuggled string
+	h := Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = httpapi.RequestOf(r.Context())
+		smuggled = r.Header.Get("X-GoLambdaProxy-ApiGw-Context")
+		httpapi.JSON(w, http.StatusCreated, map[string]string{"path": r.URL.Path, "q": r.URL.Query().Get("q")})
+	}))
+	ev := events.APIGatewayV2HTTPRequest{
+		Version: "2.0", RouteKey: "POST /v1/x", RawPath: "/v1/x", RawQueryString: "q=%E5%BC%A0",
+		Headers: map[string]string{
+			"content-type":                  "application/json",
+			"x-golambdaproxy-apigw-context": `{"requestId":"spoofed","http":{"sourceIp":"10.0.0.1"}}`,
+		},
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			RequestID: "gw-req-1",
+			HTTP:      events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "POST", Path: "/v1/x", SourceIP: "203.0.113.7", UserAgent: "curl/8"},
+		},
+		Body: `{}`,
+	}
+	payload, _ := json.Marshal(ev)
+	out, err := h.Invoke(context.Background(), payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp events.APIGatewayV2HTTPResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 201 || resp.Headers["X-Request-Id"] != "gw-req-1" {
+		t.Errorf("status %d, headers %v", resp.StatusCode, resp.Headers)
+	}
+	if seen.ID != "gw-req-1" || seen.SourceIP != "203.0.113.7" || seen.UserAgent != "curl/8" {
+		t.Errorf("handler saw %+v", seen)
+	}
+	if smuggled != "" {
+		t.Errorf("a client-sent proxy header reached the handler: %q", smuggled)
+	}
+	var body map[string]string
+	if json.Unmarshal([]byte(resp.Body), &body) != nil || body["path"] != "/v1/x" || body["q"] != "张" {
+		t.Errorf("body %q", resp.Body)
+	}
+}
