@@ -96,7 +96,14 @@ func (h *HTTP) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items, next, err := h.Service.List(r.Context(), auth.PrincipalOf(r.Context()), r.URL.Query().Get("cursor"), limit)
+	p, query := auth.PrincipalOf(r.Context()), r.URL.Query()
+	var items []Conversation
+	var next string
+	if query.Has("q") {
+		items, next, err = h.Service.SearchGroups(r.Context(), p, query.Get("q"), query.Get("cursor"), limit)
+	} else {
+		items, next, err = h.Service.List(r.Context(), p, query.Get("cursor"), limit)
+	}
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -590,5 +591,44 @@ func TestSendingUpdatesFrequentContacts(t *testing.T) {
 	// Bob sent nothing: his list is empty.
 	if got := items(w.mustCall(t, 200, "GET", "/v1/me/frequent-contacts", bob, nil)); len(got) != 0 {
 		t.Errorf("bob's contacts: %v", got)
+	}
+}
+
+// Groups are found by name among the caller's own conversations.
+func TestSearchGroupsByName(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	t1 := w.s.NewTenant(t)
+	a, b, c, d := admin(t1), w.member(t, t1, "李四"), w.member(t, t1, "王五"), w.member(t, t1, "赵六")
+	w.mustCall(t, 201, "POST", "/v1/conversations", a, map[string]any{"memberIds": []string{b.ID, c.ID}, "name": "生产部周会"})
+	w.mustCall(t, 201, "POST", "/v1/conversations", a, map[string]any{"memberIds": []string{b.ID, c.ID}, "name": "Quality Team"})
+	w.mustCall(t, 201, "POST", "/v1/conversations", b, map[string]any{"memberIds": []string{c.ID, d.ID}, "name": "生产部小组"}) // a is not in it
+	w.mustCall(t, 201, "POST", "/v1/conversations", a, map[string]any{"memberIds": []string{b.ID}})
+
+	names := func(who person, q string) []string {
+		var out []string
+		for _, it := range items(w.mustCall(t, 200, "GET", "/v1/conversations?q="+url.QueryEscape(q), who, nil)) {
+			out = append(out, it["name"].(string))
+		}
+		sort.Strings(out)
+		return out
+	}
+	if got := names(a, "生产部"); len(got) != 1 || got[0] != "生产部周会" {
+		t.Errorf("a searching 生产部: %v", got)
+	}
+	if got := names(b, "生产部"); len(got) != 2 {
+		t.Errorf("b searching 生产部: %v", got)
+	}
+	if got := names(a, "quality"); len(got) != 1 || got[0] != "Quality Team" {
+		t.Errorf("case-insensitive search: %v", got)
+	}
+	if got := names(a, "不存在"); len(got) != 0 {
+		t.Errorf("no match: %v", got)
+	}
+	for _, q := range []string{"", strings.Repeat("长", 31)} {
+		status, body := w.call(t, "GET", "/v1/conversations?q="+url.QueryEscape(q), a, nil)
+		if code, field := errorOf(body); status != 400 || code != "invalid_query" || field != "q" {
+			t.Errorf("q=%q: %d %v", q, status, body)
+		}
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"sort"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -330,6 +332,27 @@ func before(a, b listCursor) bool {
 // conversations, on every page. Sending touches only the sender's entry, so
 // no per-member item knows the conversation's last activity; the heads do.
 func (s *Service) List(ctx context.Context, p auth.Principal, cursor string, limit int) ([]Conversation, string, error) {
+	return s.list(ctx, p, nil, cursor, limit)
+}
+
+// MaxQueryRunes bounds a search of conversations by name.
+const MaxQueryRunes = 30
+
+// SearchGroups lists the member's group conversations whose name holds q
+// (letters compared case-insensitively), in the order of List. It reads what
+// List reads: a member's conversations are few enough to filter in memory.
+func (s *Service) SearchGroups(ctx context.Context, p auth.Principal, q, cursor string, limit int) ([]Conversation, string, error) {
+	q = strings.ToLower(strings.TrimSpace(q))
+	if q == "" || utf8.RuneCountInString(q) > MaxQueryRunes {
+		return nil, "", errs.Invalidf("q", "invalid_query", "q must be 1 to %d characters", MaxQueryRunes)
+	}
+	match := func(c Conversation) bool {
+		return c.Kind == Group && strings.Contains(strings.ToLower(c.Name), q)
+	}
+	return s.list(ctx, p, match, cursor, limit)
+}
+
+func (s *Service) list(ctx context.Context, p auth.Principal, match func(Conversation) bool, cursor string, limit int) ([]Conversation, string, error) {
 	var after *listCursor
 	if cursor != "" {
 		var c listCursor
@@ -388,7 +411,9 @@ func (s *Service) List(ctx context.Context, p auth.Principal, cursor string, lim
 		if e.HiddenSeq != nil && h.Seq <= *e.HiddenSeq {
 			continue
 		}
-		all = append(all, view(h, e))
+		if c := view(h, e); match == nil || match(c) {
+			all = append(all, c)
+		}
 	}
 	pos := func(c Conversation) listCursor { return listCursor{c.Pinned, c.LastActivityAt, c.ID} }
 	sort.Slice(all, func(i, j int) bool { return before(pos(all[i]), pos(all[j])) })
