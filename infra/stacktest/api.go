@@ -109,12 +109,12 @@ func (s *Stack) Disable(t testing.TB, tn Tenant, memberID string) {
 }
 
 // Notices returns a member's newest notices (up to 100), read from the
-// notices table directly: the functions write them, no route lists
-// another member's.
-func (s *Stack) Notices(t testing.TB, tn Tenant, memberID string) []notice.Notice {
+// notices table directly, so a test can see what a function delivered to
+// any member without acting as that member.
+func (s *Stack) Notices(t testing.TB, tenantID, memberID string) []notice.Notice {
 	t.Helper()
 	store := &notice.DynamoStore{DB: s.DynamoDB(), Table: s.Tables["NoticesTable"]}
-	list, _, err := store.List(context.Background(), tn.ID, memberID, "", 100)
+	list, _, err := store.List(context.Background(), tenantID, memberID, "", 100)
 	if err != nil {
 		t.Fatalf("stacktest: notices: %v", err)
 	}

@@ -89,7 +89,7 @@ func TestApprovalTwoStepChain(t *testing.T) {
 	if p := f.list(t, "todo", f.ap2.Token); len(p.Items) != 0 {
 		t.Fatalf("approver 2 must wait: %+v", p)
 	}
-	if n := s.Notices(t, f.t, f.ap1.ID); len(n) != 1 || n[0].Kind != "approval_pending" {
+	if n := s.Notices(t, f.t.ID, f.ap1.ID); len(n) != 1 || n[0].Kind != "approval_pending" {
 		t.Fatalf("approver 1 notices %+v", n)
 	}
 	// Not your turn, and the applicant cannot approve.
@@ -111,7 +111,7 @@ func TestApprovalTwoStepChain(t *testing.T) {
 	if p := f.list(t, "todo", f.ap2.Token); len(p.Items) != 1 {
 		t.Fatalf("approver 2's turn: %+v", p)
 	}
-	if n := s.Notices(t, f.t, f.ap2.ID); len(n) != 1 || n[0].Kind != "approval_pending" {
+	if n := s.Notices(t, f.t.ID, f.ap2.ID); len(n) != 1 || n[0].Kind != "approval_pending" {
 		t.Fatalf("approver 2 notices %+v", n)
 	}
 	r = s.Call(t, "POST", "/v1/approvals/"+a.ID+"/approve", f.ap2.Token, map[string]string{"comment": "enjoy"})
@@ -120,7 +120,7 @@ func TestApprovalTwoStepChain(t *testing.T) {
 	if a.Status != "approved" || len(a.History) != 3 || a.History[2].Comment != "enjoy" {
 		t.Fatalf("approved %+v", a)
 	}
-	n := s.Notices(t, f.t, f.applicant.ID)
+	n := s.Notices(t, f.t.ID, f.applicant.ID)
 	if len(n) != 1 || n[0].Kind != "approval_result" || n[0].Data["status"] != "approved" {
 		t.Fatalf("applicant notices %+v", n)
 	}
@@ -160,7 +160,7 @@ func TestApprovalRejectAndWithdraw(t *testing.T) {
 	if a.Status != "rejected" {
 		t.Fatalf("rejected %+v", a)
 	}
-	if n := s.Notices(t, f.t, f.applicant.ID); len(n) != 1 || n[0].Data["status"] != "rejected" {
+	if n := s.Notices(t, f.t.ID, f.applicant.ID); len(n) != 1 || n[0].Data["status"] != "rejected" {
 		t.Fatalf("applicant notices %+v", n)
 	}
 

@@ -130,7 +130,7 @@ func TestCalendarMeetingResponsesFreeBusyAndReminder(t *testing.T) {
 		t.Fatalf("sweep %+v", res)
 	}
 	for _, m := range []stacktest.Member{org, li} {
-		n := s.Notices(t, tn, m.ID)
+		n := s.Notices(t, tn.ID, m.ID)
 		found := 0
 		for _, x := range n {
 			if x.Kind == "calendar_reminder" && x.Data["eventId"] == e.ID {
@@ -141,7 +141,7 @@ func TestCalendarMeetingResponsesFreeBusyAndReminder(t *testing.T) {
 			t.Fatalf("member %s reminder notices %+v", m.ID, n)
 		}
 	}
-	for _, x := range s.Notices(t, tn, han.ID) {
+	for _, x := range s.Notices(t, tn.ID, han.ID) {
 		if x.Data["eventId"] == e.ID {
 			t.Fatalf("declined attendee reminded: %+v", x)
 		}
@@ -353,14 +353,14 @@ func TestCalendarConcurrentSweepsSendOnce(t *testing.T) {
 	if sms != 2 || advanced != 1 {
 		t.Fatalf("three concurrent sweeps sent %d SMS and advanced %d times; want 2 and 1", sms, advanced)
 	}
-	if n := s.Notices(t, tn, a.ID); len(n) != 1 {
+	if n := s.Notices(t, tn.ID, a.ID); len(n) != 1 {
 		t.Fatalf("attendee notices %+v", n)
 	}
 	// The next day's occurrence is due the next day, once.
 	if r := s.sweep(t, "2026-12-09T00:56:00Z"); r.Due != 1 || r.SMS != 2 {
 		t.Fatalf("second day %+v", r)
 	}
-	if n := s.Notices(t, tn, a.ID); len(n) != 2 {
+	if n := s.Notices(t, tn.ID, a.ID); len(n) != 2 {
 		t.Fatalf("attendee notices after two days %+v", n)
 	}
 }
