@@ -212,3 +212,24 @@ func ReportCounts(b *testing.B, c *dynamo.Counter, requests int) {
 	b.ReportMetric(total-1, "appcalls/op")
 	b.ReportMetric(float64(c.Items())/float64(requests), "ddbitems/op")
 }
+
+// A Metered stack runs its functions on a settable clock and counts their
+// DynamoDB round trips: what an app's integration tests (which move time)
+// and benchmarks (which report ReportCounts) both need.
+type Metered struct {
+	*Stack
+	// Clock is every function's clock; it starts where NewMetered says.
+	Clock *Clock
+	// Counter counts every function's DynamoDB round trips (not the test's
+	// own, through DynamoDB).
+	Counter *dynamo.Counter
+}
+
+// NewMetered is New with WithClock on a clock stopped at now and
+// WithCounter, opts after them.
+func NewMetered(t testing.TB, now time.Time, opts ...Option) *Metered {
+	t.Helper()
+	m := &Metered{Clock: NewClock(now), Counter: &dynamo.Counter{}}
+	m.Stack = New(t, append([]Option{WithClock(m.Clock.Now), WithCounter(m.Counter)}, opts...)...)
+	return m
+}

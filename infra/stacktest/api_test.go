@@ -2,7 +2,9 @@ package stacktest_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -82,4 +84,52 @@ func TestSeedMembers(t *testing.T) {
 	}
 	// Seeded members are real members: the admin reads them.
 	stacktest.Want(t, st.Call(t, "GET", "/v1/members/"+seeded[59], tn.Admin.Token, nil), http.StatusOK)
+}
+
+// fatalRecorder is a testing.TB whose Fatalf records the failure and ends
+// the goroutine, as the real one does.
+type fatalRecorder struct {
+	testing.TB
+	failed string
+}
+
+func (r *fatalRecorder) Helper() {}
+
+func (r *fatalRecorder) Fatalf(format string, args ...any) {
+	r.failed = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+// failure runs Want on a recorder and returns its failure message, "" if
+// Want passed.
+func failure(t *testing.T, r stacktest.Response, status int, codeAndField ...string) string {
+	rec := &fatalRecorder{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		stacktest.Want(rec, r, status, codeAndField...)
+	}()
+	<-done
+	return rec.failed
+}
+
+func TestWantFails(t *testing.T) {
+	r := stacktest.Response{Status: 400, Body: []byte(`{"error":{"code":"invalid_name","field":"name"}}`)}
+	for _, tt := range []struct {
+		status       int
+		codeAndField []string
+		fails        bool
+	}{
+		{400, nil, false},
+		{400, []string{"invalid_name"}, false},
+		{400, []string{"invalid_name", "name"}, false},
+		{200, nil, true},
+		{400, []string{"other"}, true},
+		{400, []string{"invalid_name", "title"}, true},
+		{400, []string{"invalid_name", ""}, true},
+	} {
+		if msg := failure(t, r, tt.status, tt.codeAndField...); (msg != "") != tt.fails {
+			t.Errorf("Want(%d, %q): failure %q", tt.status, tt.codeAndField, msg)
+		}
+	}
 }

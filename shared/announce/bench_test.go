@@ -24,7 +24,7 @@ func BenchmarkAnnouncementFeed(b *testing.B) {
 	s.SeedMembers(b, tn, 998, ops)
 	s.Counter.Reset()
 	for i := range 40 {
-		s.setNow(now2026.Add(time.Duration(i) * time.Second))
+		s.Clock.Set(now2026.Add(time.Duration(i) * time.Second))
 		aud := map[string]any{"everyone": true}
 		if i%2 == 1 {
 			aud = map[string]any{"departmentIds": []string{[]string{sales, ops}[i%4/2]}}

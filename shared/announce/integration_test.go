@@ -61,12 +61,12 @@ func TestAnnouncementsAudienceFeedAndReads(t *testing.T) {
 	zhang := s.Member(t, tn, "member")
 	admin := tn.Admin.Token
 
-	s.setNow(time.Now().UTC())
+	s.Clock.Set(time.Now().UTC())
 	all := s.publish(t, admin, map[string]any{"title": "Holiday schedule", "body": "Closed on Jan 1.", "audience": map[string]any{"everyone": true}})
-	s.setNow(time.Now().UTC().Add(time.Second))
+	s.Clock.Set(time.Now().UTC().Add(time.Second))
 	toSales := s.publish(t, admin, map[string]any{"title": "Sales kick-off", "body": strings.Repeat("**Monday** 9:00. ", 50), "format": "markdown",
 		"audience": map[string]any{"departmentIds": []string{sales}}})
-	s.setNow(time.Now().UTC().Add(2 * time.Second))
+	s.Clock.Set(time.Now().UTC().Add(2 * time.Second))
 	s.publish(t, admin, map[string]any{"title": "Ops drill", "audience": map[string]any{"departmentIds": []string{ops}}})
 
 	if got := titles(s.feed(t, li.Token, "")); got != "Sales kick-off,Holiday schedule" {
@@ -207,7 +207,7 @@ func TestAnnouncementFeedPages(t *testing.T) {
 	tn := s.NewTenant(t)
 	base := time.Now().UTC()
 	for i := range 5 {
-		s.setNow(base.Add(time.Duration(i) * time.Second))
+		s.Clock.Set(base.Add(time.Duration(i) * time.Second))
 		s.publish(t, tn.Admin.Token, map[string]any{"title": string(rune('A' + i)), "audience": map[string]any{"everyone": true}})
 	}
 	var got []string

@@ -15,7 +15,7 @@ func BenchmarkApprovalsToApprove(b *testing.B) {
 	applicant, approver := s.Member(b, tn, "member"), s.Member(b, tn, "member")
 	stacktest.Want(b, s.Call(b, "PUT", "/v1/approvals/chains/outing", tn.Admin.Token, map[string]any{"approvers": []map[string]string{{"memberId": approver.ID}}}), 200)
 	for i := range 60 {
-		s.setNow(now2026.Add(time.Duration(i) * time.Second))
+		s.Clock.Set(now2026.Add(time.Duration(i) * time.Second))
 		stacktest.Want(b, s.Call(b, "POST", "/v1/approvals", applicant.Token, map[string]any{"form": "outing", "outing": map[string]string{
 			"destination": "Plant 2", "start": "2026-12-01T01:00:00Z", "end": "2026-12-01T09:00:00Z"}}), 201)
 	}

@@ -290,7 +290,7 @@ func TestApprovalListsPageNewestFirst(t *testing.T) {
 	f := newApprovals(t)
 	var ids []string
 	for i := range 5 {
-		f.s.setNow(time.Now().UTC().Add(time.Duration(i) * time.Second))
+		f.s.Clock.Set(time.Now().UTC().Add(time.Duration(i) * time.Second))
 		ids = append(ids, f.submit(t, leave()).ID)
 	}
 	var seen []string
