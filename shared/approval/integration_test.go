@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"workbench/infra/stacktest"
 )
 
 type approvalOut struct {
@@ -36,17 +38,17 @@ type summaryPage struct {
 // leave chain approver1 → approver2 with CC.
 type approvalsFixture struct {
 	s                          *stackT
-	t                          tenantT
-	applicant, ap1, ap2, cc, x member
+	t                          stacktest.Tenant
+	applicant, ap1, ap2, cc, x stacktest.Member
 }
 
 func newApprovals(t *testing.T) approvalsFixture {
 	s := newStack(t, time.Now().UTC())
-	tn := s.newTenant(t)
+	tn := s.NewTenant(t)
 	f := approvalsFixture{s: s, t: tn,
-		applicant: s.member(t, tn, "member"), ap1: s.member(t, tn, "member"), ap2: s.member(t, tn, "member"),
-		cc: s.member(t, tn, "member"), x: s.member(t, tn, "member")}
-	want(t, s.do(t, "PUT", "/v1/approvals/chains/leave", tn.Admin.Token, map[string]any{
+		applicant: s.Member(t, tn, "member"), ap1: s.Member(t, tn, "member"), ap2: s.Member(t, tn, "member"),
+		cc: s.Member(t, tn, "member"), x: s.Member(t, tn, "member")}
+	stacktest.Want(t, s.Call(t, "PUT", "/v1/approvals/chains/leave", tn.Admin.Token, map[string]any{
 		"approvers": []map[string]string{{"memberId": f.ap1.ID}, {"memberId": f.ap2.ID}}, "cc": []string{f.cc.ID},
 	}), 200)
 	return f
@@ -58,19 +60,19 @@ func leave() map[string]any {
 
 func (f approvalsFixture) submit(t *testing.T, body map[string]any) approvalOut {
 	t.Helper()
-	r := f.s.do(t, "POST", "/v1/approvals", f.applicant.Token, body)
-	want(t, r, 201)
+	r := f.s.Call(t, "POST", "/v1/approvals", f.applicant.Token, body)
+	stacktest.Want(t, r, 201)
 	var a approvalOut
-	r.decode(t, &a)
+	r.Decode(t, &a)
 	return a
 }
 
 func (f approvalsFixture) list(t *testing.T, box, token string) summaryPage {
 	t.Helper()
-	r := f.s.do(t, "GET", "/v1/approvals/"+box, token, nil)
-	want(t, r, 200)
+	r := f.s.Call(t, "GET", "/v1/approvals/"+box, token, nil)
+	stacktest.Want(t, r, 200)
 	var p summaryPage
-	r.decode(t, &p)
+	r.Decode(t, &p)
 	return p
 }
 
@@ -87,19 +89,19 @@ func TestApprovalTwoStepChain(t *testing.T) {
 	if p := f.list(t, "todo", f.ap2.Token); len(p.Items) != 0 {
 		t.Fatalf("approver 2 must wait: %+v", p)
 	}
-	if n := s.notices(t, f.t, f.ap1.ID); len(n) != 1 || n[0].Kind != "approval_pending" {
+	if n := s.Notices(t, f.t.ID, f.ap1.ID); len(n) != 1 || n[0].Kind != "approval_pending" {
 		t.Fatalf("approver 1 notices %+v", n)
 	}
 	// Not your turn, and the applicant cannot approve.
-	want(t, s.do(t, "POST", "/v1/approvals/"+a.ID+"/approve", f.ap2.Token, map[string]string{}), 409, "not_your_turn")
-	want(t, s.do(t, "POST", "/v1/approvals/"+a.ID+"/approve", f.applicant.Token, nil), 409, "not_your_turn")
+	stacktest.Want(t, s.Call(t, "POST", "/v1/approvals/"+a.ID+"/approve", f.ap2.Token, map[string]string{}), 409, "not_your_turn")
+	stacktest.Want(t, s.Call(t, "POST", "/v1/approvals/"+a.ID+"/approve", f.applicant.Token, nil), 409, "not_your_turn")
 	// A stranger of the tenant does not see it; an admin does.
-	want(t, s.do(t, "GET", "/v1/approvals/"+a.ID, f.x.Token, nil), 404, "approval_not_found")
-	want(t, s.do(t, "GET", "/v1/approvals/"+a.ID, f.t.Admin.Token, nil), 200)
+	stacktest.Want(t, s.Call(t, "GET", "/v1/approvals/"+a.ID, f.x.Token, nil), 404, "approval_not_found")
+	stacktest.Want(t, s.Call(t, "GET", "/v1/approvals/"+a.ID, f.t.Admin.Token, nil), 200)
 
-	r := s.do(t, "POST", "/v1/approvals/"+a.ID+"/approve", f.ap1.Token, map[string]string{"comment": "ok"})
-	want(t, r, 200)
-	r.decode(t, &a)
+	r := s.Call(t, "POST", "/v1/approvals/"+a.ID+"/approve", f.ap1.Token, map[string]string{"comment": "ok"})
+	stacktest.Want(t, r, 200)
+	r.Decode(t, &a)
 	if a.Status != "pending" || a.Step != 1 {
 		t.Fatalf("after step 1: %+v", a)
 	}
@@ -109,23 +111,23 @@ func TestApprovalTwoStepChain(t *testing.T) {
 	if p := f.list(t, "todo", f.ap2.Token); len(p.Items) != 1 {
 		t.Fatalf("approver 2's turn: %+v", p)
 	}
-	if n := s.notices(t, f.t, f.ap2.ID); len(n) != 1 || n[0].Kind != "approval_pending" {
+	if n := s.Notices(t, f.t.ID, f.ap2.ID); len(n) != 1 || n[0].Kind != "approval_pending" {
 		t.Fatalf("approver 2 notices %+v", n)
 	}
-	r = s.do(t, "POST", "/v1/approvals/"+a.ID+"/approve", f.ap2.Token, map[string]string{"comment": "enjoy"})
-	want(t, r, 200)
-	r.decode(t, &a)
+	r = s.Call(t, "POST", "/v1/approvals/"+a.ID+"/approve", f.ap2.Token, map[string]string{"comment": "enjoy"})
+	stacktest.Want(t, r, 200)
+	r.Decode(t, &a)
 	if a.Status != "approved" || len(a.History) != 3 || a.History[2].Comment != "enjoy" {
 		t.Fatalf("approved %+v", a)
 	}
-	n := s.notices(t, f.t, f.applicant.ID)
+	n := s.Notices(t, f.t.ID, f.applicant.ID)
 	if len(n) != 1 || n[0].Kind != "approval_result" || n[0].Data["status"] != "approved" {
 		t.Fatalf("applicant notices %+v", n)
 	}
 	// Finished: further actions conflict, withdraw too.
-	want(t, s.do(t, "POST", "/v1/approvals/"+a.ID+"/approve", f.ap2.Token, nil), 409, "approval_finished")
-	want(t, s.do(t, "POST", "/v1/approvals/"+a.ID+"/reject", f.ap1.Token, nil), 409, "approval_finished")
-	want(t, s.do(t, "POST", "/v1/approvals/"+a.ID+"/withdraw", f.applicant.Token, nil), 409, "approval_finished")
+	stacktest.Want(t, s.Call(t, "POST", "/v1/approvals/"+a.ID+"/approve", f.ap2.Token, nil), 409, "approval_finished")
+	stacktest.Want(t, s.Call(t, "POST", "/v1/approvals/"+a.ID+"/reject", f.ap1.Token, nil), 409, "approval_finished")
+	stacktest.Want(t, s.Call(t, "POST", "/v1/approvals/"+a.ID+"/withdraw", f.applicant.Token, nil), 409, "approval_finished")
 	// CC and submitted lists show the current state; the detail has the history.
 	if p := f.list(t, "cc", f.cc.Token); len(p.Items) != 1 || p.Items[0].Status != "approved" {
 		t.Fatalf("cc list %+v", p)
@@ -133,10 +135,10 @@ func TestApprovalTwoStepChain(t *testing.T) {
 	if p := f.list(t, "submitted", f.applicant.Token); len(p.Items) != 1 || p.Items[0].Status != "approved" {
 		t.Fatalf("submitted list %+v", p)
 	}
-	r = s.do(t, "GET", "/v1/approvals/"+a.ID, f.cc.Token, nil)
-	want(t, r, 200)
+	r = s.Call(t, "GET", "/v1/approvals/"+a.ID, f.cc.Token, nil)
+	stacktest.Want(t, r, 200)
 	var got approvalOut
-	r.decode(t, &got)
+	r.Decode(t, &got)
 	if len(got.History) != 3 || got.History[0].Action != "submitted" || got.History[1].Action != "approved" {
 		t.Fatalf("history %+v", got.History)
 	}
@@ -145,41 +147,41 @@ func TestApprovalTwoStepChain(t *testing.T) {
 func TestApprovalRejectAndWithdraw(t *testing.T) {
 	f := newApprovals(t)
 	s := f.s
-	want(t, s.do(t, "PUT", "/v1/approvals/chains/reimbursement", f.t.Admin.Token, map[string]any{
+	stacktest.Want(t, s.Call(t, "PUT", "/v1/approvals/chains/reimbursement", f.t.Admin.Token, map[string]any{
 		"approvers": []map[string]string{{"memberId": f.ap1.ID}}}), 200)
 	a := f.submit(t, map[string]any{"form": "reimbursement", "reimbursement": map[string]any{"items": []map[string]string{
 		{"amount": "0.10", "category": "taxi"}, {"amount": "0.2", "category": "taxi"}, {"amount": "1280", "category": "hotel"}}}})
 	if a.Reimbursement.Total != "1280.30" || a.Reimbursement.Currency != "CNY" || a.Reimbursement.Items[1].Amount != "0.20" {
 		t.Fatalf("reimbursement %+v", a.Reimbursement)
 	}
-	r := s.do(t, "POST", "/v1/approvals/"+a.ID+"/reject", f.ap1.Token, map[string]string{"comment": "over budget"})
-	want(t, r, 200)
-	r.decode(t, &a)
+	r := s.Call(t, "POST", "/v1/approvals/"+a.ID+"/reject", f.ap1.Token, map[string]string{"comment": "over budget"})
+	stacktest.Want(t, r, 200)
+	r.Decode(t, &a)
 	if a.Status != "rejected" {
 		t.Fatalf("rejected %+v", a)
 	}
-	if n := s.notices(t, f.t, f.applicant.ID); len(n) != 1 || n[0].Data["status"] != "rejected" {
+	if n := s.Notices(t, f.t.ID, f.applicant.ID); len(n) != 1 || n[0].Data["status"] != "rejected" {
 		t.Fatalf("applicant notices %+v", n)
 	}
 
 	b := f.submit(t, leave())
-	want(t, s.do(t, "POST", "/v1/approvals/"+b.ID+"/withdraw", f.ap1.Token, nil), 403, "not_applicant")
-	r = s.do(t, "POST", "/v1/approvals/"+b.ID+"/withdraw", f.applicant.Token, nil)
-	want(t, r, 200)
-	r.decode(t, &b)
+	stacktest.Want(t, s.Call(t, "POST", "/v1/approvals/"+b.ID+"/withdraw", f.ap1.Token, nil), 403, "not_applicant")
+	r = s.Call(t, "POST", "/v1/approvals/"+b.ID+"/withdraw", f.applicant.Token, nil)
+	stacktest.Want(t, r, 200)
+	r.Decode(t, &b)
 	if b.Status != "withdrawn" {
 		t.Fatalf("withdrawn %+v", b)
 	}
 	if p := f.list(t, "todo", f.ap1.Token); len(p.Items) != 0 {
 		t.Fatalf("a withdrawn approval leaves the todo list: %+v", p)
 	}
-	want(t, s.do(t, "POST", "/v1/approvals/"+b.ID+"/approve", f.ap1.Token, nil), 409, "approval_finished")
+	stacktest.Want(t, s.Call(t, "POST", "/v1/approvals/"+b.ID+"/approve", f.ap1.Token, nil), 409, "approval_finished")
 }
 
 func TestApprovalConcurrentClicks(t *testing.T) {
 	f := newApprovals(t)
 	s := f.s
-	want(t, s.do(t, "PUT", "/v1/approvals/chains/outing", f.t.Admin.Token, map[string]any{
+	stacktest.Want(t, s.Call(t, "PUT", "/v1/approvals/chains/outing", f.t.Admin.Token, map[string]any{
 		"approvers": []map[string]string{{"memberId": f.ap1.ID}}}), 200)
 	for round := range 3 {
 		a := f.submit(t, map[string]any{"form": "outing", "outing": map[string]string{
@@ -199,9 +201,9 @@ func TestApprovalConcurrentClicks(t *testing.T) {
 				case 2:
 					path, token = "/withdraw", f.applicant.Token
 				}
-				r := s.do(t, "POST", "/v1/approvals/"+a.ID+path, token, nil)
+				r := s.Call(t, "POST", "/v1/approvals/"+a.ID+path, token, nil)
 				if r.Status != 200 {
-					if code, _ := r.errorOf(); r.Status != 409 || (code != "stale_state" && code != "approval_finished") {
+					if code, _ := r.ErrorCode(); r.Status != 409 || (code != "stale_state" && code != "approval_finished") {
 						t.Errorf("round %d: %d %s", round, r.Status, r.Body)
 					}
 				}
@@ -219,9 +221,9 @@ func TestApprovalConcurrentClicks(t *testing.T) {
 		if ok != 1 {
 			t.Fatalf("round %d: %d actions won; want exactly 1", round, ok)
 		}
-		r := s.do(t, "GET", "/v1/approvals/"+a.ID, f.applicant.Token, nil)
+		r := s.Call(t, "GET", "/v1/approvals/"+a.ID, f.applicant.Token, nil)
 		var got approvalOut
-		r.decode(t, &got)
+		r.Decode(t, &got)
 		if len(got.History) != 2 || got.Version != 2 {
 			t.Fatalf("round %d: history %+v version %d", round, got.History, got.Version)
 		}
@@ -260,7 +262,7 @@ func TestApprovalBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			want(t, s.do(t, "POST", "/v1/approvals", f.applicant.Token, c.body), 400, c.code, c.field)
+			stacktest.Want(t, s.Call(t, "POST", "/v1/approvals", f.applicant.Token, c.body), 400, c.code, c.field)
 		})
 	}
 	// Nothing was written.
@@ -268,36 +270,36 @@ func TestApprovalBadInput(t *testing.T) {
 		t.Fatalf("bad submissions left %+v", p)
 	}
 	// Chains: admin only, members of the tenant only.
-	want(t, s.do(t, "PUT", "/v1/approvals/chains/leave", f.applicant.Token, map[string]any{"approvers": []map[string]string{{"memberId": f.ap1.ID}}}), 403, "admin_only")
-	want(t, s.do(t, "PUT", "/v1/approvals/chains/leave", f.t.Admin.Token, map[string]any{"approvers": []map[string]string{{"memberId": "nobody"}}}), 400, "unknown_member", "approvers[0].memberId")
-	s.disable(t, f.t, f.x.ID)
-	want(t, s.do(t, "PUT", "/v1/approvals/chains/leave", f.t.Admin.Token, map[string]any{"approvers": []map[string]string{{"memberId": f.ap1.ID}}, "cc": []string{f.x.ID}}), 400, "unknown_member", "cc[0]")
-	want(t, s.do(t, "PUT", "/v1/approvals/chains/leave", f.t.Admin.Token, map[string]any{"approvers": []map[string]string{}}), 400, "required", "approvers")
-	want(t, s.do(t, "PUT", "/v1/approvals/chains/vacation", f.t.Admin.Token, map[string]any{"approvers": []map[string]string{{"memberId": f.ap1.ID}}}), 400, "invalid_form", "form")
+	stacktest.Want(t, s.Call(t, "PUT", "/v1/approvals/chains/leave", f.applicant.Token, map[string]any{"approvers": []map[string]string{{"memberId": f.ap1.ID}}}), 403, "admin_only")
+	stacktest.Want(t, s.Call(t, "PUT", "/v1/approvals/chains/leave", f.t.Admin.Token, map[string]any{"approvers": []map[string]string{{"memberId": "nobody"}}}), 400, "unknown_member", "approvers[0].memberId")
+	s.Disable(t, f.t, f.x.ID)
+	stacktest.Want(t, s.Call(t, "PUT", "/v1/approvals/chains/leave", f.t.Admin.Token, map[string]any{"approvers": []map[string]string{{"memberId": f.ap1.ID}}, "cc": []string{f.x.ID}}), 400, "unknown_member", "cc[0]")
+	stacktest.Want(t, s.Call(t, "PUT", "/v1/approvals/chains/leave", f.t.Admin.Token, map[string]any{"approvers": []map[string]string{}}), 400, "required", "approvers")
+	stacktest.Want(t, s.Call(t, "PUT", "/v1/approvals/chains/vacation", f.t.Admin.Token, map[string]any{"approvers": []map[string]string{{"memberId": f.ap1.ID}}}), 400, "invalid_form", "form")
 	// A chain whose approver was disabled since refuses submissions.
-	s.disable(t, f.t, f.ap2.ID)
-	want(t, s.do(t, "POST", "/v1/approvals", f.applicant.Token, leave()), 409, "chain_member_unavailable")
+	s.Disable(t, f.t, f.ap2.ID)
+	stacktest.Want(t, s.Call(t, "POST", "/v1/approvals", f.applicant.Token, leave()), 409, "chain_member_unavailable")
 	// A form without a chain cannot be submitted.
-	want(t, s.do(t, "POST", "/v1/approvals", f.applicant.Token, map[string]any{"form": "outing", "outing": map[string]string{
+	stacktest.Want(t, s.Call(t, "POST", "/v1/approvals", f.applicant.Token, map[string]any{"form": "outing", "outing": map[string]string{
 		"destination": "x", "start": "2026-12-01T01:00:00Z", "end": "2026-12-01T02:00:00Z"}}), 409, "chain_not_configured")
-	want(t, s.do(t, "GET", "/v1/approvals/todo?cursor=!!!", f.ap1.Token, nil), 400, "invalid_cursor", "cursor")
-	want(t, s.do(t, "GET", "/v1/approvals/todo", "", nil), 401, "missing_token")
+	stacktest.Want(t, s.Call(t, "GET", "/v1/approvals/todo?cursor=!!!", f.ap1.Token, nil), 400, "invalid_cursor", "cursor")
+	stacktest.Want(t, s.Call(t, "GET", "/v1/approvals/todo", "", nil), 401, "missing_token")
 }
 
 func TestApprovalListsPageNewestFirst(t *testing.T) {
 	f := newApprovals(t)
 	var ids []string
 	for i := range 5 {
-		f.s.setNow(time.Now().UTC().Add(time.Duration(i) * time.Second))
+		f.s.Clock.Set(time.Now().UTC().Add(time.Duration(i) * time.Second))
 		ids = append(ids, f.submit(t, leave()).ID)
 	}
 	var seen []string
 	cursor := ""
 	for pages := 0; ; pages++ {
-		r := f.s.do(t, "GET", "/v1/approvals/todo?limit=2&cursor="+cursor, f.ap1.Token, nil)
-		want(t, r, 200)
+		r := f.s.Call(t, "GET", "/v1/approvals/todo?limit=2&cursor="+cursor, f.ap1.Token, nil)
+		stacktest.Want(t, r, 200)
 		var p summaryPage
-		r.decode(t, &p)
+		r.Decode(t, &p)
 		for _, it := range p.Items {
 			seen = append(seen, it.ID)
 		}
@@ -322,13 +324,13 @@ func TestApprovalTenantIsolation(t *testing.T) {
 	f := newApprovals(t)
 	s := f.s
 	a := f.submit(t, leave())
-	other := s.newTenant(t)
+	other := s.NewTenant(t)
 	for _, p := range []string{"/approve", "/reject", "/withdraw"} {
-		want(t, s.do(t, "POST", "/v1/approvals/"+a.ID+p, other.Admin.Token, nil), 404, "approval_not_found")
+		stacktest.Want(t, s.Call(t, "POST", "/v1/approvals/"+a.ID+p, other.Admin.Token, nil), 404, "approval_not_found")
 	}
-	want(t, s.do(t, "GET", "/v1/approvals/"+a.ID, other.Admin.Token, nil), 404, "approval_not_found")
+	stacktest.Want(t, s.Call(t, "GET", "/v1/approvals/"+a.ID, other.Admin.Token, nil), 404, "approval_not_found")
 	// The other tenant's admin cannot put our members in its chains.
-	want(t, s.do(t, "PUT", "/v1/approvals/chains/leave", other.Admin.Token, map[string]any{"approvers": []map[string]string{{"memberId": f.ap1.ID}}}), 400, "unknown_member")
+	stacktest.Want(t, s.Call(t, "PUT", "/v1/approvals/chains/leave", other.Admin.Token, map[string]any{"approvers": []map[string]string{{"memberId": f.ap1.ID}}}), 400, "unknown_member")
 	if p := f.list(t, "todo", other.Admin.Token); len(p.Items) != 0 {
 		t.Fatalf("other tenant sees %+v", p)
 	}

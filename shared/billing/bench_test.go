@@ -1,13 +1,11 @@
 package billing_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"workbench/infra/stacktest"
@@ -25,8 +23,6 @@ func BenchmarkExpiryScan(b *testing.B) {
 	now := utc("2027-06-01T04:00:00Z") // 12:00 in Beijing
 	var counter dynamo.Counter
 	h := newHarness(b, now, stacktest.WithCounter(&counter))
-	ctx := context.Background()
-	db := h.DynamoDB()
 	table := h.Tables["TenantsTable"]
 
 	record := func(i int) billing.Record {
@@ -46,29 +42,20 @@ func BenchmarkExpiryScan(b *testing.B) {
 		}
 		return r
 	}
-	var writes []types.WriteRequest
+	var writes []map[string]types.AttributeValue
 	flush := func(table string) {
-		for len(writes) > 0 {
-			n := min(len(writes), dynamo.MaxBatchWrite)
-			out, err := db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{table: writes[:n]}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			writes = append(writes[n:], out.UnprocessedItems[table]...)
-		}
+		h.BatchWrite(b, table, writes)
+		writes = nil
 	}
 	put := func(r billing.Record) {
 		item, err := r.Item()
 		if err != nil {
 			b.Fatal(err)
 		}
-		writes = append(writes, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
+		writes = append(writes, item)
 	}
 	for i := range tenants {
 		put(record(i))
-		if len(writes) == dynamo.MaxBatchWrite {
-			flush(table)
-		}
 	}
 	flush(table)
 	// Each due tenant has one admin to warn.
@@ -78,7 +65,7 @@ func BenchmarkExpiryScan(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		writes = append(writes, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
+		writes = append(writes, item)
 	}
 	flush(h.Tables["DirectoryTable"])
 

@@ -21,8 +21,6 @@ import (
 	"workbench/shared/config"
 	"workbench/shared/directory"
 	"workbench/shared/ids"
-	"workbench/shared/keyring"
-	"workbench/shared/notice"
 )
 
 // harness is a stack with a settable clock and what the tests need to act
@@ -43,26 +41,15 @@ func newHarness(t testing.TB, now time.Time, opts ...stacktest.Option) *harness 
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret := func(name string) string {
-		v, err := env.Secret(ctx, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-	keys, err := keyring.Parse(secret("DATA_KEYS_SECRET"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	index, err := keyring.NewIndex(secret("INDEX_KEY_SECRET"))
+	key, err := env.Secret(ctx, "TOKEN_KEY_SECRET")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &harness{
 		Stack:  s,
 		clock:  clock,
-		codec:  &directory.Codec{Table: s.Tables["DirectoryTable"], Keys: keys, Index: index},
-		tokens: &auth.Tokens{Key: []byte(secret("TOKEN_KEY_SECRET")), Now: clock.Now},
+		codec:  s.Codec(t),
+		tokens: &auth.Tokens{Key: []byte(key), Now: clock.Now},
 	}
 }
 
@@ -171,16 +158,6 @@ func (h *harness) scan(t testing.TB, at time.Time) billing.Report {
 		t.Fatalf("scan report %s: %v", out, err)
 	}
 	return rep
-}
-
-func (h *harness) inbox(t *testing.T, ti tenantInfo, memberID string) []notice.Notice {
-	t.Helper()
-	store := &notice.DynamoStore{DB: h.DynamoDB(), Table: h.Tables["NoticesTable"]}
-	items, _, err := store.List(context.Background(), ti.ID, memberID, "", 50)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return items
 }
 
 func utc(s string) time.Time {
@@ -356,7 +333,7 @@ func TestScanSendsTheSevenDayWarningOnceThenGraceAndRetention(t *testing.T) {
 		t.Fatalf("SMS: %+v %+v", adminSMS, otherSMS)
 	}
 	for _, m := range []string{a.AdminID, other} {
-		if n := h.inbox(t, a, m); len(n) != 1 || n[0].Kind != "expiry_warning" {
+		if n := h.Notices(t, a.ID, m); len(n) != 1 || n[0].Kind != "expiry_warning" {
 			t.Fatalf("inbox of %s: %+v", m, n)
 		}
 	}
@@ -381,7 +358,7 @@ func TestScanSendsTheSevenDayWarningOnceThenGraceAndRetention(t *testing.T) {
 	if n := len(h.SMS(t, otherMobile)); n != 3 {
 		t.Fatalf("%d SMS in all, want 3", n)
 	}
-	if n := h.inbox(t, a, other); len(n) != 3 || n[0].Kind != "subscription_retention" || n[1].Kind != "subscription_grace" {
+	if n := h.Notices(t, a.ID, other); len(n) != 3 || n[0].Kind != "subscription_retention" || n[1].Kind != "subscription_grace" {
 		t.Fatalf("inbox: %+v", n)
 	}
 }
@@ -427,7 +404,7 @@ func TestScanDefaultsToAdminsAndRunsOnceWhenConcurrent(t *testing.T) {
 		}
 	}
 	for _, ti := range tenants {
-		if n := h.inbox(t, ti, ti.AdminID); len(n) != 1 {
+		if n := h.Notices(t, ti.ID, ti.AdminID); len(n) != 1 {
 			t.Errorf("inbox of %s: %d notices", ti.Code, len(n))
 		}
 	}
@@ -478,7 +455,7 @@ func TestScanTimezoneWithDaylightSaving(t *testing.T) {
 			t.Errorf("scan at %s: %+v, want %q", s.at, rep.Notices, s.want)
 		}
 	}
-	n := h.inbox(t, a, a.AdminID)
+	n := h.Notices(t, a.ID, a.AdminID)
 	if len(n) != 2 || !strings.Contains(n[0].Body, "2027-03-21 12:00 EDT") {
 		t.Fatalf("inbox: %+v", n)
 	}
@@ -518,7 +495,7 @@ func TestRenewalSkipsThresholdsAlreadyPast(t *testing.T) {
 	if rep := h.scan(t, utc("2027-03-02T00:15:00Z")); len(rep.Notices) != 0 {
 		t.Fatalf("retry resent: %+v", rep)
 	}
-	if n := h.inbox(t, a, a.AdminID); len(n) != 5 {
+	if n := h.Notices(t, a.ID, a.AdminID); len(n) != 5 {
 		t.Fatalf("inbox holds %d notices, want 5 (d7, grace, d15, d7, grace)", len(n))
 	}
 }

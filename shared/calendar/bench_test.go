@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"workbench/infra/stacktest"
 	"workbench/shared/calendar"
 	"workbench/shared/ids"
 )
@@ -16,7 +17,7 @@ import (
 // month's first page of 100 occurrences.
 func BenchmarkCalendarMonth(b *testing.B) {
 	s := newStack(b, now2026)
-	tn := s.newTenant(b)
+	tn := s.NewTenant(b)
 	m := tn.Admin
 	store := &calendar.DynamoStore{Table: s.Tables["CalendarTable"]}
 	var items []map[string]types.AttributeValue
@@ -45,20 +46,20 @@ func BenchmarkCalendarMonth(b *testing.B) {
 		// the whole table, so the event and reminder items are left out.
 		items = append(items, its[2:]...)
 	}
-	s.batchWrite(b, s.Tables["CalendarTable"], items)
+	s.BatchWrite(b, s.Tables["CalendarTable"], items)
 	path := "/v1/calendar?from=2026-12-01T00:00:00Z&to=2027-01-01T00:00:00Z&limit=100"
-	r := s.do(b, "GET", path, m.Token, nil)
-	want(b, r, 200)
+	r := s.Call(b, "GET", path, m.Token, nil)
+	stacktest.Want(b, r, 200)
 	var p calPage
-	r.decode(b, &p)
+	r.Decode(b, &p)
 	if len(p.Items) != 100 || p.NextCursor == "" {
 		b.Fatalf("page of %d, cursor %q", len(p.Items), p.NextCursor)
 	}
 	s.Counter.Reset()
 	b.ResetTimer()
 	for range b.N {
-		want(b, s.do(b, "GET", path, m.Token, nil), 200)
+		stacktest.Want(b, s.Call(b, "GET", path, m.Token, nil), 200)
 	}
 	b.StopTimer()
-	report(b, s.Counter, b.N)
+	stacktest.ReportCounts(b, s.Counter, b.N)
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"workbench/infra/stacktest"
 )
 
 type eventOut struct {
@@ -36,19 +38,19 @@ type calPage struct {
 
 func (s *stackT) createEvent(t *testing.T, token string, body map[string]any) created {
 	t.Helper()
-	r := s.do(t, "POST", "/v1/calendar", token, body)
-	want(t, r, 201)
+	r := s.Call(t, "POST", "/v1/calendar", token, body)
+	stacktest.Want(t, r, 201)
 	var c created
-	r.decode(t, &c)
+	r.Decode(t, &c)
 	return c
 }
 
 func (s *stackT) calendar(t *testing.T, token, from, to, extra string) calPage {
 	t.Helper()
-	r := s.do(t, "GET", "/v1/calendar?from="+from+"&to="+to+extra, token, nil)
-	want(t, r, 200)
+	r := s.Call(t, "GET", "/v1/calendar?from="+from+"&to="+to+extra, token, nil)
+	stacktest.Want(t, r, 200)
 	var p calPage
-	r.decode(t, &p)
+	r.Decode(t, &p)
 	return p
 }
 
@@ -56,7 +58,7 @@ type sweepOut struct{ Due, Notices, SMS, Advanced int }
 
 func (s *stackT) sweep(t *testing.T, at string) sweepOut {
 	t.Helper()
-	out := s.invoke(t, "CalendarReminderFunction", map[string]any{
+	out := s.Invoke(t, "CalendarReminderFunction", map[string]any{
 		"version": "0", "id": "test", "detail-type": "Scheduled Event", "source": "aws.events", "time": at, "detail": map[string]any{}})
 	var res sweepOut
 	if err := json.Unmarshal(out, &res); err != nil {
@@ -67,8 +69,8 @@ func (s *stackT) sweep(t *testing.T, at string) sweepOut {
 
 func TestCalendarMeetingResponsesFreeBusyAndReminder(t *testing.T) {
 	s := newStack(t, now2026)
-	tn := s.newTenant(t)
-	org, li, han := tn.Admin, s.member(t, tn, "member"), s.member(t, tn, "member")
+	tn := s.NewTenant(t)
+	org, li, han := tn.Admin, s.Member(t, tn, "member"), s.Member(t, tn, "member")
 	c := s.createEvent(t, org.Token, map[string]any{"kind": "meeting", "title": "Quarterly review", "location": "Room 3",
 		"start": "2026-12-07T10:00:00+08:00", "end": "2026-12-07T11:00:00+08:00", "timezone": "Asia/Shanghai",
 		"attendees": []string{li.ID, han.ID}, "smsReminder": true})
@@ -76,28 +78,28 @@ func TestCalendarMeetingResponsesFreeBusyAndReminder(t *testing.T) {
 	if e.Start != "2026-12-07T02:00:00Z" || len(e.Attendees) != 2 || e.Attendees[0].Response != "pending" || len(c.Conflicts) != 0 {
 		t.Fatalf("created %+v", c)
 	}
-	want(t, s.do(t, "POST", "/v1/calendar/"+e.ID+"/response", li.Token, map[string]string{"response": "accepted"}), 200)
-	r := s.do(t, "POST", "/v1/calendar/"+e.ID+"/response", han.Token, map[string]string{"response": "declined"})
-	want(t, r, 200)
+	stacktest.Want(t, s.Call(t, "POST", "/v1/calendar/"+e.ID+"/response", li.Token, map[string]string{"response": "accepted"}), 200)
+	r := s.Call(t, "POST", "/v1/calendar/"+e.ID+"/response", han.Token, map[string]string{"response": "declined"})
+	stacktest.Want(t, r, 200)
 	var got eventOut
-	r.decode(t, &got)
+	r.Decode(t, &got)
 	if got.Attendees[0].Response != "accepted" || got.Attendees[1].Response != "declined" || got.Version != 3 {
 		t.Fatalf("responses %+v", got)
 	}
-	want(t, s.do(t, "POST", "/v1/calendar/"+e.ID+"/response", han.Token, map[string]string{"response": "maybe"}), 400, "invalid_response", "response")
-	want(t, s.do(t, "POST", "/v1/calendar/"+e.ID+"/response", org.Token, map[string]string{"response": "accepted"}), 403, "not_attendee")
-	want(t, s.do(t, "POST", "/v1/calendar/"+e.ID+"/confirm", li.Token, nil), 409, "not_a_notice")
+	stacktest.Want(t, s.Call(t, "POST", "/v1/calendar/"+e.ID+"/response", han.Token, map[string]string{"response": "maybe"}), 400, "invalid_response", "response")
+	stacktest.Want(t, s.Call(t, "POST", "/v1/calendar/"+e.ID+"/response", org.Token, map[string]string{"response": "accepted"}), 403, "not_attendee")
+	stacktest.Want(t, s.Call(t, "POST", "/v1/calendar/"+e.ID+"/confirm", li.Token, nil), 409, "not_a_notice")
 
 	day := "&members=" + li.ID + "," + han.ID
-	r = s.do(t, "GET", "/v1/calendar/freebusy?from=2026-12-07T00:00:00Z&to=2026-12-08T00:00:00Z"+day, org.Token, nil)
-	want(t, r, 200)
+	r = s.Call(t, "GET", "/v1/calendar/freebusy?from=2026-12-07T00:00:00Z&to=2026-12-08T00:00:00Z"+day, org.Token, nil)
+	stacktest.Want(t, r, 200)
 	var fb struct {
 		Items []struct {
 			MemberID string
 			Busy     []struct{ Start, End string }
 		}
 	}
-	r.decode(t, &fb)
+	r.Decode(t, &fb)
 	if len(fb.Items) != 2 || len(fb.Items[0].Busy) != 1 || fb.Items[0].Busy[0].Start != "2026-12-07T02:00:00Z" || len(fb.Items[1].Busy) != 0 {
 		t.Fatalf("free/busy %+v", fb)
 	}
@@ -127,8 +129,8 @@ func TestCalendarMeetingResponsesFreeBusyAndReminder(t *testing.T) {
 	if res := s.sweep(t, "2026-12-07T01:50:00Z"); res.Due != 1 || res.Notices != 2 || res.SMS != 2 || res.Advanced != 1 {
 		t.Fatalf("sweep %+v", res)
 	}
-	for _, m := range []member{org, li} {
-		n := s.notices(t, tn, m.ID)
+	for _, m := range []stacktest.Member{org, li} {
+		n := s.Notices(t, tn.ID, m.ID)
 		found := 0
 		for _, x := range n {
 			if x.Kind == "calendar_reminder" && x.Data["eventId"] == e.ID {
@@ -139,7 +141,7 @@ func TestCalendarMeetingResponsesFreeBusyAndReminder(t *testing.T) {
 			t.Fatalf("member %s reminder notices %+v", m.ID, n)
 		}
 	}
-	for _, x := range s.notices(t, tn, han.ID) {
+	for _, x := range s.Notices(t, tn.ID, han.ID) {
 		if x.Data["eventId"] == e.ID {
 			t.Fatalf("declined attendee reminded: %+v", x)
 		}
@@ -154,8 +156,8 @@ func TestCalendarMeetingResponsesFreeBusyAndReminder(t *testing.T) {
 
 func TestCalendarWeeklyRecurrenceOverAMonth(t *testing.T) {
 	s := newStack(t, now2026)
-	tn := s.newTenant(t)
-	m := s.member(t, tn, "member")
+	tn := s.NewTenant(t)
+	m := s.Member(t, tn, "member")
 	c := s.createEvent(t, m.Token, map[string]any{"kind": "schedule", "title": "Gym", "start": "2026-12-07T18:30:00+08:00",
 		"end": "2026-12-07T19:30:00+08:00", "timezone": "Asia/Shanghai", "rrule": "FREQ=WEEKLY;BYDAY=MO,WE;UNTIL=20270301T000000Z"})
 	s.createEvent(t, m.Token, map[string]any{"kind": "reminder", "title": "Pay rent", "start": "2026-12-15T01:00:00Z"})
@@ -186,9 +188,9 @@ func TestCalendarWeeklyRecurrenceOverAMonth(t *testing.T) {
 		t.Fatalf("first occurrence %+v", all[0])
 	}
 	// Move the 9th to the 10th, cancel the 14th.
-	want(t, s.do(t, "PUT", "/v1/calendar/"+c.Event.ID+"/exceptions", m.Token, map[string]string{
+	stacktest.Want(t, s.Call(t, "PUT", "/v1/calendar/"+c.Event.ID+"/exceptions", m.Token, map[string]string{
 		"occurrence": "2026-12-09T10:30:00Z", "start": "2026-12-10T11:00:00Z", "end": "2026-12-10T12:00:00Z"}), 200)
-	want(t, s.do(t, "PUT", "/v1/calendar/"+c.Event.ID+"/exceptions", m.Token, map[string]any{"occurrence": "2026-12-14T10:30:00Z", "cancelled": true}), 200)
+	stacktest.Want(t, s.Call(t, "PUT", "/v1/calendar/"+c.Event.ID+"/exceptions", m.Token, map[string]any{"occurrence": "2026-12-14T10:30:00Z", "cancelled": true}), 200)
 	p := s.calendar(t, m.Token, "2026-12-07T00:00:00Z", "2026-12-15T00:00:00Z", "")
 	var got []string
 	for _, it := range p.Items {
@@ -197,7 +199,7 @@ func TestCalendarWeeklyRecurrenceOverAMonth(t *testing.T) {
 	if strings.Join(got, " ") != "2026-12-07T10:30:00Z/false 2026-12-10T11:00:00Z/true" {
 		t.Fatalf("after exceptions: %v", got)
 	}
-	want(t, s.do(t, "PUT", "/v1/calendar/"+c.Event.ID+"/exceptions", m.Token, map[string]any{"occurrence": "2026-12-08T10:30:00Z", "cancelled": true}), 400, "no_such_occurrence", "occurrence")
+	stacktest.Want(t, s.Call(t, "PUT", "/v1/calendar/"+c.Event.ID+"/exceptions", m.Token, map[string]any{"occurrence": "2026-12-08T10:30:00Z", "cancelled": true}), 400, "no_such_occurrence", "occurrence")
 	// A range far before or after shows nothing.
 	if p := s.calendar(t, m.Token, "2027-06-01T00:00:00Z", "2027-07-01T00:00:00Z", ""); len(p.Items) != 0 {
 		t.Fatalf("after the series: %+v", p)
@@ -214,12 +216,12 @@ func TestCalendarWeeklyRecurrenceOverAMonth(t *testing.T) {
 
 func TestCalendarRulesAndBadInput(t *testing.T) {
 	s := newStack(t, now2026)
-	tn := s.newTenant(t)
-	m := s.member(t, tn, "member")
-	off := s.member(t, tn, "member")
-	s.disable(t, tn, off.ID)
-	other := s.newTenant(t)
-	stranger := s.member(t, other, "member")
+	tn := s.NewTenant(t)
+	m := s.Member(t, tn, "member")
+	off := s.Member(t, tn, "member")
+	s.Disable(t, tn, off.ID)
+	other := s.NewTenant(t)
+	stranger := s.Member(t, other, "member")
 	base := func(edit func(map[string]any)) map[string]any {
 		b := map[string]any{"kind": "meeting", "title": "x", "start": "2026-12-07T09:00:00+08:00", "end": "2026-12-07T10:00:00+08:00", "timezone": "Asia/Shanghai"}
 		edit(b)
@@ -247,7 +249,7 @@ func TestCalendarRulesAndBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			want(t, s.do(t, "POST", "/v1/calendar", tn.Admin.Token, c.body), 400, c.code, c.field)
+			stacktest.Want(t, s.Call(t, "POST", "/v1/calendar", tn.Admin.Token, c.body), 400, c.code, c.field)
 		})
 	}
 	// All-day multi-day beyond 31 days is allowed.
@@ -262,40 +264,40 @@ func TestCalendarRulesAndBadInput(t *testing.T) {
 		{"from=2026-01-01T00:00:00Z&to=2028-01-01T00:00:00Z", "range_too_long", "to"},
 		{"from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z&cursor=zz", "invalid_cursor", "cursor"},
 	} {
-		want(t, s.do(t, "GET", "/v1/calendar?"+q.query, m.Token, nil), 400, q.code, q.field)
+		stacktest.Want(t, s.Call(t, "GET", "/v1/calendar?"+q.query, m.Token, nil), 400, q.code, q.field)
 	}
-	want(t, s.do(t, "GET", "/v1/calendar/freebusy?from=2026-12-01T00:00:00Z&to=2026-12-02T00:00:00Z&members="+stranger.ID, m.Token, nil), 400, "unknown_member", "members[0]")
+	stacktest.Want(t, s.Call(t, "GET", "/v1/calendar/freebusy?from=2026-12-01T00:00:00Z&to=2026-12-02T00:00:00Z&members="+stranger.ID, m.Token, nil), 400, "unknown_member", "members[0]")
 }
 
 func TestCalendarNoticeConfirmDeleteAndIsolation(t *testing.T) {
 	s := newStack(t, now2026)
-	tn := s.newTenant(t)
-	a, b, x := s.member(t, tn, "member"), s.member(t, tn, "member"), s.member(t, tn, "member")
+	tn := s.NewTenant(t)
+	a, b, x := s.Member(t, tn, "member"), s.Member(t, tn, "member"), s.Member(t, tn, "member")
 	c := s.createEvent(t, tn.Admin.Token, map[string]any{"kind": "notice", "title": "Fire drill", "start": "2026-12-09T02:00:00Z", "attendees": []string{a.ID, b.ID}})
 	id := c.Event.ID
-	r := s.do(t, "POST", "/v1/calendar/"+id+"/confirm", a.Token, nil)
-	want(t, r, 200)
+	r := s.Call(t, "POST", "/v1/calendar/"+id+"/confirm", a.Token, nil)
+	stacktest.Want(t, r, 200)
 	var e eventOut
-	r.decode(t, &e)
+	r.Decode(t, &e)
 	if e.Attendees[0].Response != "confirmed" || e.Attendees[1].Response != "pending" {
 		t.Fatalf("confirm %+v", e)
 	}
 	// Not a participant: 404; not the organizer: 403.
-	want(t, s.do(t, "GET", "/v1/calendar/"+id, x.Token, nil), 404, "event_not_found")
-	want(t, s.do(t, "DELETE", "/v1/calendar/"+id, a.Token, nil), 403, "not_organizer")
-	other := s.newTenant(t)
+	stacktest.Want(t, s.Call(t, "GET", "/v1/calendar/"+id, x.Token, nil), 404, "event_not_found")
+	stacktest.Want(t, s.Call(t, "DELETE", "/v1/calendar/"+id, a.Token, nil), 403, "not_organizer")
+	other := s.NewTenant(t)
 	for _, req := range []struct{ method, path string }{{"GET", ""}, {"DELETE", ""}, {"POST", "/confirm"}, {"POST", "/response"}} {
 		var body any
 		if req.path == "/response" {
 			body = map[string]string{"response": "accepted"}
 		}
-		want(t, s.do(t, req.method, "/v1/calendar/"+id+req.path, other.Admin.Token, body), 404)
+		stacktest.Want(t, s.Call(t, req.method, "/v1/calendar/"+id+req.path, other.Admin.Token, body), 404)
 	}
 	if p := s.calendar(t, other.Admin.Token, "2026-12-01T00:00:00Z", "2027-01-01T00:00:00Z", ""); len(p.Items) != 0 {
 		t.Fatalf("other tenant's calendar %+v", p)
 	}
 	// The organizer deletes it: gone from everyone's calendar.
-	want(t, s.do(t, "DELETE", "/v1/calendar/"+id, tn.Admin.Token, nil), 204)
+	stacktest.Want(t, s.Call(t, "DELETE", "/v1/calendar/"+id, tn.Admin.Token, nil), 204)
 	if p := s.calendar(t, b.Token, "2026-12-01T00:00:00Z", "2027-01-01T00:00:00Z", ""); len(p.Items) != 0 {
 		t.Fatalf("deleted notice still listed %+v", p)
 	}
@@ -306,9 +308,9 @@ func TestCalendarNoticeConfirmDeleteAndIsolation(t *testing.T) {
 
 func TestCalendarLargeMeeting(t *testing.T) {
 	s := newStack(t, now2026)
-	tn := s.newTenant(t)
-	ids := s.seedMembers(t, tn, 119)
-	last := s.member(t, tn, "member")
+	tn := s.NewTenant(t)
+	ids := s.SeedMembers(t, tn, 119)
+	last := s.Member(t, tn, "member")
 	ids = append(ids, last.ID)
 	c := s.createEvent(t, tn.Admin.Token, map[string]any{"kind": "meeting", "title": "All hands", "start": "2026-12-10T02:00:00Z", "end": "2026-12-10T03:00:00Z", "attendees": ids})
 	if len(c.Event.Attendees) != 120 {
@@ -320,7 +322,7 @@ func TestCalendarLargeMeeting(t *testing.T) {
 	if res := s.sweep(t, "2026-12-10T01:45:00Z"); res.Due != 1 || res.Notices != 121 {
 		t.Fatalf("sweep %+v", res)
 	}
-	want(t, s.do(t, "DELETE", "/v1/calendar/"+c.Event.ID, tn.Admin.Token, nil), 204)
+	stacktest.Want(t, s.Call(t, "DELETE", "/v1/calendar/"+c.Event.ID, tn.Admin.Token, nil), 204)
 	if p := s.calendar(t, last.Token, "2026-12-10T00:00:00Z", "2026-12-11T00:00:00Z", ""); len(p.Items) != 0 {
 		t.Fatalf("after delete %+v", p)
 	}
@@ -328,8 +330,8 @@ func TestCalendarLargeMeeting(t *testing.T) {
 
 func TestCalendarConcurrentSweepsSendOnce(t *testing.T) {
 	s := newStack(t, now2026)
-	tn := s.newTenant(t)
-	a := s.member(t, tn, "member")
+	tn := s.NewTenant(t)
+	a := s.Member(t, tn, "member")
 	s.createEvent(t, tn.Admin.Token, map[string]any{"kind": "meeting", "title": "Standup", "start": "2026-12-08T01:00:00Z", "end": "2026-12-08T01:15:00Z",
 		"attendees": []string{a.ID}, "smsReminder": true, "reminderMinutes": 5, "rrule": "FREQ=DAILY;COUNT=3"})
 	results := make(chan sweepOut, 3)
@@ -351,14 +353,14 @@ func TestCalendarConcurrentSweepsSendOnce(t *testing.T) {
 	if sms != 2 || advanced != 1 {
 		t.Fatalf("three concurrent sweeps sent %d SMS and advanced %d times; want 2 and 1", sms, advanced)
 	}
-	if n := s.notices(t, tn, a.ID); len(n) != 1 {
+	if n := s.Notices(t, tn.ID, a.ID); len(n) != 1 {
 		t.Fatalf("attendee notices %+v", n)
 	}
 	// The next day's occurrence is due the next day, once.
 	if r := s.sweep(t, "2026-12-09T00:56:00Z"); r.Due != 1 || r.SMS != 2 {
 		t.Fatalf("second day %+v", r)
 	}
-	if n := s.notices(t, tn, a.ID); len(n) != 2 {
+	if n := s.Notices(t, tn.ID, a.ID); len(n) != 2 {
 		t.Fatalf("attendee notices after two days %+v", n)
 	}
 }

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -18,13 +16,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"workbench/infra/localstack"
 	"workbench/infra/stacktest"
-	"workbench/infra/template"
 	"workbench/shared/chat"
 	"workbench/shared/directory"
 	"workbench/shared/ids"
-	"workbench/shared/keyring"
 	"workbench/shared/notice"
 )
 
@@ -44,41 +39,11 @@ type person struct {
 
 var start = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 
-func secrets(t *testing.T) map[string]string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	tmpl, err := template.ParseFile(filepath.Join(dir, "..", "..", "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	for _, sec := range tmpl.Secrets {
-		v, err := localstack.SecretValue(sec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[sec.LogicalID] = v
-	}
-	return out
-}
-
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	clock := stacktest.NewClock(start)
 	s := stacktest.New(t, stacktest.WithClock(clock.Now))
-	sec := secrets(t)
-	keys, err := keyring.Parse(sec["DataKeysSecret"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	index, err := keyring.NewIndex(sec["IndexKeySecret"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &world{
-		s: s, clock: clock,
-		codec: &directory.Codec{Table: s.Tables["DirectoryTable"], Keys: keys, Index: index},
-	}
+	return &world{s: s, clock: clock, codec: s.Codec(t)}
 }
 
 // member adds an enabled member to the tenant, as the directory would,

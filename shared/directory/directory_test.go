@@ -13,15 +13,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"workbench/infra/stacktest"
 	"workbench/shared/directory"
 )
 
 func createDepartment(tb testing.TB, s *testStack, token, name, parent string) directory.Department {
 	tb.Helper()
 	r := s.do(tb, "POST", "/v1/admin/departments", token, map[string]any{"name": name, "parentId": parent})
-	want(tb, r, http.StatusCreated)
+	stacktest.Want(tb, r, http.StatusCreated)
 	var d directory.Department
-	r.decode(tb, &d)
+	r.Decode(tb, &d)
 	return d
 }
 
@@ -33,16 +34,16 @@ func TestDepartments(t *testing.T) {
 	be := createDepartment(t, s, tn.Token, "后端组", rd.ID)
 	sales := createDepartment(t, s, tn.Token, "销售部", hq.ID)
 
-	want(t, s.do(t, "POST", "/v1/admin/departments", tn.Token, map[string]any{"name": ""}), http.StatusBadRequest, "invalid_department_name")
-	want(t, s.do(t, "POST", "/v1/admin/departments", tn.Token, map[string]any{"name": strings.Repeat("部", 31)}), http.StatusBadRequest, "invalid_department_name")
-	want(t, s.do(t, "POST", "/v1/admin/departments", tn.Token, map[string]any{"name": "x", "parentId": "nope"}), http.StatusBadRequest, "department_not_found")
+	stacktest.Want(t, s.do(t, "POST", "/v1/admin/departments", tn.Token, map[string]any{"name": ""}), http.StatusBadRequest, "invalid_department_name")
+	stacktest.Want(t, s.do(t, "POST", "/v1/admin/departments", tn.Token, map[string]any{"name": strings.Repeat("部", 31)}), http.StatusBadRequest, "invalid_department_name")
+	stacktest.Want(t, s.do(t, "POST", "/v1/admin/departments", tn.Token, map[string]any{"name": "x", "parentId": "nope"}), http.StatusBadRequest, "department_not_found")
 
 	var tree struct {
 		Items []*directory.Department
 	}
 	r := s.do(t, "GET", "/v1/departments", tn.Token, nil)
-	want(t, r, http.StatusOK)
-	r.decode(t, &tree)
+	stacktest.Want(t, r, http.StatusOK)
+	r.Decode(t, &tree)
 	// Children are ordered by name: 研发部 (U+7814) before 销售部 (U+9500).
 	if len(tree.Items) != 1 || tree.Items[0].ID != hq.ID || len(tree.Items[0].Sub) != 2 ||
 		tree.Items[0].Sub[0].ID != rd.ID || len(tree.Items[0].Sub[0].Sub) != 1 || tree.Items[0].Sub[0].Sub[0].ID != be.ID ||
@@ -50,46 +51,46 @@ func TestDepartments(t *testing.T) {
 		t.Fatalf("tree %s", r.Body)
 	}
 	// Moves that make a cycle are 400.
-	want(t, s.do(t, "PATCH", "/v1/admin/departments/"+hq.ID, tn.Token, map[string]any{"parentId": be.ID}), http.StatusBadRequest, "department_cycle")
-	want(t, s.do(t, "PATCH", "/v1/admin/departments/"+rd.ID, tn.Token, map[string]any{"parentId": rd.ID}), http.StatusBadRequest, "department_cycle")
-	want(t, s.do(t, "PATCH", "/v1/admin/departments/"+rd.ID, tn.Token, map[string]any{"parentId": "nope"}), http.StatusBadRequest, "department_not_found")
+	stacktest.Want(t, s.do(t, "PATCH", "/v1/admin/departments/"+hq.ID, tn.Token, map[string]any{"parentId": be.ID}), http.StatusBadRequest, "department_cycle")
+	stacktest.Want(t, s.do(t, "PATCH", "/v1/admin/departments/"+rd.ID, tn.Token, map[string]any{"parentId": rd.ID}), http.StatusBadRequest, "department_cycle")
+	stacktest.Want(t, s.do(t, "PATCH", "/v1/admin/departments/"+rd.ID, tn.Token, map[string]any{"parentId": "nope"}), http.StatusBadRequest, "department_not_found")
 	// Rename and move.
 	r = s.do(t, "PATCH", "/v1/admin/departments/"+be.ID, tn.Token, map[string]any{"name": "服务端组", "parentId": sales.ID})
-	want(t, r, http.StatusOK)
+	stacktest.Want(t, r, http.StatusOK)
 	var moved directory.Department
-	r.decode(t, &moved)
+	r.Decode(t, &moved)
 	if moved.Name != "服务端组" || moved.ParentID != sales.ID {
 		t.Fatalf("moved %+v", moved)
 	}
 	// A move under a sibling, whose ancestor is the old parent.
 	x := createDepartment(t, s, tn.Token, "临时组", hq.ID)
-	want(t, s.do(t, "PATCH", "/v1/admin/departments/"+x.ID, tn.Token, map[string]any{"parentId": sales.ID}), http.StatusOK)
-	want(t, s.do(t, "PATCH", "/v1/admin/departments/"+x.ID, tn.Token, map[string]any{"parentId": ""}), http.StatusOK)
-	want(t, s.do(t, "DELETE", "/v1/admin/departments/"+x.ID, tn.Token, nil), http.StatusNoContent)
+	stacktest.Want(t, s.do(t, "PATCH", "/v1/admin/departments/"+x.ID, tn.Token, map[string]any{"parentId": sales.ID}), http.StatusOK)
+	stacktest.Want(t, s.do(t, "PATCH", "/v1/admin/departments/"+x.ID, tn.Token, map[string]any{"parentId": ""}), http.StatusOK)
+	stacktest.Want(t, s.do(t, "DELETE", "/v1/admin/departments/"+x.ID, tn.Token, nil), http.StatusNoContent)
 	// Members belong to departments; list by department.
 	m := createMember(t, s, tn.Token, map[string]any{"name": "吴九", "mobile": s.mobile(), "departmentIds": []string{rd.ID, be.ID}})
 	createMember(t, s, tn.Token, map[string]any{"name": "郑十", "mobile": s.mobile(), "departmentIds": []string{sales.ID}})
 	var page struct{ Items []directory.Member }
-	s.do(t, "GET", "/v1/members?department="+rd.ID, tn.Token, nil).decode(t, &page)
+	s.do(t, "GET", "/v1/members?department="+rd.ID, tn.Token, nil).Decode(t, &page)
 	if len(page.Items) != 1 || page.Items[0].ID != m.ID {
 		t.Fatalf("members of rd: %+v", page.Items)
 	}
 	// A department with members or children cannot be deleted.
-	want(t, s.do(t, "DELETE", "/v1/admin/departments/"+rd.ID, tn.Token, nil), http.StatusConflict, "department_not_empty")
-	want(t, s.do(t, "DELETE", "/v1/admin/departments/"+sales.ID, tn.Token, nil), http.StatusConflict, "department_not_empty")
-	want(t, s.do(t, "PATCH", "/v1/admin/members/"+m.ID, tn.Token, map[string]any{"departmentIds": []string{be.ID}}), http.StatusOK)
-	s.do(t, "GET", "/v1/members?department="+rd.ID, tn.Token, nil).decode(t, &page)
+	stacktest.Want(t, s.do(t, "DELETE", "/v1/admin/departments/"+rd.ID, tn.Token, nil), http.StatusConflict, "department_not_empty")
+	stacktest.Want(t, s.do(t, "DELETE", "/v1/admin/departments/"+sales.ID, tn.Token, nil), http.StatusConflict, "department_not_empty")
+	stacktest.Want(t, s.do(t, "PATCH", "/v1/admin/members/"+m.ID, tn.Token, map[string]any{"departmentIds": []string{be.ID}}), http.StatusOK)
+	s.do(t, "GET", "/v1/members?department="+rd.ID, tn.Token, nil).Decode(t, &page)
 	if len(page.Items) != 0 {
 		t.Fatalf("rd still lists %+v", page.Items)
 	}
-	want(t, s.do(t, "DELETE", "/v1/admin/departments/"+rd.ID, tn.Token, nil), http.StatusNoContent)
-	want(t, s.do(t, "DELETE", "/v1/admin/departments/"+rd.ID, tn.Token, nil), http.StatusNotFound)
+	stacktest.Want(t, s.do(t, "DELETE", "/v1/admin/departments/"+rd.ID, tn.Token, nil), http.StatusNoContent)
+	stacktest.Want(t, s.do(t, "DELETE", "/v1/admin/departments/"+rd.ID, tn.Token, nil), http.StatusNotFound)
 	// Members may not join departments that do not exist (any more).
-	want(t, s.do(t, "PATCH", "/v1/admin/members/"+m.ID, tn.Token, map[string]any{"departmentIds": []string{rd.ID}}), http.StatusBadRequest, "department_not_found")
+	stacktest.Want(t, s.do(t, "PATCH", "/v1/admin/members/"+m.ID, tn.Token, map[string]any{"departmentIds": []string{rd.ID}}), http.StatusBadRequest, "department_not_found")
 	// Members cannot manage departments.
 	token := s.token(t, tn.ID, tn.Code, m.ID)
-	want(t, s.do(t, "POST", "/v1/admin/departments", token, map[string]any{"name": "x"}), http.StatusForbidden, "admin_only")
-	want(t, s.do(t, "GET", "/v1/departments", token, nil), http.StatusOK)
+	stacktest.Want(t, s.do(t, "POST", "/v1/admin/departments", token, map[string]any{"name": "x"}), http.StatusForbidden, "admin_only")
+	stacktest.Want(t, s.do(t, "GET", "/v1/departments", token, nil), http.StatusOK)
 }
 
 func TestCustomFields(t *testing.T) {
@@ -102,9 +103,9 @@ func TestCustomFields(t *testing.T) {
 		{"code": "note", "name": "备注", "type": "text", "description": "自由文本"},
 	}
 	r := s.do(t, "PUT", "/v1/admin/directory-fields", tn.Token, defs)
-	want(t, r, http.StatusOK)
+	stacktest.Want(t, r, http.StatusOK)
 	var got struct{ Items []directory.Field }
-	s.do(t, "GET", "/v1/admin/directory-fields", tn.Token, nil).decode(t, &got)
+	s.do(t, "GET", "/v1/admin/directory-fields", tn.Token, nil).Decode(t, &got)
 	if len(got.Items) != 4 || got.Items[1].Options[1] != "P6" || !got.Items[0].Required {
 		t.Fatalf("fields %+v", got.Items)
 	}
@@ -124,7 +125,7 @@ func TestCustomFields(t *testing.T) {
 	}
 	for _, tt := range bad {
 		r := s.do(t, "PUT", "/v1/admin/directory-fields", tn.Token, tt.defs)
-		code, field := r.errorOf()
+		code, field := r.ErrorCode()
 		if r.Status != 400 || code != tt.code || field != tt.field {
 			t.Errorf("%v: %d %s, want %s %s", tt.defs, r.Status, r.Body, tt.code, tt.field)
 		}
@@ -133,7 +134,7 @@ func TestCustomFields(t *testing.T) {
 	for i := range many {
 		many[i] = map[string]any{"code": "f" + strings.Repeat("x", i), "name": "x", "type": "text"}
 	}
-	want(t, s.do(t, "PUT", "/v1/admin/directory-fields", tn.Token, many), http.StatusBadRequest, "too_many_fields")
+	stacktest.Want(t, s.do(t, "PUT", "/v1/admin/directory-fields", tn.Token, many), http.StatusBadRequest, "too_many_fields")
 
 	mobile := s.mobile()
 	values := []struct {
@@ -151,7 +152,7 @@ func TestCustomFields(t *testing.T) {
 	}
 	for _, tt := range values {
 		r := s.do(t, "POST", "/v1/admin/members", tn.Token, map[string]any{"name": "冯十一", "mobile": mobile, "fields": tt.fields})
-		code, field := r.errorOf()
+		code, field := r.ErrorCode()
 		if r.Status != 400 || code != tt.code || field != tt.field {
 			t.Errorf("%v: %d %s, want %s %s", tt.fields, r.Status, r.Body, tt.code, tt.field)
 		}
@@ -162,35 +163,35 @@ func TestCustomFields(t *testing.T) {
 		t.Fatalf("fields %+v", m.Fields)
 	}
 	r = s.do(t, "PATCH", "/v1/admin/members/"+m.ID, tn.Token, map[string]any{"fields": map[string]any{"note": nil, "level": "P5"}})
-	want(t, r, http.StatusOK)
+	stacktest.Want(t, r, http.StatusOK)
 	var patched directory.Member
-	r.decode(t, &patched)
+	r.Decode(t, &patched)
 	if patched.Fields["level"] != "P5" || patched.Fields["note"] != nil || patched.Fields["hired"] != "2024-01-01" {
 		t.Fatalf("patched fields %+v", patched.Fields)
 	}
-	want(t, s.do(t, "PATCH", "/v1/admin/members/"+m.ID, tn.Token, map[string]any{"fields": map[string]any{"hired": nil}}), http.StatusBadRequest, "field_required")
+	stacktest.Want(t, s.do(t, "PATCH", "/v1/admin/members/"+m.ID, tn.Token, map[string]any{"fields": map[string]any{"hired": nil}}), http.StatusBadRequest, "field_required")
 	// Members cannot see or change the definitions.
 	token := s.token(t, tn.ID, tn.Code, m.ID)
-	want(t, s.do(t, "GET", "/v1/admin/directory-fields", token, nil), http.StatusForbidden, "admin_only")
+	stacktest.Want(t, s.do(t, "GET", "/v1/admin/directory-fields", token, nil), http.StatusForbidden, "admin_only")
 }
 
 func TestInvitationAndRegister(t *testing.T) {
 	s := newStack(t)
 	tn := s.newTenant(t)
 	r := s.do(t, "POST", "/v1/admin/invitations", tn.Token, map[string]any{"expiresInHours": 24})
-	want(t, r, http.StatusCreated)
+	stacktest.Want(t, r, http.StatusCreated)
 	var inv directory.Invitation
-	r.decode(t, &inv)
+	r.Decode(t, &inv)
 	if inv.Code == "" || inv.URL != "https://"+tn.Code+".workbench.example.com/join?code="+inv.Code || inv.ExpiresAt.Sub(time.Now()) < 23*time.Hour {
 		t.Fatalf("invitation %+v", inv)
 	}
-	want(t, s.do(t, "POST", "/v1/admin/invitations", tn.Token, map[string]any{"expiresInHours": 0}), http.StatusBadRequest, "invalid_expiry")
-	want(t, s.do(t, "POST", "/v1/admin/invitations", tn.Token, map[string]any{"maxUses": 0}), http.StatusBadRequest, "invalid_max_uses")
+	stacktest.Want(t, s.do(t, "POST", "/v1/admin/invitations", tn.Token, map[string]any{"expiresInHours": 0}), http.StatusBadRequest, "invalid_expiry")
+	stacktest.Want(t, s.do(t, "POST", "/v1/admin/invitations", tn.Token, map[string]any{"maxUses": 0}), http.StatusBadRequest, "invalid_max_uses")
 
 	mobile := s.mobile()
 	reg := map[string]any{"tenant": tn.Code, "invitation": inv.Code, "mobile": mobile, "code": "123456", "name": "陈十二"}
 	bad := map[string]any{"tenant": tn.Code, "invitation": inv.Code, "mobile": mobile, "code": "000000", "name": "陈十二"}
-	want(t, s.do(t, "POST", "/v1/register", "", bad), http.StatusUnauthorized, "invalid_code")
+	stacktest.Want(t, s.do(t, "POST", "/v1/register", "", bad), http.StatusUnauthorized, "invalid_code")
 	for _, tt := range []struct{ key, value, code string }{
 		{"mobile", "123", "invalid_mobile"}, {"name", "陈!", "invalid_name"}, {"invitation", "", "invalid_invitation"},
 	} {
@@ -199,15 +200,15 @@ func TestInvitationAndRegister(t *testing.T) {
 			b[k] = v
 		}
 		b[tt.key] = tt.value
-		want(t, s.do(t, "POST", "/v1/register", "", b), http.StatusBadRequest, tt.code)
+		stacktest.Want(t, s.do(t, "POST", "/v1/register", "", b), http.StatusBadRequest, tt.code)
 	}
-	want(t, s.do(t, "POST", "/v1/register", "", map[string]any{"tenant": "nope-tenant", "invitation": inv.Code, "mobile": mobile, "code": "123456", "name": "陈十二"}), http.StatusNotFound)
-	want(t, s.do(t, "POST", "/v1/register", "", map[string]any{"tenant": tn.Code, "invitation": "WRONG", "mobile": mobile, "code": "123456", "name": "陈十二"}), http.StatusNotFound, "invitation_not_found")
+	stacktest.Want(t, s.do(t, "POST", "/v1/register", "", map[string]any{"tenant": "nope-tenant", "invitation": inv.Code, "mobile": mobile, "code": "123456", "name": "陈十二"}), http.StatusNotFound)
+	stacktest.Want(t, s.do(t, "POST", "/v1/register", "", map[string]any{"tenant": tn.Code, "invitation": "WRONG", "mobile": mobile, "code": "123456", "name": "陈十二"}), http.StatusNotFound, "invitation_not_found")
 
 	r = s.do(t, "POST", "/v1/register", "", reg)
-	want(t, r, http.StatusOK)
+	stacktest.Want(t, r, http.StatusOK)
 	var out directory.Registered
-	r.decode(t, &out)
+	r.Decode(t, &out)
 	if out.Result != "joined" || out.Member.Account != "chenshier" || !out.Member.Enabled || out.Member.Mobile != mobile {
 		t.Fatalf("register %s", r.Body)
 	}
@@ -216,37 +217,37 @@ func TestInvitationAndRegister(t *testing.T) {
 		t.Fatalf("SMS %q", sms)
 	}
 	r = s.do(t, "POST", "/v1/register", "", reg)
-	want(t, r, http.StatusOK)
-	r.decode(t, &out)
+	stacktest.Want(t, r, http.StatusOK)
+	r.Decode(t, &out)
 	if out.Result != "already_member" || out.Member.ID == "" {
 		t.Fatalf("second register %s", r.Body)
 	}
 	// The admin's own mobile is already a member too.
 	reg2 := map[string]any{"tenant": tn.Code, "invitation": inv.Code, "mobile": tn.AdminMobile, "code": "123456", "name": "管理员"}
-	s.do(t, "POST", "/v1/register", "", reg2).decode(t, &out)
+	s.do(t, "POST", "/v1/register", "", reg2).Decode(t, &out)
 	if out.Result != "already_member" {
 		t.Fatalf("admin registers: %+v", out)
 	}
 
 	// Use limits: a one-use invitation serves one new member, then 410.
 	r = s.do(t, "POST", "/v1/admin/invitations", tn.Token, map[string]any{"maxUses": 1})
-	want(t, r, http.StatusCreated)
+	stacktest.Want(t, r, http.StatusCreated)
 	var once directory.Invitation
-	r.decode(t, &once)
-	want(t, s.do(t, "POST", "/v1/register", "", map[string]any{"tenant": tn.Code, "invitation": once.Code, "mobile": s.mobile(), "code": "123456", "name": "楚一"}), http.StatusOK)
-	want(t, s.do(t, "POST", "/v1/register", "", map[string]any{"tenant": tn.Code, "invitation": once.Code, "mobile": s.mobile(), "code": "123456", "name": "楚二"}), http.StatusGone, "invitation_used_up")
+	r.Decode(t, &once)
+	stacktest.Want(t, s.do(t, "POST", "/v1/register", "", map[string]any{"tenant": tn.Code, "invitation": once.Code, "mobile": s.mobile(), "code": "123456", "name": "楚一"}), http.StatusOK)
+	stacktest.Want(t, s.do(t, "POST", "/v1/register", "", map[string]any{"tenant": tn.Code, "invitation": once.Code, "mobile": s.mobile(), "code": "123456", "name": "楚二"}), http.StatusGone, "invitation_used_up")
 
 	// Expiry: 410 once the clock passes it.
 	s.advance(25 * time.Hour)
-	want(t, s.do(t, "POST", "/v1/register", "", map[string]any{"tenant": tn.Code, "invitation": inv.Code, "mobile": s.mobile(), "code": "123456", "name": "楚三"}), http.StatusGone, "invitation_expired")
+	stacktest.Want(t, s.do(t, "POST", "/v1/register", "", map[string]any{"tenant": tn.Code, "invitation": inv.Code, "mobile": s.mobile(), "code": "123456", "name": "楚三"}), http.StatusGone, "invitation_expired")
 }
 
 func search(tb testing.TB, s *testStack, token, q string) []directory.Member {
 	tb.Helper()
 	r := s.do(tb, "GET", "/v1/members?q="+url.QueryEscape(q), token, nil)
-	want(tb, r, http.StatusOK)
+	stacktest.Want(tb, r, http.StatusOK)
 	var page struct{ Items []directory.Member }
-	r.decode(tb, &page)
+	r.Decode(tb, &page)
 	return page.Items
 }
 
@@ -313,7 +314,7 @@ func TestSearch(t *testing.T) {
 		}
 	}
 	// Renaming moves the search tokens.
-	want(t, s.do(t, "PATCH", "/v1/admin/members/"+zs.ID, tn.Token, map[string]any{"name": "钱多多", "mobile": "13987654321"}), http.StatusOK)
+	stacktest.Want(t, s.do(t, "PATCH", "/v1/admin/members/"+zs.ID, tn.Token, map[string]any{"name": "钱多多", "mobile": "13987654321"}), http.StatusOK)
 	if got := names(search(t, s, tn.Token, "5678")); len(got) != 0 {
 		t.Fatalf("old mobile still found: %v", got)
 	}
@@ -323,12 +324,12 @@ func TestSearch(t *testing.T) {
 	if got := names(search(t, s, tn.Token, "zs")); len(got) != 1 || got[0] != "张三丰" {
 		t.Fatalf("old name: %v", got)
 	}
-	want(t, s.do(t, "GET", "/v1/members?q="+url.QueryEscape(strings.Repeat("a", 65)), tn.Token, nil), http.StatusBadRequest)
+	stacktest.Want(t, s.do(t, "GET", "/v1/members?q="+url.QueryEscape(strings.Repeat("a", 65)), tn.Token, nil), http.StatusBadRequest)
 	if got := search(t, s, tn.Token, " "); len(got) != 7 {
 		t.Fatalf("an empty q lists every member: %v", names(got))
 	}
-	want(t, s.do(t, "GET", "/v1/members?limit=0", tn.Token, nil), http.StatusBadRequest)
-	want(t, s.do(t, "GET", "/v1/members?cursor=zzz", tn.Token, nil), http.StatusBadRequest, "invalid_cursor")
+	stacktest.Want(t, s.do(t, "GET", "/v1/members?limit=0", tn.Token, nil), http.StatusBadRequest)
+	stacktest.Want(t, s.do(t, "GET", "/v1/members?cursor=zzz", tn.Token, nil), http.StatusBadRequest, "invalid_cursor")
 }
 
 func TestListPages(t *testing.T) {
@@ -341,12 +342,12 @@ func TestListPages(t *testing.T) {
 	cursor := ""
 	for pages := 0; ; pages++ {
 		r := s.do(t, "GET", "/v1/members?limit=2&cursor="+cursor, tn.Token, nil)
-		want(t, r, http.StatusOK)
+		stacktest.Want(t, r, http.StatusOK)
 		var page struct {
 			Items      []directory.Member
 			NextCursor string
 		}
-		r.decode(t, &page)
+		r.Decode(t, &page)
 		for _, m := range page.Items {
 			seen[m.ID] = true
 		}
@@ -382,8 +383,8 @@ func TestFrequentContacts(t *testing.T) {
 	}
 	var list struct{ Items []directory.Contact }
 	r := s.do(t, "GET", "/v1/me/frequent-contacts", tn.Token, nil)
-	want(t, r, http.StatusOK)
-	r.decode(t, &list)
+	stacktest.Want(t, r, http.StatusOK)
+	r.Decode(t, &list)
 	if len(list.Items) != 2 || list.Items[0].Member.ID != c.ID || list.Items[1].Member.ID != b.ID || list.Items[1].Count != 4 {
 		t.Fatalf("ranked %s", r.Body)
 	}
@@ -391,26 +392,26 @@ func TestFrequentContacts(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		s.Contacts.Touch(ctx, tn.ID, tn.AdminID, []string{b.ID}, now.Add(-2*time.Hour))
 	}
-	s.do(t, "GET", "/v1/me/frequent-contacts", tn.Token, nil).decode(t, &list)
+	s.do(t, "GET", "/v1/me/frequent-contacts", tn.Token, nil).Decode(t, &list)
 	if list.Items[0].Member.ID != b.ID {
 		t.Fatalf("after more contacts with b: %+v", names([]directory.Member{list.Items[0].Member, list.Items[1].Member}))
 	}
 	// By hand.
-	want(t, s.do(t, "PUT", "/v1/me/frequent-contacts/"+a.ID, tn.Token, nil), http.StatusNoContent)
-	want(t, s.do(t, "PUT", "/v1/me/frequent-contacts/nope", tn.Token, nil), http.StatusNotFound)
-	want(t, s.do(t, "PUT", "/v1/me/frequent-contacts/"+tn.AdminID, tn.Token, nil), http.StatusBadRequest, "invalid_contact")
-	s.do(t, "GET", "/v1/me/frequent-contacts", tn.Token, nil).decode(t, &list)
+	stacktest.Want(t, s.do(t, "PUT", "/v1/me/frequent-contacts/"+a.ID, tn.Token, nil), http.StatusNoContent)
+	stacktest.Want(t, s.do(t, "PUT", "/v1/me/frequent-contacts/nope", tn.Token, nil), http.StatusNotFound)
+	stacktest.Want(t, s.do(t, "PUT", "/v1/me/frequent-contacts/"+tn.AdminID, tn.Token, nil), http.StatusBadRequest, "invalid_contact")
+	s.do(t, "GET", "/v1/me/frequent-contacts", tn.Token, nil).Decode(t, &list)
 	if len(list.Items) != 3 || list.Items[0].Member.ID != a.ID || !list.Items[0].Manual {
 		t.Fatalf("after manual add: %+v", list.Items)
 	}
-	want(t, s.do(t, "DELETE", "/v1/me/frequent-contacts/"+a.ID, tn.Token, nil), http.StatusNoContent)
-	s.do(t, "GET", "/v1/me/frequent-contacts", tn.Token, nil).decode(t, &list)
+	stacktest.Want(t, s.do(t, "DELETE", "/v1/me/frequent-contacts/"+a.ID, tn.Token, nil), http.StatusNoContent)
+	s.do(t, "GET", "/v1/me/frequent-contacts", tn.Token, nil).Decode(t, &list)
 	if len(list.Items) != 2 {
 		t.Fatalf("after removal: %+v", list.Items)
 	}
 	// Another member's list is their own.
 	token := s.token(t, tn.ID, tn.Code, a.ID)
-	s.do(t, "GET", "/v1/me/frequent-contacts", token, nil).decode(t, &list)
+	s.do(t, "GET", "/v1/me/frequent-contacts", token, nil).Decode(t, &list)
 	if len(list.Items) != 0 {
 		t.Fatalf("a's list: %+v", list.Items)
 	}
@@ -421,7 +422,7 @@ func TestFrequentContacts(t *testing.T) {
 		many = append(many, m.ID)
 	}
 	s.Contacts.Touch(ctx, tn.ID, a.ID, many, now)
-	s.do(t, "GET", "/v1/me/frequent-contacts", token, nil).decode(t, &list)
+	s.do(t, "GET", "/v1/me/frequent-contacts", token, nil).Decode(t, &list)
 	if len(list.Items) != 20 {
 		t.Fatalf("%d frequent contacts, want the top 20", len(list.Items))
 	}
@@ -450,13 +451,13 @@ func TestNoPlaintextPersonalData(t *testing.T) {
 	mobile := s.mobile()
 	m := createMember(t, s, tn.Token, map[string]any{"name": "慕容复", "mobile": mobile, "email": "murong.fu@example.com"})
 	d := createDepartment(t, s, tn.Token, "燕子坞", "")
-	want(t, s.do(t, "PATCH", "/v1/admin/members/"+m.ID, tn.Token, map[string]any{"departmentIds": []string{d.ID}}), http.StatusOK)
+	stacktest.Want(t, s.do(t, "PATCH", "/v1/admin/members/"+m.ID, tn.Token, map[string]any{"departmentIds": []string{d.ID}}), http.StatusOK)
 	s.Contacts.Touch(context.Background(), tn.ID, tn.AdminID, []string{m.ID}, time.Now())
 	r := s.do(t, "POST", "/v1/admin/invitations", tn.Token, map[string]any{})
 	var inv directory.Invitation
-	r.decode(t, &inv)
+	r.Decode(t, &inv)
 	regMobile := s.mobile()
-	want(t, s.do(t, "POST", "/v1/register", "", map[string]any{"tenant": tn.Code, "invitation": inv.Code, "mobile": regMobile, "code": "123456", "name": "王语嫣"}), http.StatusOK)
+	stacktest.Want(t, s.do(t, "POST", "/v1/register", "", map[string]any{"tenant": tn.Code, "invitation": inv.Code, "mobile": regMobile, "code": "123456", "name": "王语嫣"}), http.StatusOK)
 
 	// The account is a login name, stored as it is (it is not among the
 	// personal data SPEC.md §7 seals).
@@ -483,7 +484,7 @@ func TestNoPlaintextPersonalData(t *testing.T) {
 	}
 	// The data is there, sealed: the API reads it back.
 	var got directory.Member
-	s.do(t, "GET", "/v1/members/"+m.ID, tn.Token, nil).decode(t, &got)
+	s.do(t, "GET", "/v1/members/"+m.ID, tn.Token, nil).Decode(t, &got)
 	if got.Name != "慕容复" || got.Mobile != mobile || got.Email != "murong.fu@example.com" {
 		t.Fatalf("read back %+v", got)
 	}
@@ -515,12 +516,12 @@ func TestEventsWrittenWithChanges(t *testing.T) {
 	tn := s.newTenant(t)
 	d := createDepartment(t, s, tn.Token, "财务部", "")
 	m := createMember(t, s, tn.Token, map[string]any{"name": "段誉", "mobile": s.mobile(), "departmentIds": []string{d.ID}})
-	want(t, s.do(t, "PATCH", "/v1/admin/members/"+m.ID, tn.Token, map[string]any{"departmentIds": []string{}}), http.StatusOK)
-	want(t, s.do(t, "DELETE", "/v1/admin/members/"+m.ID, tn.Token, nil), http.StatusNoContent)
-	want(t, s.do(t, "PATCH", "/v1/admin/departments/"+d.ID, tn.Token, map[string]any{"name": "财务中心"}), http.StatusOK)
-	want(t, s.do(t, "DELETE", "/v1/admin/departments/"+d.ID, tn.Token, nil), http.StatusNoContent)
+	stacktest.Want(t, s.do(t, "PATCH", "/v1/admin/members/"+m.ID, tn.Token, map[string]any{"departmentIds": []string{}}), http.StatusOK)
+	stacktest.Want(t, s.do(t, "DELETE", "/v1/admin/members/"+m.ID, tn.Token, nil), http.StatusNoContent)
+	stacktest.Want(t, s.do(t, "PATCH", "/v1/admin/departments/"+d.ID, tn.Token, map[string]any{"name": "财务中心"}), http.StatusOK)
+	stacktest.Want(t, s.do(t, "DELETE", "/v1/admin/departments/"+d.ID, tn.Token, nil), http.StatusNoContent)
 	// A refused change writes no event.
-	want(t, s.do(t, "POST", "/v1/admin/members", tn.Token, map[string]any{"name": "x", "mobile": tn.AdminMobile}), http.StatusConflict)
+	stacktest.Want(t, s.do(t, "POST", "/v1/admin/members", tn.Token, map[string]any{"name": "x", "mobile": tn.AdminMobile}), http.StatusConflict)
 
 	res, err := s.DB.Query(context.Background(), &dynamodb.QueryInput{
 		TableName:                 aws.String(s.Tables["DirectoryTable"]),

@@ -2,7 +2,6 @@ package directory_test
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -111,45 +110,13 @@ func (s *testStack) token(tb testing.TB, tenantID, code, memberID string) string
 	return s.st.Token(tb, tenantID, code, memberID)
 }
 
-type response struct {
-	Status int
-	Body   []byte
-}
-
-func (r response) decode(tb testing.TB, v any) {
+// do is Stack.Call that also checks that every response carries an
+// X-Request-Id.
+func (s *testStack) do(tb testing.TB, method, path, token string, body any) stacktest.Response {
 	tb.Helper()
-	if err := json.Unmarshal(r.Body, v); err != nil {
-		tb.Fatalf("decode %s: %v", r.Body, err)
-	}
-}
-
-// errorOf returns the error code and field of an error response.
-func (r response) errorOf() (code, field string) {
-	var e struct {
-		Error struct{ Code, Field string }
-	}
-	json.Unmarshal(r.Body, &e)
-	return e.Error.Code, e.Error.Field
-}
-
-func (s *testStack) do(tb testing.TB, method, path, token string, body any) response {
-	tb.Helper()
-	status, data, header := s.st.Do(tb, method, path, token, body)
-	if header.Get("X-Request-Id") == "" {
+	r := s.st.Call(tb, method, path, token, body)
+	if r.Header.Get("X-Request-Id") == "" {
 		tb.Errorf("%s %s: no X-Request-Id", method, path)
 	}
-	return response{status, data}
-}
-
-// want checks a response's status (and error code when given).
-func want(tb testing.TB, r response, status int, code ...string) {
-	tb.Helper()
-	if r.Status != status {
-		tb.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
-	}
-	if len(code) > 0 {
-		if got, _ := r.errorOf(); got != code[0] {
-			tb.Fatalf("error code %q, want %q: %s", got, code[0], r.Body)
-		}
-	}
+	return r
 }

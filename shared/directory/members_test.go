@@ -7,15 +7,16 @@ import (
 	"sync"
 	"testing"
 
+	"workbench/infra/stacktest"
 	"workbench/shared/directory"
 )
 
 func createMember(tb testing.TB, s *testStack, token string, body map[string]any) directory.Member {
 	tb.Helper()
 	r := s.do(tb, "POST", "/v1/admin/members", token, body)
-	want(tb, r, http.StatusCreated)
+	stacktest.Want(tb, r, http.StatusCreated)
 	var m directory.Member
-	r.decode(tb, &m)
+	r.Decode(tb, &m)
 	return m
 }
 
@@ -35,9 +36,9 @@ func TestCreateMember(t *testing.T) {
 		t.Fatalf("SMS to the new member: %q", sms)
 	}
 	r := s.do(t, "GET", "/v1/members/"+m.ID, tn.Token, nil)
-	want(t, r, http.StatusOK)
+	stacktest.Want(t, r, http.StatusOK)
 	var got directory.Member
-	r.decode(t, &got)
+	r.Decode(t, &got)
 	if got.Name != "张三" || got.Mobile != mobile || got.Account != "zhangsan" {
 		t.Fatalf("read back %+v", got)
 	}
@@ -82,7 +83,7 @@ func TestCreateMemberRejectsBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		r := s.do(t, "POST", "/v1/admin/members", tn.Token, tt.body)
-		code, field := r.errorOf()
+		code, field := r.ErrorCode()
 		if r.Status != http.StatusBadRequest || (tt.code != "" && code != tt.code) || field != tt.field {
 			t.Errorf("%v: %d %s, want 400 %s naming %q", tt.body, r.Status, r.Body, tt.code, tt.field)
 		}
@@ -97,27 +98,27 @@ func TestUniqueMobileAndAccount(t *testing.T) {
 	mobile := s.mobile()
 	a := createMember(t, s, tn.Token, map[string]any{"name": "王五", "mobile": mobile, "account": "wangwu"})
 	r := s.do(t, "POST", "/v1/admin/members", tn.Token, map[string]any{"name": "王五", "mobile": mobile})
-	want(t, r, http.StatusConflict, "mobile_taken")
+	stacktest.Want(t, r, http.StatusConflict, "mobile_taken")
 	r = s.do(t, "POST", "/v1/admin/members", tn.Token, map[string]any{"name": "王五", "mobile": s.mobile(), "account": "WangWu"})
-	want(t, r, http.StatusConflict, "account_taken")
+	stacktest.Want(t, r, http.StatusConflict, "account_taken")
 	// The admin's mobile is reserved too (tenant creation goes through CreateItems).
 	r = s.do(t, "POST", "/v1/admin/members", tn.Token, map[string]any{"name": "王五", "mobile": tn.AdminMobile})
-	want(t, r, http.StatusConflict, "mobile_taken")
+	stacktest.Want(t, r, http.StatusConflict, "mobile_taken")
 
 	// Changing the mobile and account moves their reservations.
 	newMobile := s.mobile()
 	r = s.do(t, "PATCH", "/v1/admin/members/"+a.ID, tn.Token, map[string]any{"mobile": newMobile, "account": "wang5"})
-	want(t, r, http.StatusOK)
+	stacktest.Want(t, r, http.StatusOK)
 	createMember(t, s, tn.Token, map[string]any{"name": "赵六", "mobile": mobile, "account": "wangwu"})
 	r = s.do(t, "POST", "/v1/admin/members", tn.Token, map[string]any{"name": "赵六", "mobile": newMobile})
-	want(t, r, http.StatusConflict, "mobile_taken")
+	stacktest.Want(t, r, http.StatusConflict, "mobile_taken")
 	r = s.do(t, "POST", "/v1/admin/members", tn.Token, map[string]any{"name": "赵六", "mobile": s.mobile(), "account": "Wang5"})
-	want(t, r, http.StatusConflict, "account_taken")
+	stacktest.Want(t, r, http.StatusConflict, "account_taken")
 	// A change onto a taken value is a 409 and changes nothing.
 	r = s.do(t, "PATCH", "/v1/admin/members/"+a.ID, tn.Token, map[string]any{"mobile": mobile, "name": "王五五"})
-	want(t, r, http.StatusConflict, "mobile_taken")
+	stacktest.Want(t, r, http.StatusConflict, "mobile_taken")
 	var got directory.Member
-	s.do(t, "GET", "/v1/members/"+a.ID, tn.Token, nil).decode(t, &got)
+	s.do(t, "GET", "/v1/members/"+a.ID, tn.Token, nil).Decode(t, &got)
 	if got.Name != "王五" || got.Mobile != newMobile || got.Account != "wang5" {
 		t.Fatalf("after refused change: %+v", got)
 	}
@@ -153,7 +154,7 @@ func TestConcurrentDuplicateCreation(t *testing.T) {
 		t.Fatalf("%d creations of one mobile succeeded (%v), want exactly 1", created, statuses)
 	}
 	var page struct{ Items []directory.Member }
-	s.do(t, "GET", "/v1/members?q="+mobile, tn.Token, nil).decode(t, &page)
+	s.do(t, "GET", "/v1/members?q="+mobile, tn.Token, nil).Decode(t, &page)
 	if len(page.Items) != 1 {
 		t.Fatalf("members with the mobile: %d", len(page.Items))
 	}
@@ -195,7 +196,7 @@ func TestConcurrentDuplicateCreation(t *testing.T) {
 				return
 			}
 			var m directory.Member
-			r.decode(t, &m)
+			r.Decode(t, &m)
 			accounts[i] = m.Account
 		}()
 	}
@@ -213,27 +214,27 @@ func TestLastAdmin(t *testing.T) {
 	s := newStack(t)
 	tn := s.newTenant(t)
 	r := s.do(t, "PATCH", "/v1/admin/members/"+tn.AdminID, tn.Token, map[string]any{"role": "member"})
-	want(t, r, http.StatusConflict, "last_admin")
+	stacktest.Want(t, r, http.StatusConflict, "last_admin")
 	r = s.do(t, "PUT", "/v1/admin/members/"+tn.AdminID+"/status", tn.Token, map[string]any{"enabled": false})
-	want(t, r, http.StatusConflict, "last_admin")
+	stacktest.Want(t, r, http.StatusConflict, "last_admin")
 	r = s.do(t, "DELETE", "/v1/admin/members/"+tn.AdminID, tn.Token, nil)
-	want(t, r, http.StatusConflict, "last_admin")
+	stacktest.Want(t, r, http.StatusConflict, "last_admin")
 
 	other := createMember(t, s, tn.Token, map[string]any{"name": "副管理员", "mobile": s.mobile(), "role": "admin"})
 	r = s.do(t, "PATCH", "/v1/admin/members/"+tn.AdminID, tn.Token, map[string]any{"role": "member"})
-	want(t, r, http.StatusOK)
+	stacktest.Want(t, r, http.StatusOK)
 	// The demoted admin is a member now: admin routes are 403.
 	r = s.do(t, "POST", "/v1/admin/members", tn.Token, map[string]any{"name": "某人", "mobile": s.mobile()})
-	want(t, r, http.StatusForbidden, "admin_only")
+	stacktest.Want(t, r, http.StatusForbidden, "admin_only")
 	otherToken := s.token(t, tn.ID, tn.Code, other.ID)
 	r = s.do(t, "PUT", "/v1/admin/members/"+other.ID+"/status", otherToken, map[string]any{"enabled": false})
-	want(t, r, http.StatusConflict, "last_admin")
+	stacktest.Want(t, r, http.StatusConflict, "last_admin")
 	// Disabled admins do not count: re-promote, disable one, the other is last.
-	want(t, s.do(t, "PATCH", "/v1/admin/members/"+tn.AdminID, otherToken, map[string]any{"role": "admin"}), http.StatusOK)
-	want(t, s.do(t, "PUT", "/v1/admin/members/"+tn.AdminID+"/status", otherToken, map[string]any{"enabled": false}), http.StatusOK)
-	want(t, s.do(t, "DELETE", "/v1/admin/members/"+other.ID, otherToken, nil), http.StatusConflict, "last_admin")
+	stacktest.Want(t, s.do(t, "PATCH", "/v1/admin/members/"+tn.AdminID, otherToken, map[string]any{"role": "admin"}), http.StatusOK)
+	stacktest.Want(t, s.do(t, "PUT", "/v1/admin/members/"+tn.AdminID+"/status", otherToken, map[string]any{"enabled": false}), http.StatusOK)
+	stacktest.Want(t, s.do(t, "DELETE", "/v1/admin/members/"+other.ID, otherToken, nil), http.StatusConflict, "last_admin")
 	// The disabled admin's token stops working.
-	want(t, s.do(t, "GET", "/v1/members", tn.Token, nil), http.StatusUnauthorized, "account_disabled")
+	stacktest.Want(t, s.do(t, "GET", "/v1/members", tn.Token, nil), http.StatusUnauthorized, "account_disabled")
 }
 
 func TestMemberStatusUpdateDelete(t *testing.T) {
@@ -241,33 +242,33 @@ func TestMemberStatusUpdateDelete(t *testing.T) {
 	tn := s.newTenant(t)
 	m := createMember(t, s, tn.Token, map[string]any{"name": "孙七", "mobile": s.mobile()})
 	token := s.token(t, tn.ID, tn.Code, m.ID)
-	want(t, s.do(t, "GET", "/v1/members/"+m.ID, token, nil), http.StatusOK)
-	want(t, s.do(t, "POST", "/v1/admin/members", token, map[string]any{"name": "x", "mobile": s.mobile()}), http.StatusForbidden, "admin_only")
-	want(t, s.do(t, "PUT", "/v1/admin/members/"+m.ID+"/status", tn.Token, map[string]any{}), http.StatusBadRequest, "invalid_enabled")
+	stacktest.Want(t, s.do(t, "GET", "/v1/members/"+m.ID, token, nil), http.StatusOK)
+	stacktest.Want(t, s.do(t, "POST", "/v1/admin/members", token, map[string]any{"name": "x", "mobile": s.mobile()}), http.StatusForbidden, "admin_only")
+	stacktest.Want(t, s.do(t, "PUT", "/v1/admin/members/"+m.ID+"/status", tn.Token, map[string]any{}), http.StatusBadRequest, "invalid_enabled")
 	r := s.do(t, "PUT", "/v1/admin/members/"+m.ID+"/status", tn.Token, map[string]any{"enabled": false})
-	want(t, r, http.StatusOK)
-	want(t, s.do(t, "GET", "/v1/members/"+m.ID, token, nil), http.StatusUnauthorized, "account_disabled")
-	want(t, s.do(t, "PUT", "/v1/admin/members/"+m.ID+"/status", tn.Token, map[string]any{"enabled": true}), http.StatusOK)
-	want(t, s.do(t, "GET", "/v1/members/"+m.ID, token, nil), http.StatusOK)
+	stacktest.Want(t, r, http.StatusOK)
+	stacktest.Want(t, s.do(t, "GET", "/v1/members/"+m.ID, token, nil), http.StatusUnauthorized, "account_disabled")
+	stacktest.Want(t, s.do(t, "PUT", "/v1/admin/members/"+m.ID+"/status", tn.Token, map[string]any{"enabled": true}), http.StatusOK)
+	stacktest.Want(t, s.do(t, "GET", "/v1/members/"+m.ID, token, nil), http.StatusOK)
 
 	r = s.do(t, "PATCH", "/v1/admin/members/"+m.ID, tn.Token, map[string]any{"name": "孙八", "email": "s8@example.com", "position": "经理"})
-	want(t, r, http.StatusOK)
+	stacktest.Want(t, r, http.StatusOK)
 	var got directory.Member
-	r.decode(t, &got)
+	r.Decode(t, &got)
 	if got.Name != "孙八" || got.Email != "s8@example.com" || got.Position != "经理" || got.Account != m.Account {
 		t.Fatalf("patched %+v", got)
 	}
-	want(t, s.do(t, "PATCH", "/v1/admin/members/"+m.ID, tn.Token, map[string]any{"name": ""}), http.StatusBadRequest, "invalid_name")
-	want(t, s.do(t, "PATCH", "/v1/admin/members/"+m.ID, tn.Token, map[string]any{"account": ""}), http.StatusBadRequest, "invalid_account")
-	want(t, s.do(t, "PATCH", "/v1/admin/members/nope", tn.Token, map[string]any{"name": "x"}), http.StatusNotFound, "member_not_found")
+	stacktest.Want(t, s.do(t, "PATCH", "/v1/admin/members/"+m.ID, tn.Token, map[string]any{"name": ""}), http.StatusBadRequest, "invalid_name")
+	stacktest.Want(t, s.do(t, "PATCH", "/v1/admin/members/"+m.ID, tn.Token, map[string]any{"account": ""}), http.StatusBadRequest, "invalid_account")
+	stacktest.Want(t, s.do(t, "PATCH", "/v1/admin/members/nope", tn.Token, map[string]any{"name": "x"}), http.StatusNotFound, "member_not_found")
 
-	want(t, s.do(t, "DELETE", "/v1/admin/members/"+m.ID, tn.Token, nil), http.StatusNoContent)
-	want(t, s.do(t, "GET", "/v1/members/"+m.ID, tn.Token, nil), http.StatusNotFound, "member_not_found")
-	want(t, s.do(t, "DELETE", "/v1/admin/members/"+m.ID, tn.Token, nil), http.StatusNotFound)
+	stacktest.Want(t, s.do(t, "DELETE", "/v1/admin/members/"+m.ID, tn.Token, nil), http.StatusNoContent)
+	stacktest.Want(t, s.do(t, "GET", "/v1/members/"+m.ID, tn.Token, nil), http.StatusNotFound, "member_not_found")
+	stacktest.Want(t, s.do(t, "DELETE", "/v1/admin/members/"+m.ID, tn.Token, nil), http.StatusNotFound)
 	// Its mobile and account are free again, and search no longer finds it.
 	createMember(t, s, tn.Token, map[string]any{"name": "孙九", "mobile": m.Mobile, "account": m.Account})
 	var page struct{ Items []directory.Member }
-	s.do(t, "GET", "/v1/members?q=孙八", tn.Token, nil).decode(t, &page)
+	s.do(t, "GET", "/v1/members?q=孙八", tn.Token, nil).Decode(t, &page)
 	if len(page.Items) != 0 {
 		t.Fatalf("deleted member still found: %+v", page.Items)
 	}
@@ -277,17 +278,17 @@ func TestCrossTenantIsolation(t *testing.T) {
 	s := newStack(t)
 	a, b := s.newTenant(t), s.newTenant(t)
 	m := createMember(t, s, a.Token, map[string]any{"name": "周八", "mobile": s.mobile()})
-	want(t, s.do(t, "GET", "/v1/members/"+m.ID, b.Token, nil), http.StatusNotFound)
-	want(t, s.do(t, "PATCH", "/v1/admin/members/"+m.ID, b.Token, map[string]any{"name": "x"}), http.StatusNotFound)
-	want(t, s.do(t, "PUT", "/v1/admin/members/"+m.ID+"/status", b.Token, map[string]any{"enabled": false}), http.StatusNotFound)
-	want(t, s.do(t, "DELETE", "/v1/admin/members/"+m.ID, b.Token, nil), http.StatusNotFound)
-	want(t, s.do(t, "PUT", "/v1/me/frequent-contacts/"+m.ID, b.Token, nil), http.StatusNotFound)
+	stacktest.Want(t, s.do(t, "GET", "/v1/members/"+m.ID, b.Token, nil), http.StatusNotFound)
+	stacktest.Want(t, s.do(t, "PATCH", "/v1/admin/members/"+m.ID, b.Token, map[string]any{"name": "x"}), http.StatusNotFound)
+	stacktest.Want(t, s.do(t, "PUT", "/v1/admin/members/"+m.ID+"/status", b.Token, map[string]any{"enabled": false}), http.StatusNotFound)
+	stacktest.Want(t, s.do(t, "DELETE", "/v1/admin/members/"+m.ID, b.Token, nil), http.StatusNotFound)
+	stacktest.Want(t, s.do(t, "PUT", "/v1/me/frequent-contacts/"+m.ID, b.Token, nil), http.StatusNotFound)
 	var page struct{ Items []directory.Member }
-	s.do(t, "GET", "/v1/members?q=周八", b.Token, nil).decode(t, &page)
+	s.do(t, "GET", "/v1/members?q=周八", b.Token, nil).Decode(t, &page)
 	if len(page.Items) != 0 {
 		t.Fatal("tenant b finds tenant a's member")
 	}
-	s.do(t, "GET", "/v1/members", b.Token, nil).decode(t, &page)
+	s.do(t, "GET", "/v1/members", b.Token, nil).Decode(t, &page)
 	for _, x := range page.Items {
 		if x.TenantID != b.ID {
 			t.Fatalf("tenant b lists %+v", x)
@@ -297,13 +298,13 @@ func TestCrossTenantIsolation(t *testing.T) {
 	createMember(t, s, b.Token, map[string]any{"name": "周八", "mobile": m.Mobile})
 	// Departments are per tenant.
 	r := s.do(t, "POST", "/v1/admin/departments", a.Token, map[string]any{"name": "研发部"})
-	want(t, r, http.StatusCreated)
+	stacktest.Want(t, r, http.StatusCreated)
 	var d directory.Department
-	r.decode(t, &d)
-	want(t, s.do(t, "POST", "/v1/admin/members", b.Token, map[string]any{"name": "x", "mobile": s.mobile(), "departmentIds": []string{d.ID}}), http.StatusBadRequest, "department_not_found")
-	want(t, s.do(t, "DELETE", "/v1/admin/departments/"+d.ID, b.Token, nil), http.StatusNotFound)
-	want(t, s.do(t, "PATCH", "/v1/admin/departments/"+d.ID, b.Token, map[string]any{"name": "x"}), http.StatusNotFound)
+	r.Decode(t, &d)
+	stacktest.Want(t, s.do(t, "POST", "/v1/admin/members", b.Token, map[string]any{"name": "x", "mobile": s.mobile(), "departmentIds": []string{d.ID}}), http.StatusBadRequest, "department_not_found")
+	stacktest.Want(t, s.do(t, "DELETE", "/v1/admin/departments/"+d.ID, b.Token, nil), http.StatusNotFound)
+	stacktest.Want(t, s.do(t, "PATCH", "/v1/admin/departments/"+d.ID, b.Token, map[string]any{"name": "x"}), http.StatusNotFound)
 	// No token, a bad token.
-	want(t, s.do(t, "GET", "/v1/members", "", nil), http.StatusUnauthorized)
-	want(t, s.do(t, "GET", "/v1/members", "garbage", nil), http.StatusUnauthorized)
+	stacktest.Want(t, s.do(t, "GET", "/v1/members", "", nil), http.StatusUnauthorized)
+	stacktest.Want(t, s.do(t, "GET", "/v1/members", "garbage", nil), http.StatusUnauthorized)
 }
