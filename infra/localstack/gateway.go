@@ -146,7 +146,15 @@ func (g *Gateway) serveLocal(w http.ResponseWriter, r *http.Request, rest string
 		if len(bytes.TrimSpace(body)) == 0 {
 			body = []byte("{}")
 		}
+		if !json.Valid(body) {
+			writeError(w, http.StatusBadRequest, "invalid_event", "the body is the event given to the function: it must be JSON")
+			return attrs
+		}
 		out, err := fn.Invoke(r.Context(), body)
+		if badEvent(err) {
+			writeError(w, http.StatusBadRequest, "invalid_event", fmt.Sprintf("%s cannot read this event: %v", id, err))
+			return attrs
+		}
 		if err != nil {
 			g.functionFailed(r.Context(), w, id, err)
 			return attrs
@@ -205,6 +213,17 @@ func localMobile(s string) (string, bool) {
 		}
 	}
 	return s, true
+}
+
+// badEvent reports whether an invocation failed because the runtime could
+// not decode the event into the handler's type: the caller's fault, not the
+// function's.
+func badEvent(err error) bool {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var parse *time.ParseError
+	return err != nil && (errors.As(err, &syntax) || errors.As(err, &typ) || errors.As(err, &parse) ||
+		strings.HasPrefix(err.Error(), "Time.UnmarshalJSON"))
 }
 
 func (g *Gateway) functionFailed(ctx context.Context, w http.ResponseWriter, id string, err error) {
@@ -427,7 +446,10 @@ func random(n int) []byte {
 	return b
 }
 
-// statusRecorder remembers the status written, for the request log.
+// statusRecorder remembers the status written, for the request log, and
+// gives every answer a request id: functions set their own (the event's),
+// and the gateway's own answers (no route, local routes) get one here, as
+// every response of the API carries one.
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
@@ -436,13 +458,16 @@ type statusRecorder struct {
 func (s *statusRecorder) WriteHeader(code int) {
 	if s.status == 0 {
 		s.status = code
+		if s.Header().Get("X-Request-Id") == "" {
+			s.Header().Set("X-Request-Id", base64.StdEncoding.EncodeToString(random(10)))
+		}
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
 
 func (s *statusRecorder) Write(b []byte) (int, error) {
 	if s.status == 0 {
-		s.status = http.StatusOK
+		s.WriteHeader(http.StatusOK)
 	}
 	return s.ResponseWriter.Write(b)
 }

@@ -157,12 +157,14 @@ func testGateway(t *testing.T) *httptest.Server {
 		return map[string]any{"got": in}, nil
 	})
 	failing := lambda.NewHandler(func() error { return errors.New("scan failed") })
+	scheduled := lambda.NewHandler(func(ctx context.Context, ev events.EventBridgeEvent) error { return nil })
 	g := &Gateway{
 		Routes: routes,
 		Functions: map[string]*Function{
 			"Echo":  {LogicalID: "Echo", ARN: "arn:aws:lambda:us-east-1:123456789012:function:Echo", Timeout: 3 * time.Second, Handler: lambda.NewHandler(echo)},
 			"Plain": {LogicalID: "Plain", Handler: plain},
 			"Fail":  {LogicalID: "Fail", Handler: failing},
+			"Scan":  {LogicalID: "Scan", Handler: scheduled},
 		},
 	}
 	srv := httptest.NewServer(g)
@@ -306,5 +308,38 @@ func TestGatewayOnMutation(t *testing.T) {
 	}
 	if n != 4 {
 		t.Errorf("OnMutation ran %d times, want 4", n)
+	}
+}
+
+// Bad events are the caller's fault (400); a failing function is a 502. The
+// gateway's own answers carry a request id like every other response.
+func TestLocalInvokeErrorsAndGatewayRequestIDs(t *testing.T) {
+	srv := testGateway(t)
+	for _, tc := range []struct {
+		fn, body string
+		status   int
+		code     string
+	}{
+		{"Scan", `{bad`, 400, "invalid_event"},
+		{"Scan", `{"time":"garbage"}`, 400, "invalid_event"},
+		{"Scan", `{"time":"2026-01-01T00:00:00Z"}`, 200, ""},
+		{"Fail", `{}`, 502, "function_error"},
+		{"Nope", `{}`, 404, "function_not_found"},
+	} {
+		resp, body := do(t, "POST", srv.URL+"/_local/invoke/"+tc.fn, tc.body)
+		var e struct{ Error struct{ Code string } }
+		json.Unmarshal(body, &e)
+		if resp.StatusCode != tc.status || e.Error.Code != tc.code {
+			t.Errorf("invoke %s with %s = %d %s, want %d %s", tc.fn, tc.body, resp.StatusCode, body, tc.status, tc.code)
+		}
+		if resp.Header.Get("X-Request-Id") == "" {
+			t.Errorf("invoke %s: no X-Request-Id", tc.fn)
+		}
+	}
+	for _, path := range []string{"/v1/nowhere", "/_local/nowhere", "/_local/sms"} {
+		resp, _ := do(t, "GET", srv.URL+path, "")
+		if resp.StatusCode < 400 || resp.Header.Get("X-Request-Id") == "" {
+			t.Errorf("GET %s: %d, X-Request-Id %q", path, resp.StatusCode, resp.Header.Get("X-Request-Id"))
+		}
 	}
 }

@@ -158,6 +158,7 @@ func start(ctx context.Context, py string, opts Options) (*Server, error) {
 	// The server must outlive ctx, which only bounds the start.
 	cmd := exec.Command(py, "-", "workbench-moto", host, port, strconv.Itoa(os.Getpid()))
 	cmd.Stdin = bytes.NewReader(launcher)
+	detach(cmd)
 	var stderr tail
 	cmd.Stderr = &stderr
 	if opts.Log != nil {
