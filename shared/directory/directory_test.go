@@ -191,7 +191,7 @@ func TestInvitationAndRegister(t *testing.T) {
 	mobile := s.mobile()
 	reg := map[string]any{"tenant": tn.Code, "invitation": inv.Code, "mobile": mobile, "code": "123456", "name": "陈十二"}
 	bad := map[string]any{"tenant": tn.Code, "invitation": inv.Code, "mobile": mobile, "code": "000000", "name": "陈十二"}
-	stacktest.Want(t, s.do(t, "POST", "/v1/register", "", bad), http.StatusUnauthorized, "invalid_code")
+	stacktest.Want(t, s.do(t, "POST", "/v1/register", "", bad), http.StatusBadRequest, "invalid_code", "code")
 	for _, tt := range []struct{ key, value, code string }{
 		{"mobile", "123", "invalid_mobile"}, {"name", "陈!", "invalid_name"}, {"invitation", "", "invalid_invitation"},
 	} {

@@ -32,7 +32,7 @@ type codes struct{}
 
 func (codes) Verify(_ context.Context, tenantID, mobile, purpose, code string) error {
 	if purpose != "register" || code != "123456" {
-		return errs.E(errs.Unauthenticated, "invalid_code", "the code is wrong or has expired")
+		return errs.Invalidf("code", "invalid_code", "the code is wrong or has expired")
 	}
 	return nil
 }

@@ -25,9 +25,9 @@ func TestAdminResetsPassword(t *testing.T) {
 
 	// A wrong code, a code of another purpose, a code for someone else.
 	code := requestCode(t, s, ten.Code, ten.AdminMobile, "admin-confirm")
-	want(t, "wrong code", s.Do(t, "POST", resetPath, admin, map[string]any{"code": wrongCode(code)}), 401, "invalid_code")
+	want(t, "wrong code", s.Do(t, "POST", resetPath, admin, map[string]any{"code": wrongCode(code)}), 400, "invalid_code")
 	loginCode := requestCode(t, s, ten.Code, ten.AdminMobile, "login")
-	want(t, "login code", s.Do(t, "POST", resetPath, admin, map[string]any{"code": loginCode}), 401, "invalid_code")
+	want(t, "login code", s.Do(t, "POST", resetPath, admin, map[string]any{"code": loginCode}), 400, "invalid_code")
 	want(t, "unknown member", s.Do(t, "POST", "/v1/admin/members/nobody/password-reset", admin, map[string]any{"code": code}), 404, "member_not_found")
 
 	before := len(s.SMS(t, member.Mobile))
@@ -36,7 +36,7 @@ func TestAdminResetsPassword(t *testing.T) {
 	if strings.Contains(r.Raw, "临时") || len(r.Raw) > 200 {
 		t.Errorf("reset answer %s", r.Raw)
 	}
-	want(t, "code reused", s.Do(t, "POST", resetPath, admin, map[string]any{"code": code}), 401, "invalid_code")
+	want(t, "code reused", s.Do(t, "POST", resetPath, admin, map[string]any{"code": code}), 400, "invalid_code")
 	msgs := s.SMS(t, member.Mobile)
 	if len(msgs) != before+1 {
 		t.Fatalf("member got %d new SMS, want 1", len(msgs)-before)

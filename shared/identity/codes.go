@@ -146,14 +146,17 @@ func (c *Codes) check(rec *codeRecord, tenantID, purpose, mobile, code string, n
 	return ""
 }
 
+// codeError is a failed verification in a request that is otherwise
+// authenticated (an admin's confirmation, a registration): bad input in
+// the field code, not a failed login, so a front end does not log anyone out.
 func codeError(reason string) error {
 	switch reason {
 	case reasonCodeExpired:
-		return errs.E(errs.Unauthenticated, reasonCodeExpired, "the verification code has expired; request a new one")
+		return errs.Invalidf("code", reasonCodeExpired, "the verification code has expired; request a new one")
 	case reasonCodeExhausted:
-		return errs.E(errs.Unauthenticated, reasonCodeExhausted, "too many wrong tries; request a new verification code")
+		return errs.Invalidf("code", reasonCodeExhausted, "too many wrong tries; request a new verification code")
 	}
-	return errs.E(errs.Unauthenticated, reasonInvalidCode, "the verification code is wrong")
+	return errs.Invalidf("code", reasonInvalidCode, "the verification code is wrong")
 }
 
 func (c *Codes) get(ctx context.Context, k map[string]types.AttributeValue) (*codeRecord, error) {

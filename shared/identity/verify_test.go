@@ -28,7 +28,7 @@ func TestVerifyForOtherCapabilities(t *testing.T) {
 	verify := func(code string) error { return codes.Verify(ctx, ten.ID, mobile, identity.PurposeRegister, code) }
 
 	code := requestCode(t, s, ten.Code, mobile, "register")
-	if err := verify(wrongCode(code)); !errs.Is(err, "invalid_code") || errs.KindOf(err) != errs.Unauthenticated {
+	if err := verify(wrongCode(code)); !errs.Is(err, "invalid_code") || errs.KindOf(err) != errs.Invalid || errs.As(err).Field != "code" {
 		t.Fatalf("wrong code: %v", err)
 	}
 	if err := codes.Verify(ctx, ten.ID, mobile, identity.PurposeLogin, code); !errs.Is(err, "invalid_code") {
