@@ -2,6 +2,7 @@ package directory_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -122,6 +123,10 @@ func TestCustomFields(t *testing.T) {
 		{[]map[string]any{{"code": "a", "name": "x", "type": "text", "description": strings.Repeat("d", 257)}}, "invalid_field_description", "items[0].description"},
 		{[]map[string]any{{"code": "a", "name": "x", "type": "text"}, {"code": "a", "name": "y", "type": "text"}}, "duplicate_field_code", "items[1].code"},
 		{[]map[string]any{{"code": "level", "name": "职级", "type": "text"}}, "field_type_immutable", "items[0].type"},
+		// An object without the list, or null, never reads as "delete them all".
+		{map[string]any{}, "field_required", "items"},
+		{json.RawMessage(`null`), "field_required", "items"},
+		{map[string]any{"items": []any{}, "fields": []any{}}, "ambiguous_fields", "items"},
 	}
 	for _, tt := range bad {
 		r := s.do(t, "PUT", "/v1/admin/directory-fields", tn.Token, tt.defs)

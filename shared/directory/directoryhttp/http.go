@@ -181,6 +181,9 @@ func (h *HTTP) putFields(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return errs.Invalidf("", "unreadable_body", "the request body could not be read")
 	}
+	// The definitions replace the tenant's whole set, so the list must be
+	// given explicitly: a bare array, or {"items":[...]} (or "fields");
+	// "{}" or null must not read as "delete every field".
 	var in []directory.Field
 	if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '[' {
 		if err := httpapi.DecodeBytes(body, &in); err != nil {
@@ -188,13 +191,22 @@ func (h *HTTP) putFields(w http.ResponseWriter, r *http.Request) error {
 		}
 	} else {
 		var obj struct {
-			Items  []directory.Field `json:"items"`
-			Fields []directory.Field `json:"fields"`
+			Items  *[]directory.Field `json:"items"`
+			Fields *[]directory.Field `json:"fields"`
 		}
 		if err := httpapi.DecodeBytes(body, &obj); err != nil {
 			return err
 		}
-		in = append(obj.Items, obj.Fields...)
+		switch {
+		case obj.Items != nil && obj.Fields != nil:
+			return errs.Invalidf("items", "ambiguous_fields", "give the definitions once, as items")
+		case obj.Items != nil:
+			in = *obj.Items
+		case obj.Fields != nil:
+			in = *obj.Fields
+		default:
+			return errs.Invalidf("items", "field_required", "the field definitions are required: a JSON array, or {\"items\":[...]} ([] deletes them all)")
+		}
 	}
 	f, err := h.Service.PutFields(r.Context(), auth.PrincipalOf(r.Context()).TenantID, in)
 	if err != nil {
