@@ -95,11 +95,11 @@ func (s *DynamoSessions) CheckSession(ctx context.Context, p Principal) (Status,
 	out, err := s.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
 		s.IdentityTable: {
 			Keys:                 []map[string]types.AttributeValue{SessionKey(p.TenantID, p.SessionID)},
-			ProjectionExpression: aws.String("memberId, expiresAt, revokedAt"),
+			ProjectionExpression: aws.String("memberId, createdAt, expiresAt, revokedAt"),
 		},
 		s.DirectoryTable: {
 			Keys:                     []map[string]types.AttributeValue{memberKey},
-			ProjectionExpression:     aws.String("#r, enabled, departmentIds"),
+			ProjectionExpression:     aws.String("#r, enabled, departmentIds, sessionsNotBefore"),
 			ExpressionAttributeNames: map[string]string{"#r": "role"},
 		},
 		s.TenantsTable: {
@@ -115,13 +115,15 @@ func (s *DynamoSessions) CheckSession(ctx context.Context, p Principal) (Status,
 	}
 	var sess struct {
 		MemberID  string     `dynamodbav:"memberId"`
+		CreatedAt time.Time  `dynamodbav:"createdAt"`
 		ExpiresAt time.Time  `dynamodbav:"expiresAt"`
 		RevokedAt *time.Time `dynamodbav:"revokedAt"`
 	}
 	var member struct {
-		Role          string   `dynamodbav:"role"`
-		Enabled       bool     `dynamodbav:"enabled"`
-		DepartmentIDs []string `dynamodbav:"departmentIds"`
+		Role          string     `dynamodbav:"role"`
+		Enabled       bool       `dynamodbav:"enabled"`
+		DepartmentIDs []string   `dynamodbav:"departmentIds"`
+		NotBefore     *time.Time `dynamodbav:"sessionsNotBefore"`
 	}
 	sessions, members := out.Responses[s.IdentityTable], out.Responses[s.DirectoryTable]
 	if len(sessions) != 1 || attributevalue.UnmarshalMap(sessions[0], &sess) != nil ||
@@ -133,6 +135,10 @@ func (s *DynamoSessions) CheckSession(ctx context.Context, p Principal) (Status,
 	}
 	if !member.Enabled {
 		return Status{}, errs.E(errs.Unauthenticated, "account_disabled", "this account has been disabled")
+	}
+	if member.NotBefore != nil && sess.CreatedAt.Before(*member.NotBefore) {
+		// The member was disabled after this session began.
+		return Status{}, errs.E(errs.Unauthenticated, "session_revoked", "this session has ended; log in again")
 	}
 	var sub map[string]types.AttributeValue
 	if subs := out.Responses[s.TenantsTable]; len(subs) == 1 {

@@ -31,6 +31,10 @@ type Member struct {
 	CreatedAt     time.Time      `json:"createdAt"`
 	UpdatedAt     time.Time      `json:"updatedAt"`
 	Version       int            `json:"-"`
+	// SessionsNotBefore ends every session opened before it (set when the
+	// member is disabled); the auth middleware compares it with the
+	// session's creation.
+	SessionsNotBefore *time.Time `json:"-"`
 }
 
 // Keys of the directory table. Everything of a tenant lives under its
@@ -79,6 +83,8 @@ type memberRecord struct {
 	CreatedAt     time.Time      `dynamodbav:"createdAt"`
 	UpdatedAt     time.Time      `dynamodbav:"updatedAt"`
 	Version       int            `dynamodbav:"version"`
+	// SessionsNotBefore is read by the auth middleware (shared/auth).
+	SessionsNotBefore *time.Time `dynamodbav:"sessionsNotBefore,omitempty"`
 	// Tokens are the blind search tokens the member's token items carry,
 	// kept so that an update or delete removes exactly those items.
 	Tokens []string `dynamodbav:"tokens,omitempty"`
@@ -94,6 +100,7 @@ func (c *Codec) Item(m Member) (map[string]types.AttributeValue, error) {
 		Account: m.Account, Role: m.Role, Enabled: m.Enabled,
 		DepartmentIDs: nonNil(m.DepartmentIDs), Position: m.Position, EmployeeNo: m.EmployeeNo,
 		Fields: m.Fields, CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC(), Version: m.Version,
+		SessionsNotBefore: m.SessionsNotBefore,
 	}
 	for _, t := range c.tokens(m) {
 		rec.Tokens = append(rec.Tokens, t.token)
@@ -117,6 +124,7 @@ func (c *Codec) Member(item map[string]types.AttributeValue) (Member, error) {
 		ID: rec.ID, TenantID: rec.TenantID, Account: rec.Account, Role: rec.Role, Enabled: rec.Enabled,
 		DepartmentIDs: nonNil(rec.DepartmentIDs), Position: rec.Position, EmployeeNo: rec.EmployeeNo,
 		Fields: rec.Fields, CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt, Version: rec.Version,
+		SessionsNotBefore: rec.SessionsNotBefore,
 	}
 	if m.Fields == nil {
 		m.Fields = map[string]any{}

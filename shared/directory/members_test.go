@@ -249,6 +249,9 @@ func TestMemberStatusUpdateDelete(t *testing.T) {
 	stacktest.Want(t, r, http.StatusOK)
 	stacktest.Want(t, s.do(t, "GET", "/v1/members/"+m.ID, token, nil), http.StatusUnauthorized, "account_disabled")
 	stacktest.Want(t, s.do(t, "PUT", "/v1/admin/members/"+m.ID+"/status", tn.Token, map[string]any{"enabled": true}), http.StatusOK)
+	// Disabling ended the old session for good; a new login works.
+	stacktest.Want(t, s.do(t, "GET", "/v1/members/"+m.ID, token, nil), http.StatusUnauthorized, "session_revoked")
+	token = s.token(t, tn.ID, tn.Code, m.ID)
 	stacktest.Want(t, s.do(t, "GET", "/v1/members/"+m.ID, token, nil), http.StatusOK)
 
 	r = s.do(t, "PATCH", "/v1/admin/members/"+m.ID, tn.Token, map[string]any{"name": "孙八", "email": "s8@example.com", "position": "经理"})

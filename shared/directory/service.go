@@ -415,6 +415,12 @@ func (s *Service) UpdateMember(ctx context.Context, tenantID, id string, p Membe
 			fieldsVersion = version
 		}
 		m.UpdatedAt, m.Version = s.now(), old.Version+1
+		if old.Enabled && !m.Enabled {
+			// Disabling ends every session the member has: enabling them
+			// again later does not bring old tokens back to life.
+			at := m.UpdatedAt
+			m.SessionsNotBefore = &at
+		}
 		out = m
 		return s.replace(ctx, old, oldTokens, m, fieldsVersion)
 	})
@@ -422,7 +428,8 @@ func (s *Service) UpdateMember(ctx context.Context, tenantID, id string, p Membe
 }
 
 // SetEnabled enables or disables a member; a disabled member's next request
-// is refused (the auth middleware reads the member item).
+// is refused (the auth middleware reads the member item), and their sessions
+// end for good.
 func (s *Service) SetEnabled(ctx context.Context, tenantID, id string, enabled bool) (Member, error) {
 	return s.UpdateMember(ctx, tenantID, id, MemberPatch{Enabled: &enabled})
 }
