@@ -196,7 +196,7 @@ func (sc *Scanner) deliver(ctx context.Context, run string, r Record, plan Plan,
 			case ChannelSMS:
 				if m.Mobile == "" {
 					d.Status = StatusSkipped
-				} else if err := sc.SMS.Send(ctx, m.Mobile, "【工业工作台】"+body); err != nil {
+				} else if err := sc.SMS.Send(ctx, m.Mobile, sms.Brand+body); err != nil {
 					// Left claimed: a run after the lease retries it.
 					slog.ErrorContext(ctx, "expiry SMS failed", "tenant", r.TenantID, "member", m.ID, "mobile", sms.Mask(m.Mobile), "error", err)
 					complete = false

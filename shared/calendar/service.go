@@ -11,6 +11,7 @@ import (
 	"workbench/shared/errs"
 	"workbench/shared/ids"
 	"workbench/shared/notice"
+	"workbench/shared/sms"
 )
 
 // Directory tells which member ids are enabled members of a tenant, and
@@ -435,7 +436,7 @@ func (s *Service) Sweep(ctx context.Context, now time.Time) (SweepResult, error)
 				if mobiles[m] == "" {
 					continue
 				}
-				text := fmt.Sprintf("[Workbench] Meeting \"%s\" starts at %s.", truncate(e.Title, 30), local)
+				text := fmt.Sprintf("%s会议“%s”将于 %s 开始。", sms.Brand, truncate(e.Title, 30), local)
 				if err := s.SMS.Send(ctx, mobiles[m], text); err != nil {
 					slog.ErrorContext(ctx, "meeting reminder SMS failed", "event", e.ID, "error", err)
 					continue

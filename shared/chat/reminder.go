@@ -236,5 +236,5 @@ func (r *Reminders) release(ctx context.Context, k map[string]types.AttributeVal
 // ReminderText is the SMS of a rocket reminder: who sent it and a snippet,
 // never a long text whole.
 func ReminderText(senderName, snippet string) string {
-	return "【Workbench】" + senderName + " 给您发了一条加急消息，您还未读：“" + Snippet(snippet) + "”"
+	return sms.Brand + senderName + " 给您发了一条加急消息，您还未读：“" + Snippet(snippet) + "”"
 }

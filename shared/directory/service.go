@@ -316,7 +316,7 @@ func (s *Service) fieldsCheck(tenantID string, version int) types.TransactWriteI
 // member exists whatever happens to the SMS, so a failure is logged only.
 func (s *Service) welcome(ctx context.Context, tenantCode string, m Member, what string) {
 	login := strings.ReplaceAll(s.LoginURL, "{tenant}", tenantCode)
-	text := "【Workbench】" + m.Name + "，" + what + "，账号 " + m.Account + "。请打开 " + login + " 使用手机短信验证码登录，登录后设置密码。"
+	text := sms.Brand + m.Name + "，" + what + "，账号 " + m.Account + "。请打开 " + login + " 使用手机短信验证码登录，登录后设置密码。"
 	if err := s.SMS.Send(ctx, m.Mobile, text); err != nil {
 		slog.ErrorContext(ctx, "member welcome SMS failed", "tenant", m.TenantID, "member", m.ID, "error", err)
 	}

@@ -11,6 +11,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
 )
 
+// Brand opens the SMS that the platform itself sends (reminders, warnings,
+// welcomes); messages about one tenant's account open with the tenant's
+// name in the same brackets.
+const Brand = "【Workbench】"
+
 // Sender sends one SMS. Mobiles are 11-digit mainland numbers.
 type Sender interface {
 	Send(ctx context.Context, mobile, text string) error

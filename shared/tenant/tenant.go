@@ -144,20 +144,26 @@ var reserved = map[string]bool{"www": true, "api": true, "app": true, "admin": t
 // ending with a letter or digit (it becomes a DNS label in the login
 // address).
 func NormalizeCode(field, code string) (string, error) {
+	// Where the code names the tenant of a login or an SMS request, the
+	// error says "tenant", so it cannot be taken for a bad SMS code.
+	bad := "invalid_code"
+	if field == "tenant" {
+		bad = "invalid_tenant"
+	}
 	c := strings.TrimSpace(code)
 	if len(c) < MinCodeLen || len(c) > MaxCodeLen {
-		return "", errs.Invalidf(field, "invalid_code", "%s must be %d to %d characters long", field, MinCodeLen, MaxCodeLen)
+		return "", errs.Invalidf(field, bad, "%s must be a tenant code of %d to %d characters", field, MinCodeLen, MaxCodeLen)
 	}
 	for _, r := range c {
 		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
-			return "", errs.Invalidf(field, "invalid_code", "%s may hold only lower-case letters a-z, digits and -", field)
+			return "", errs.Invalidf(field, bad, "%s may hold only lower-case letters a-z, digits and -", field)
 		}
 	}
 	if c[0] == '-' || c[len(c)-1] == '-' {
-		return "", errs.Invalidf(field, "invalid_code", "%s must start and end with a letter or digit", field)
+		return "", errs.Invalidf(field, bad, "%s must start and end with a letter or digit", field)
 	}
 	if reserved[c] {
-		return "", errs.Invalidf(field, "invalid_code", "%s %q is reserved", field, c)
+		return "", errs.Invalidf(field, bad, "%s %q is reserved", field, c)
 	}
 	return c, nil
 }
