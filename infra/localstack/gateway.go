@@ -163,7 +163,7 @@ func (g *Gateway) serveLocal(w http.ResponseWriter, r *http.Request, rest string
 			out = []byte("{}")
 		}
 		w.Header().Set("Content-Type", "application/json")
-		w.Write(out)
+		w.Write(append(bytes.TrimRight(out, "\n"), '\n')) // a shell prompt does not run on after it
 		return attrs
 	}
 	writeError(w, http.StatusNotFound, "route_not_found", fmt.Sprintf("no local route %s", r.URL.Path))

@@ -315,7 +315,7 @@ func TestBuildAndServe(t *testing.T) {
 	defer srv.Close()
 
 	resp, body := do(t, "POST", srv.URL+"/_local/invoke/JobFunction", `{"time":"2030-01-01T00:00:00Z"}`)
-	if resp.StatusCode != 200 || string(body) != `"2030-01-02T03:04:05Z"` {
+	if resp.StatusCode != 200 || string(body) != "\"2030-01-02T03:04:05Z\"\n" {
 		t.Errorf("invoke JobFunction = %d %s", resp.StatusCode, body)
 	}
 
