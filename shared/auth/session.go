@@ -136,7 +136,7 @@ func (s *DynamoSessions) CheckSession(ctx context.Context, p Principal) (Status,
 	if !member.Enabled {
 		return Status{}, errs.E(errs.Unauthenticated, "account_disabled", "this account has been disabled")
 	}
-	if member.NotBefore != nil && sess.CreatedAt.Before(*member.NotBefore) {
+	if member.NotBefore != nil && !sess.CreatedAt.After(*member.NotBefore) {
 		// The member was disabled after this session began.
 		return Status{}, errs.E(errs.Unauthenticated, "session_revoked", "this session has ended; log in again")
 	}

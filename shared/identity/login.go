@@ -524,8 +524,9 @@ func (s *Service) Refresh(ctx context.Context, in RefreshInput) (Tokens, error) 
 		return Tokens{}, invalidRefresh()
 	}
 	var member struct {
-		Role    string `dynamodbav:"role"`
-		Enabled bool   `dynamodbav:"enabled"`
+		Role      string     `dynamodbav:"role"`
+		Enabled   bool       `dynamodbav:"enabled"`
+		NotBefore *time.Time `dynamodbav:"sessionsNotBefore"`
 	}
 	mitem := got.find(memberK)
 	if mitem == nil || attributevalue.UnmarshalMap(mitem, &member) != nil {
@@ -533,6 +534,11 @@ func (s *Service) Refresh(ctx context.Context, in RefreshInput) (Tokens, error) 
 	}
 	if !member.Enabled {
 		return Tokens{}, errs.E(errs.Unauthenticated, "account_disabled", "this account has been disabled")
+	}
+	if member.NotBefore != nil && !sess.CreatedAt.After(*member.NotBefore) {
+		// The member was disabled after this session began (and enabled
+		// again since): the session stays ended, as the middleware says.
+		return Tokens{}, errs.E(errs.Unauthenticated, "session_revoked", "this session has ended; log in again")
 	}
 	cred, err := decodeCred(got.find(credK))
 	if err != nil {

@@ -277,3 +277,26 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("login log after bad input has %d entries, want 1: %s", n, logs.Raw)
 	}
 }
+
+// Disabling through the directory ends a member's sessions for good:
+// enabling them again brings back neither the access nor the refresh token.
+func TestDisablingThroughTheDirectoryEndsSessions(t *testing.T) {
+	s := newStack(t)
+	ten := newTenant(t, s)
+	admin := smsLogin(t, s, ten.Code, ten.AdminMobile).Str("accessToken")
+	mobile := stacktest.Mobile()
+	created := s.Do(t, "POST", "/v1/admin/members", admin, map[string]any{"name": "钱七", "mobile": mobile})
+	want(t, "create member", created, 201, "")
+	id := created.Str("id")
+	r := smsLogin(t, s, ten.Code, mobile)
+	access, refresh := r.Str("accessToken"), r.Str("refreshToken")
+	want(t, "member reads", s.Do(t, "GET", "/v1/me", access, nil), 200, "")
+
+	status := "/v1/admin/members/" + id + "/status"
+	want(t, "disable", s.Do(t, "PUT", status, admin, map[string]any{"enabled": false}), 200, "")
+	want(t, "enable", s.Do(t, "PUT", status, admin, map[string]any{"enabled": true}), 200, "")
+	want(t, "old access token", s.Do(t, "GET", "/v1/me", access, nil), 401, "session_revoked")
+	want(t, "old refresh token", s.Do(t, "POST", "/v1/auth/refresh", "", map[string]any{"refreshToken": refresh}), 401, "session_revoked")
+	fresh := smsLogin(t, s, ten.Code, mobile).Str("accessToken")
+	want(t, "a new login", s.Do(t, "GET", "/v1/me", fresh, nil), 200, "")
+}
