@@ -34,11 +34,16 @@ func TestDecode(t *testing.T) {
 	type admin struct {
 		Name string `json:"name"`
 	}
+	type item struct {
+		Name string `json:"name"`
+	}
 	type input struct {
-		Code  string   `json:"code"`
-		Count int      `json:"count"`
-		Tags  []string `json:"tags"`
-		Admin admin    `json:"admin"`
+		Items  []item            `json:"items"`
+		Labels map[string]string `json:"labels"`
+		Code   string            `json:"code"`
+		Count  int               `json:"count"`
+		Tags   []string          `json:"tags"`
+		Admin  admin             `json:"admin"`
 	}
 	tests := []struct {
 		body, code, field string
@@ -53,7 +58,9 @@ func TestDecode(t *testing.T) {
 		{`{"tags":"a"}`, "wrong_type", "tags"},
 		{`{"admin":{"name":5}}`, "wrong_type", "admin.name"},
 		{`{"code":"x","extra":true}`, "unknown_field", "extra"},
-		{`{"admin":{"nick":"x"}}`, "unknown_field", "nick"},
+		{`{"admin":{"nick":"x"}}`, "unknown_field", "admin.nick"},
+		{`{"items":[{"name":"a"},{"name":"b","bogus":1}]}`, "unknown_field", "items[1].bogus"},
+		{`{"labels":{"k":"v"},"extra":1}`, "unknown_field", "extra"},
 		{`{"code":"` + strings.Repeat("x", MaxBodyBytes) + `"}`, "body_too_large", ""},
 	}
 	for _, tt := range tests {

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
+	"sort"
+	"strconv"
 	"strings"
 
 	"workbench/shared/errs"
@@ -36,6 +39,14 @@ func DecodeBytes(body []byte, dst any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
+		if e := decodeError(err); errs.Is(e, "unknown_field") {
+			// encoding/json names an unknown field without its parents;
+			// find its whole path, so a nested one reads "admin.nick".
+			if path := unknownField(body, reflect.TypeOf(dst)); path != "" {
+				return errs.Invalidf(path, "unknown_field", "unknown field %q", path)
+			}
+			return e
+		}
 		return decodeError(err)
 	}
 	if dec.More() {
@@ -111,4 +122,97 @@ type Page[T any] struct {
 // InvalidQuery reports a bad query parameter.
 func InvalidQuery(param, format string, args ...any) error {
 	return errs.Invalidf(param, "invalid_query", format, args...)
+}
+
+// unknownField returns the path ("admin.nick", "items[0].bogus") of the
+// first key of body, in sorted key order, that type t has no field for.
+func unknownField(body []byte, t reflect.Type) string {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return ""
+	}
+	return walkUnknown(v, t, "")
+}
+
+func walkUnknown(v any, t reflect.Type, path string) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			sub := joinPath(path, k)
+			switch t.Kind() {
+			case reflect.Struct:
+				ft, ok := jsonField(t, k)
+				if !ok {
+					return sub
+				}
+				if p := walkUnknown(x[k], ft, sub); p != "" {
+					return p
+				}
+			case reflect.Map:
+				if p := walkUnknown(x[k], t.Elem(), sub); p != "" {
+					return p
+				}
+			}
+		}
+	case []any:
+		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			for i, e := range x {
+				if p := walkUnknown(e, t.Elem(), path+"["+strconv.Itoa(i)+"]"); p != "" {
+					return p
+				}
+			}
+		}
+	}
+	return ""
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// jsonField finds the type of the field encoding/json decodes key into:
+// the tag's name, else the Go name, matched without regard to case, and
+// through embedded structs.
+func jsonField(t reflect.Type, key string) (reflect.Type, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" {
+			et := f.Type
+			if et.Kind() == reflect.Pointer {
+				et = et.Elem()
+			}
+			if et.Kind() == reflect.Struct {
+				if ft, ok := jsonField(et, key); ok {
+					return ft, true
+				}
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		if strings.EqualFold(name, key) {
+			return f.Type, true
+		}
+	}
+	return nil, false
 }
