@@ -127,6 +127,8 @@ func TestCustomFields(t *testing.T) {
 		{map[string]any{}, "field_required", "items"},
 		{json.RawMessage(`null`), "field_required", "items"},
 		{map[string]any{"items": []any{}, "fields": []any{}}, "ambiguous_fields", "items"},
+		{[]map[string]any{{"code": "a", "name": "x", "type": "text", "bogus": 1}}, "unknown_field", "items[0].bogus"},
+		{map[string]any{"items": []map[string]any{{"code": "a", "name": "x", "type": "text", "bogus": 1}}}, "unknown_field", "items[0].bogus"},
 	}
 	for _, tt := range bad {
 		r := s.do(t, "PUT", "/v1/admin/directory-fields", tn.Token, tt.defs)

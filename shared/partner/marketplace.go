@@ -165,7 +165,17 @@ func (s *Service) newInstance(ctx context.Context, in InstanceInput, expire *tim
 		if o.AppID != in.AppID {
 			return InstanceResult{}, true, errs.E(errs.Conflict, "order_mismatch", "orderId %s belongs to another app", in.OrderID)
 		}
-		return InstanceResult{ResultCode: "000000", ResultMsg: "success", InstanceID: o.InstanceID}, true, nil
+		// A repeated order answers as the first did, with the instance's
+		// state now.
+		r := InstanceResult{ResultCode: "000000", ResultMsg: "success", InstanceID: o.InstanceID, State: StateReleased}
+		b, err := s.Store.GetBinding(ctx, o.TenantID, o.AppID)
+		if err != nil && errs.KindOf(err) != errs.NotFound {
+			return InstanceResult{}, true, err
+		}
+		if err == nil && b.InstanceID == o.InstanceID {
+			r.State = b.view(s.Now()).State
+		}
+		return r, true, nil
 	}
 	if r, ok, err := same(); ok || err != nil {
 		return r, err

@@ -104,7 +104,7 @@ func TestMarketplaceActivities(t *testing.T) {
 	instance := out["instanceId"].(string)
 	// The same order always answers the same instance, and binds once.
 	code, out = w.market(w.mkey, w.clock.Now(), nonce(), newInst)
-	if code != 200 || out["instanceId"] != instance {
+	if code != 200 || out["instanceId"] != instance || out["state"] != "active" {
 		t.Fatalf("repeated newInstance = %d %v", code, out)
 	}
 	w.sweep()

@@ -187,6 +187,10 @@ func (h *HTTP) putFields(w http.ResponseWriter, r *http.Request) error {
 	var in []directory.Field
 	if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '[' {
 		if err := httpapi.DecodeBytes(body, &in); err != nil {
+			// Name fields as the {"items":[...]} form does: items[1].bogus.
+			if e := errs.As(err); strings.HasPrefix(e.Field, "[") {
+				return errs.Invalidf("items"+e.Field, e.Code, "%s", strings.Replace(e.Message, e.Field, "items"+e.Field, 1))
+			}
 			return err
 		}
 	} else {
