@@ -107,12 +107,19 @@ func (w *world) chatItems(t *testing.T) int {
 	return int(out.Count)
 }
 
-func (w *world) sweep(t *testing.T, at time.Time) {
+// sweep runs the reminder function as EventBridge would at a time and
+// returns its report.
+func (w *world) sweep(t *testing.T, at time.Time) chat.SweepResult {
 	t.Helper()
-	w.s.Invoke(t, "RocketReminderFunction", map[string]any{
+	out := w.s.Invoke(t, "RocketReminderFunction", map[string]any{
 		"version": "0", "id": "ev-" + at.Format("150405"), "source": "aws.events", "detail-type": "Scheduled Event",
 		"account": "123456789012", "region": "us-east-1", "time": at.UTC().Format(time.RFC3339), "resources": []string{}, "detail": map[string]any{},
 	})
+	var res chat.SweepResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("sweep report %s: %v", out, err)
+	}
+	return res
 }
 
 func items(body map[string]any) []map[string]any {
@@ -452,8 +459,12 @@ func TestRocketReminders(t *testing.T) {
 	if sms := w.s.SMS(t, b.Mobile); len(sms) != 0 {
 		t.Fatalf("SMS before the window: %v", sms)
 	}
-	w.sweep(t, start.Add(5*time.Minute+30*time.Second))
-	w.sweep(t, start.Add(5*time.Minute+30*time.Second)) // the same event twice
+	if res := w.sweep(t, start.Add(5*time.Minute+30*time.Second)); res.Sent != 1 || res.Failed != 0 {
+		t.Fatalf("first sweep past the window: %+v, want one SMS", res)
+	}
+	if res := w.sweep(t, start.Add(5*time.Minute+30*time.Second)); res.Sent != 0 { // the same event twice
+		t.Fatalf("the same sweep again: %+v, want no SMS", res)
+	}
 	w.sweep(t, start.Add(7*time.Minute))
 	sms := w.s.SMS(t, b.Mobile)
 	if len(sms) != 1 {

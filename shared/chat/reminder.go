@@ -41,10 +41,10 @@ const sweepReserve = 5 * time.Second
 
 // SweepResult counts what a sweep did.
 type SweepResult struct {
-	Due     int // reminders found due
-	Claimed int // reminders this sweep claimed
-	Sent    int // SMS sent
-	Failed  int // SMS that failed (their reminders stay pending)
+	Due     int `json:"due"`     // reminders found due
+	Claimed int `json:"claimed"` // reminders this sweep claimed
+	Sent    int `json:"sms"`     // SMS sent
+	Failed  int `json:"failed"`  // SMS that failed (their reminders stay pending)
 }
 
 // Sweep handles every reminder due at now. It reads the due index (only

@@ -92,13 +92,15 @@ func RocketReminder(ctx context.Context, env *cloud.Env) (lambda.Handler, error)
 		DB: env.DynamoDB, Table: chatTable, Directory: codec,
 		SMS: &sms.SNS{Client: env.SNS, SenderID: senderID},
 	}
-	return lambda.NewHandler(func(ctx context.Context, ev events.EventBridgeEvent) error {
+	// The sweep answers with what it did, like the other scheduled
+	// functions, so a replay through /_local/invoke shows it.
+	return lambda.NewHandler(func(ctx context.Context, ev events.EventBridgeEvent) (chat.SweepResult, error) {
 		now := ev.Time
 		if now.IsZero() {
 			now = env.Now()
 		}
 		res, err := rem.Sweep(ctx, now)
 		slog.InfoContext(ctx, "rocket reminder sweep", "now", now.UTC(), "due", res.Due, "claimed", res.Claimed, "sent", res.Sent, "failed", res.Failed)
-		return err
+		return res, err
 	}), nil
 }
