@@ -270,6 +270,7 @@ func (s *Stack) Do(t testing.TB, method, path, token string, body any) (status i
 	if err != nil {
 		t.Fatalf("stacktest: %s %s: %v", method, path, err)
 	}
+	CheckResponse(t, method, path, resp.StatusCode, resp.Header, respBody)
 	return resp.StatusCode, respBody, resp.Header
 }
 

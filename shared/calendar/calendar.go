@@ -17,6 +17,7 @@ import (
 	"github.com/teambition/rrule-go"
 
 	"workbench/shared/errs"
+	texts "workbench/shared/text"
 )
 
 // Kinds.
@@ -126,8 +127,17 @@ type Input struct {
 	SMSReminder     bool     `json:"smsReminder"`
 }
 
-func text(field, s string, min, max int) (string, error) {
+// text trims a field a person reads and checks its length and its
+// characters: multi-line fields may hold tabs and line breaks.
+func text(field, s string, min, max int, multiline bool) (string, error) {
 	s = strings.TrimSpace(s)
+	check := texts.Line
+	if multiline {
+		check = texts.Lines
+	}
+	if err := check(field, s); err != nil {
+		return "", err
+	}
 	if n := utf8.RuneCountInString(s); n < min || n > max {
 		if n == 0 {
 			return "", errs.Invalidf(field, "required", "%s is required", field)
@@ -163,13 +173,13 @@ func (in *Input) Build() (*Event, error) {
 		return nil, errs.Invalidf("kind", "invalid_kind", "kind must be meeting, reminder, notice or schedule")
 	}
 	var err error
-	if e.Title, err = text("title", in.Title, 1, 100); err != nil {
+	if e.Title, err = text("title", in.Title, 1, 100, false); err != nil {
 		return nil, err
 	}
-	if e.Description, err = text("description", in.Description, 0, 2000); err != nil {
+	if e.Description, err = text("description", in.Description, 0, 2000, true); err != nil {
 		return nil, err
 	}
-	if e.Location, err = text("location", in.Location, 0, 200); err != nil {
+	if e.Location, err = text("location", in.Location, 0, 200, false); err != nil {
 		return nil, err
 	}
 	loc, zone, err := LoadZone("timezone", in.TimeZone)

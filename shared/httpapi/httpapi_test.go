@@ -44,6 +44,12 @@ func TestDecode(t *testing.T) {
 		Count  int               `json:"count"`
 		Tags   []string          `json:"tags"`
 		Admin  admin             `json:"admin"`
+		Boss   *admin            `json:"boss"`
+		On     bool              `json:"on"`
+		Parent *string           `json:"parent"`
+		Fields map[string]any    `json:"fields"`
+		Ext    json.RawMessage   `json:"ext"`
+		IDs    []string          `json:"ids"`
 	}
 	tests := []struct {
 		body, code, field string
@@ -62,6 +68,30 @@ func TestDecode(t *testing.T) {
 		{`{"items":[{"name":"a"},{"name":"b","bogus":1}]}`, "unknown_field", "items[1].bogus"},
 		{`{"labels":{"k":"v"},"extra":1}`, "unknown_field", "extra"},
 		{`{"code":"` + strings.Repeat("x", MaxBodyBytes) + `"}`, "body_too_large", ""},
+		// Text no field may hold, wherever it is.
+		{`{"code":"会\u0000议"}`, "invalid_text", "code"},
+		{`{"code":"会议\u202e反转"}`, "invalid_text", "code"},
+		{`{"admin":{"name":"a\u2067b"}}`, "invalid_text", "admin.name"},
+		{`{"items":[{"name":"ok"},{"name":"\u001b[31m"}]}`, "invalid_text", "items[1].name"},
+		{`{"labels":{"k":"a\u0085b"}}`, "invalid_text", "labels.k"},
+		{`{"labels":{"k\u202e":"v"}}`, "invalid_text", "labels.k\u202e"},
+		{`{"fields":{"note":"\u007f"}}`, "invalid_text", "fields.note"},
+		{`{"ext":{"deep":["\u2066"]}}`, "invalid_text", "ext.deep[0]"},
+		{"{\"code\":\"a\xffb\"}", "invalid_text", "code"},
+		{"{\"admin\":{\"name\":\"\xe4\xbc\"}}", "invalid_text", "admin.name"},
+		{`{"code":"tab\tand\nnewline are the domain's to judge"}`, "", ""},
+		// null where the value cannot be absent.
+		{`null`, "malformed_json", ""},
+		{` null `, "malformed_json", ""},
+		{`{"admin":null}`, "wrong_type", "admin"},
+		{`{"code":null}`, "wrong_type", "code"},
+		{`{"on":null}`, "wrong_type", "on"},
+		{`{"count":null}`, "wrong_type", "count"},
+		{`{"ids":["a",null]}`, "wrong_type", "ids[1]"},
+		{`{"items":[null]}`, "wrong_type", "items[0]"},
+		{`{"admin":{"name":null}}`, "wrong_type", "admin.name"},
+		{`{"boss":null,"parent":null,"fields":{"note":null},"ext":null,"ids":null,"labels":null,"tags":null}`, "", ""},
+		{`{"ext":{"a":null,"b":[null]}}`, "", ""},
 	}
 	for _, tt := range tests {
 		var in input

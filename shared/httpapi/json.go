@@ -33,8 +33,12 @@ func DecodeBytes(body []byte, dst any) error {
 	if len(body) > MaxBodyBytes {
 		return errs.Invalidf("", "body_too_large", "the request body is larger than %d KiB", MaxBodyBytes>>10)
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
 		return errs.Invalidf("", "empty_body", "a JSON object is required")
+	}
+	if string(trimmed) == "null" {
+		return errs.Invalidf("", "malformed_json", "the body must be a JSON object, not null")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -56,7 +60,7 @@ func DecodeBytes(body []byte, dst any) error {
 	if err := dec.Decode(&extra); err != io.EOF {
 		return errs.Invalidf("", "malformed_json", "the body must hold exactly one JSON object")
 	}
-	return nil
+	return scanBody(body, reflect.TypeOf(dst))
 }
 
 func decodeError(err error) error {
