@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"workbench/infra/moto"
+	"workbench/shared/httpapi"
 )
 
 // MaxBodyBytes is the largest request body the gateway passes on: Lambda's
@@ -89,7 +90,22 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) []slog.Attr {
 	}
 	route, params, ok := Match(g.Routes, r.Method, r.URL.EscapedPath())
 	if !ok {
+		if methods := Allowed(g.Routes, r.URL.EscapedPath()); len(methods) > 0 {
+			// API Gateway's HTTP API answers its own 404 here; the local
+			// stack answers as the API.md contract has it, and as a function
+			// whose router knows the path does.
+			w.Header().Set("Allow", strings.Join(methods, ", "))
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
+				fmt.Sprintf("%s is not allowed on %s; it takes %s", r.Method, r.URL.Path, strings.Join(methods, ", ")))
+			return nil
+		}
 		writeError(w, http.StatusNotFound, "route_not_found", fmt.Sprintf("no route matches %s %s", r.Method, r.URL.Path))
+		return nil
+	}
+	if err := httpapi.CheckPath(r.URL.EscapedPath()); err != nil {
+		// API Gateway would pass the decoded id on to the function, whose
+		// router refuses it the same way.
+		writeFieldError(w, http.StatusBadRequest, "invalid_path", "path", "a path segment must not hold an encoded slash (%2F)")
 		return nil
 	}
 	attrs := []slog.Attr{slog.String("route", route.Key), slog.String("function", route.Function)}

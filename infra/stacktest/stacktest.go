@@ -149,7 +149,9 @@ func New(t testing.TB, opts ...Option) *Stack {
 	if err != nil {
 		t.Fatalf("stacktest: %v", err)
 	}
-	srv := httptest.NewServer(gw)
+	srv := httptest.NewUnstartedServer(gw)
+	srv.Listener = localstack.Listener(srv.Listener)
+	srv.Start()
 	t.Cleanup(srv.Close)
 
 	return &Stack{

@@ -276,7 +276,7 @@ func normalizeRRule(s string, e *Event) (string, error) {
 	}
 	opt, err := rrule.StrToROption(strings.ToUpper(s))
 	if err != nil {
-		return "", errs.Invalidf("rrule", "invalid_rrule", "rrule is not a valid RRULE: %v", err)
+		return "", invalidRRule(s)
 	}
 	switch opt.Freq {
 	case rrule.DAILY, rrule.WEEKLY, rrule.MONTHLY:
@@ -292,7 +292,7 @@ func normalizeRRule(s string, e *Event) (string, error) {
 	norm := opt.RRuleString()
 	r, err := e.rule(norm)
 	if err != nil {
-		return "", errs.Invalidf("rrule", "invalid_rrule", "rrule is not a valid RRULE: %v", err)
+		return "", invalidRRule(s)
 	}
 	limit := e.Start.AddDate(MaxSeries, 0, 0)
 	next := r.Iterator()
@@ -311,6 +311,21 @@ func normalizeRRule(s string, e *Event) (string, error) {
 		return "", errs.Invalidf("rrule", "rrule_empty", "rrule has no occurrence")
 	}
 	return norm, nil
+}
+
+// invalidRRule names the first part of s that does not parse, in the
+// caller's words: the parser's own errors ("strconv.Atoi: parsing …") are
+// Go internals, not an answer.
+func invalidRRule(s string) error {
+	for part := range strings.SplitSeq(strings.ToUpper(s), ";") {
+		if _, err := rrule.StrToROption("FREQ=DAILY;" + part); err != nil {
+			if r := []rune(part); len(r) > 40 {
+				part = string(r[:40]) + "…"
+			}
+			return errs.Invalidf("rrule", "invalid_rrule", "rrule part %q is not valid; an RRULE reads like FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10", part)
+		}
+	}
+	return errs.Invalidf("rrule", "invalid_rrule", "rrule is not a valid RRULE; it reads like FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10")
 }
 
 func (e *Event) rule(s string) (*rrule.RRule, error) {

@@ -103,7 +103,7 @@ func TestDecode(t *testing.T) {
 			continue
 		}
 		e := errs.As(err)
-		if err == nil || e.Kind != errs.Invalid || e.Code != tt.code || e.Field != tt.field {
+		if err == nil || StatusOf(err) != wantStatus(tt.code) || e.Code != tt.code || e.Field != tt.field {
 			t.Errorf("DecodeBytes(%.40q) = %v; want code %s field %q", tt.body, err, tt.code, tt.field)
 		}
 	}
@@ -123,6 +123,7 @@ func TestErrorStatusTable(t *testing.T) {
 		{errs.E(errs.Locked, "x", "x"), 423},
 		{errs.E(errs.RateLimited, "x", "x"), 429},
 		{errs.E(errs.Unavailable, "x", "x"), 503},
+		{errs.E(errs.TooLarge, "x", "x"), 413},
 		{errs.Wrap(http.ErrHandlerTimeout, "boom"), 500},
 		{http.ErrAbortHandler, 500},
 	}
@@ -170,8 +171,45 @@ func TestWriteErrorBodies(t *testing.T) {
 		t.Errorf("unknown route: %d %+v", rec.Code, e)
 	}
 	rec, e = serve(t, r, "DELETE", "/invalid", "")
-	if rec.Code != 400 || e.Error.Code != "method_not_allowed" {
-		t.Errorf("wrong method: %d %+v", rec.Code, e)
+	if rec.Code != 405 || e.Error.Code != "method_not_allowed" || rec.Header().Get("Allow") != "GET" || rec.Header().Get("X-Request-Id") == "" {
+		t.Errorf("wrong method: %d Allow %q %+v", rec.Code, rec.Header().Get("Allow"), e)
+	}
+}
+
+func wantStatus(code string) int {
+	if code == "body_too_large" {
+		return 413
+	}
+	return 400
+}
+
+func TestRouterRefusesEncodedSlashesAndLargeBodies(t *testing.T) {
+	r := NewRouter()
+	var seen string
+	r.Handle("GET /things/{id}", func(w http.ResponseWriter, r *http.Request) error {
+		seen = r.PathValue("id")
+		return nil
+	})
+	r.Handle("POST /things", func(w http.ResponseWriter, r *http.Request) error {
+		var in struct{ Name string }
+		return Decode(r, &in)
+	})
+	for _, path := range []string{"/things/a%2Fb", "/things/a%2fb", "/things/%2F"} {
+		rec, e := serve(t, r, "GET", path, "")
+		if rec.Code != 400 || e.Error.Code != "invalid_path" || e.Error.Field != "path" || seen != "" {
+			t.Errorf("GET %s: %d %+v (handler saw %q)", path, rec.Code, e, seen)
+		}
+	}
+	if rec, _ := serve(t, r, "GET", "/things/a%20b", ""); rec.Code != 200 || seen != "a b" {
+		t.Errorf("GET /things/a%%20b: %d, id %q", rec.Code, seen)
+	}
+	rec, e := serve(t, r, "POST", "/things", `{"name":"`+strings.Repeat("x", MaxBodyBytes)+`"}`)
+	if rec.Code != 413 || e.Error.Code != "body_too_large" {
+		t.Errorf("large body: %d %+v", rec.Code, e)
+	}
+	rec, e = serve(t, r, "PUT", "/things", `{}`)
+	if rec.Code != 405 || rec.Header().Get("Allow") != "POST" {
+		t.Errorf("PUT /things: %d Allow %q %+v", rec.Code, rec.Header().Get("Allow"), e)
 	}
 }
 

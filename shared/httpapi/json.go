@@ -18,8 +18,10 @@ import (
 const MaxBodyBytes = 64 << 10
 
 // Decode reads one JSON object from r's body into dst. Unknown fields, wrong
-// types, trailing data and bodies over MaxBodyBytes are Invalid errors that
-// name the field at fault.
+// types, trailing data, text no field may hold and nulls where a value must
+// be are Invalid errors that name the field at fault; a body over
+// MaxBodyBytes is TooLarge (413 body_too_large, as the gateway answers for
+// bodies over its own limit).
 func Decode(r *http.Request, dst any) error {
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 	if err != nil {
@@ -31,7 +33,7 @@ func Decode(r *http.Request, dst any) error {
 // DecodeBytes is Decode for a body already in memory.
 func DecodeBytes(body []byte, dst any) error {
 	if len(body) > MaxBodyBytes {
-		return errs.Invalidf("", "body_too_large", "the request body is larger than %d KiB", MaxBodyBytes>>10)
+		return errs.E(errs.TooLarge, "body_too_large", "the request body is larger than %d KiB", MaxBodyBytes>>10)
 	}
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
