@@ -122,7 +122,8 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) []slog.Attr {
 	attrs = append(attrs, slog.String("request_id", ev.RequestContext.RequestID))
 	payload, err := json.Marshal(ev)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "gateway_error", err.Error())
+		g.logger().ErrorContext(r.Context(), "encode event", "err", err)
+		writeError(w, http.StatusInternalServerError, "gateway_error", "the gateway could not build the event; its log has the cause")
 		return attrs
 	}
 	out, err := fn.Invoke(r.Context(), payload)
@@ -249,7 +250,9 @@ func (g *Gateway) functionFailed(ctx context.Context, w http.ResponseWriter, id 
 		attrs = append(attrs, "stack", string(pe.Stack))
 	}
 	g.logger().ErrorContext(ctx, "function failed", attrs...)
-	writeError(w, http.StatusBadGateway, "function_error", fmt.Sprintf("%s failed: %v", id, err))
+	// The cause is in the log; the caller gets no Go internals, as API
+	// Gateway answers a failed invocation with a bare message.
+	writeError(w, http.StatusBadGateway, "function_error", id+" failed; the local stack's log has the cause")
 }
 
 func (g *Gateway) logger() *slog.Logger {
@@ -421,7 +424,7 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 		if errors.As(err, &tooLarge) {
 			writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is larger than %d bytes", MaxBodyBytes))
 		} else {
-			writeError(w, http.StatusBadRequest, "bad_body", err.Error())
+			writeError(w, http.StatusBadRequest, "bad_body", "the request body could not be read")
 		}
 		return nil, false
 	}

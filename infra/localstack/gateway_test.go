@@ -284,6 +284,11 @@ func TestGatewayRoundTrip(t *testing.T) {
 		if resp.StatusCode != tc.status || errorCode(t, body) != tc.code {
 			t.Errorf("%s %s = %d %s, want %d %s", tc.method, tc.path, resp.StatusCode, body, tc.status, tc.code)
 		}
+		for _, leak := range []string{"boom", "kaboom", "panic", "runtime", "goroutine"} {
+			if strings.Contains(string(body), leak) {
+				t.Errorf("%s %s leaks %q: %s", tc.method, tc.path, leak, body)
+			}
+		}
 	}
 
 	resp, body = do(t, "POST", srv.URL+"/fail", strings.Repeat("x", MaxBodyBytes+1))
