@@ -80,6 +80,9 @@ func TestDecode(t *testing.T) {
 		{"{\"code\":\"a\xffb\"}", "invalid_text", "code"},
 		{"{\"admin\":{\"name\":\"\xe4\xbc\"}}", "invalid_text", "admin.name"},
 		{`{"code":"tab\tand\nnewline are the domain's to judge"}`, "", ""},
+		{`{"code":"a\ud800b"}`, "invalid_text", "code"},
+		{`{"admin":{"name":"\udfffx"}}`, "invalid_text", "admin.name"},
+		{`{"code":"a pair \ud83d\ude00 is fine, as is \ufffd and \uFFFD and �"}`, "", ""},
 		// null where the value cannot be absent.
 		{`null`, "malformed_json", ""},
 		{` null `, "malformed_json", ""},

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"reflect"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"workbench/shared/errs"
 	"workbench/shared/text"
@@ -121,6 +123,11 @@ func (s *scanner) text(path, v string, raw []byte) error {
 		// The raw bytes hold only separators, space and the string token,
 		// none of them forbidden: the fault is in the token.
 		return err
+	}
+	if strings.ContainsRune(v, utf8.RuneError) && !bytes.ContainsRune(raw, utf8.RuneError) &&
+		!strings.Contains(strings.ToLower(string(raw)), `\ufffd`) {
+		// encoding/json put U+FFFD for a lone surrogate escape (\ud800).
+		return errs.Invalidf(path, text.Code, "%s must be valid Unicode: it holds a lone surrogate escape", fieldName(path))
 	}
 	return text.Check(fieldName(path), v)
 }
