@@ -431,6 +431,21 @@ func (p *proxy) before(t time.Time) (covered time.Duration, calls, trips int) {
 	return covered, calls, trips
 }
 
+// fewestTrips is the fewest AWS round trips of any run. Calls a function
+// makes one after another never overlap, but concurrent ones need not
+// overlap at the server either (one may be answered before the other's
+// connection is up), so one run showing a single trip is the proof that a
+// function waits once.
+func fewestTrips(runs []sample) int {
+	fewest := -1
+	for _, r := range runs {
+		if fewest < 0 || r.trips < fewest {
+			fewest = r.trips
+		}
+	}
+	return fewest
+}
+
 func median(xs []float64) float64 {
 	if len(xs) == 0 {
 		return 0
@@ -457,9 +472,9 @@ func report(w io.Writer, h *function, fns []*function, b budget) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "function\tinit ms\tAWS ms\tcalls\ttrips\tCPU ms\tRSS MB\tsize MB\tsize ×hello\t(init−AWS) ×hello\t")
 	row := func(f *function, ratio float64, verdict string) {
-		calls, trips := 0, 0
+		calls, trips := 0, fewestTrips(f.runs)
 		for _, r := range f.runs {
-			calls, trips = max(calls, r.calls), max(trips, r.trips)
+			calls = max(calls, r.calls)
 		}
 		size := float64(f.size) / float64(h.size)
 		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.2f%s\t%.2f\t  %s\n", f.id,
@@ -478,11 +493,7 @@ func report(w io.Writer, h *function, fns []*function, b budget) error {
 		if ratio > b.init {
 			why = append(why, fmt.Sprintf("init %.2f× > %.2f×", ratio, b.init))
 		}
-		trips := 0
-		for _, r := range f.runs {
-			trips = max(trips, r.trips)
-		}
-		if trips > b.roundTrips {
+		if trips := fewestTrips(f.runs); trips > b.roundTrips {
 			why = append(why, fmt.Sprintf("%d AWS round trips > %d", trips, b.roundTrips))
 		}
 		if size := float64(f.size) / float64(h.size); size > b.size && !f.pinyin {
@@ -496,7 +507,7 @@ func report(w io.Writer, h *function, fns []*function, b budget) error {
 		row(f, ratio, verdict)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\n%d runs each, every one paired with a hello run; medians. AWS ms: time covered by requests to the AWS endpoint before the first /next; trips: overlapping requests count once. ᵖ: links the pinyin dictionary (no size budget).\n", len(fns[0].runs))
+	fmt.Fprintf(w, "\n%d runs each, every one paired with a hello run; medians. AWS ms: time covered by requests to the AWS endpoint before the first /next; trips: the fewest round trips of any run (overlapping requests count once). ᵖ: links the pinyin dictionary (no size budget).\n", len(fns[0].runs))
 	if len(broken) > 0 {
 		return fmt.Errorf("budget broken:\n  %s", strings.Join(broken, "\n  "))
 	}

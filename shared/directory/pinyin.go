@@ -16,10 +16,16 @@ const pinyinMarker = "workbench pinyin readings v1"
 // pinyinDict maps each character to its readings. It is built on first use
 // rather than at init (as github.com/mozillazg/go-pinyin builds its map),
 // so only the functions that index or search names pay for it, and only
-// when they do.
-var pinyinDict = sync.OnceValue(func() map[rune][]string {
+// when they do. Nothing but pinyinReadings refers to the table, so the
+// linker leaves it out of the other functions' binaries.
+var (
+	pinyinOnce sync.Once
+	pinyinDict map[rune][]string
+)
+
+func loadPinyin() {
 	lines := strings.Split(pinyinTable[len(pinyinMarker)+1:], "\n")
-	m := make(map[rune][]string, len(lines))
+	pinyinDict = make(map[rune][]string, len(lines))
 	for _, line := range lines {
 		hex, readings, ok := strings.Cut(line, " ")
 		if !ok {
@@ -29,14 +35,16 @@ var pinyinDict = sync.OnceValue(func() map[rune][]string {
 		if err != nil {
 			panic("directory: bad pinyin table line " + line)
 		}
-		m[rune(r)] = strings.Split(readings, ",")
+		pinyinDict[rune(r)] = strings.Split(readings, ",")
 	}
-	return m
-})
+}
 
 // pinyinReadings returns the readings of r without tones, most common
 // first; none when r is not a Chinese character of the dictionary.
-func pinyinReadings(r rune) []string { return pinyinDict()[r] }
+func pinyinReadings(r rune) []string {
+	pinyinOnce.Do(loadPinyin)
+	return pinyinDict[r]
+}
 
 // AccountFromName proposes a login account from a name: the pinyin of its
 // Chinese characters (first reading of each) followed by its letters and
