@@ -26,8 +26,8 @@ type Outbound struct {
 	Resolve map[string]string
 	// Timeout bounds a whole call; 5 s when zero.
 	Timeout time.Duration
-	// InLambda is true when running as a Lambda function
-	// (AWS_LAMBDA_FUNCTION_NAME is set); local overrides are then refused.
+	// InLambda is true when running as a Lambda function (config.InLambda);
+	// local overrides are then refused.
 	InLambda bool
 }
 
