@@ -289,7 +289,7 @@ func measure(f *function, stub *stub, proxy *proxy) (sample, error) {
 	if ru != nil {
 		s.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	s.aws, s.calls, s.trips = proxy.before(res.at)
+	s.aws, s.calls, s.trips = proxy.between(start, res.at)
 	return s, nil
 }
 
@@ -402,16 +402,17 @@ func (p *proxy) reset() {
 	p.mu.Unlock()
 }
 
-// before returns the time covered by requests that started before t, their
+// between returns the time covered by requests that started between from
+// and t (a killed run's request may end after the next run began), their
 // number, and the round trips among them (overlapping requests count once).
-func (p *proxy) before(t time.Time) (covered time.Duration, calls, trips int) {
+func (p *proxy) between(from, t time.Time) (covered time.Duration, calls, trips int) {
 	p.mu.Lock()
 	spans := slices.Clone(p.spans)
 	p.mu.Unlock()
 	sort.Slice(spans, func(i, j int) bool { return spans[i].start.Before(spans[j].start) })
 	var end time.Time
 	for _, s := range spans {
-		if !s.start.Before(t) {
+		if s.start.Before(from) || !s.start.Before(t) {
 			continue
 		}
 		calls++
