@@ -81,9 +81,10 @@ func (c *Contract) Check(method, target string, status int, header http.Header, 
 		return nil
 	}
 	route, params, ok := localstack.Match(c.routes, method, u.EscapedPath())
+	common := c.common[fmt.Sprint(status)]
 	if !ok {
-		if c.common[fmt.Sprint(status)] != nil && c.knownPath(u.EscapedPath()) {
-			return c.checkCommon(method, u, status, header, body)
+		if common != nil && c.knownPath(u.EscapedPath()) {
+			return c.validate(c.commonRoute(method, u.Path, status), u, nil, status, header, body)
 		}
 		if status == http.StatusNotFound {
 			return nil // a route the API does not have: the gateway's 404
@@ -92,26 +93,11 @@ func (c *Contract) Check(method, target string, status int, header http.Header, 
 	}
 	_, path, _ := strings.Cut(route.Key, " ")
 	item := c.doc.Paths.Value(path)
-	req, _ := http.NewRequest(method, u.String(), nil)
-	in := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{
-			Request:    req,
-			PathParams: params,
-			Route:      &routers.Route{Spec: c.doc, Path: path, PathItem: item, Method: method, Operation: item.GetOperation(method)},
-		},
-		Status:  status,
-		Header:  header,
-		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	r := &routers.Route{Spec: c.doc, Path: path, PathItem: item, Method: method, Operation: item.GetOperation(method)}
+	if r.Operation.Responses.Status(status) == nil && common != nil {
+		r = c.commonRoute(method, u.Path, status)
 	}
-	in.SetBodyBytes(body)
-	op := in.RequestValidationInput.Route.Operation
-	if op.Responses.Status(status) == nil && c.common[fmt.Sprint(status)] != nil {
-		return c.checkCommon(method, u, status, header, body)
-	}
-	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
-		return fmt.Errorf("%s %s (%s) answered %d, which docs/openapi.yaml does not allow: %v\nbody: %.600s", method, u.Path, route.Key, status, err, body)
-	}
-	return nil
+	return c.validate(r, u, params, status, header, body)
 }
 
 // knownPath reports whether some operation of the document has path, by
@@ -125,25 +111,27 @@ func (c *Contract) knownPath(path string) bool {
 	return false
 }
 
-// checkCommon validates a response the x-every-operation extension allows
-// on every operation.
-func (c *Contract) checkCommon(method string, u *url.URL, status int, header http.Header, body []byte) error {
+// commonRoute is an operation whose one response is the x-every-operation
+// one for status.
+func (c *Contract) commonRoute(method, path string, status int) *routers.Route {
 	op := openapi3.NewOperation()
 	op.Responses = openapi3.NewResponses()
 	op.Responses.Set(fmt.Sprint(status), c.common[fmt.Sprint(status)])
-	req, _ := http.NewRequest(method, u.String(), nil)
+	return &routers.Route{Spec: c.doc, Path: path, Method: method, Operation: op}
+}
+
+func (c *Contract) validate(r *routers.Route, u *url.URL, params map[string]string, status int, header http.Header, body []byte) error {
+	req, _ := http.NewRequest(r.Method, u.String(), nil)
 	in := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{
-			Request: req,
-			Route:   &routers.Route{Spec: c.doc, Path: u.Path, Method: method, Operation: op},
-		},
-		Status:  status,
-		Header:  header,
-		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: r},
+		Status:                 status,
+		Header:                 header,
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
 	}
 	in.SetBodyBytes(body)
 	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
-		return fmt.Errorf("%s %s answered %d, which docs/openapi.yaml (%s) does not allow: %v\nbody: %.600s", method, u.Path, status, commonExtension, err, body)
+		return fmt.Errorf("%s %s answered %d, which docs/openapi.yaml does not allow (%s %s or %s): %v\nbody: %.600s",
+			r.Method, u.Path, status, r.Method, r.Path, commonExtension, err, body)
 	}
 	return nil
 }
