@@ -42,6 +42,11 @@ func DecodeBytes(body []byte, dst any) error {
 	if string(trimmed) == "null" {
 		return errs.Invalidf("", "malformed_json", "the body must be a JSON object, not null")
 	}
+	// Text first: the decoder's own errors (an unknown field) would name
+	// a key with the very characters that must not be echoed.
+	if err := scanBody(body, reflect.TypeOf(dst)); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -62,7 +67,7 @@ func DecodeBytes(body []byte, dst any) error {
 	if err := dec.Decode(&extra); err != io.EOF {
 		return errs.Invalidf("", "malformed_json", "the body must hold exactly one JSON object")
 	}
-	return scanBody(body, reflect.TypeOf(dst))
+	return nil
 }
 
 func decodeError(err error) error {

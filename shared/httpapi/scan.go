@@ -83,7 +83,9 @@ func (s *scanner) object(t reflect.Type, path string) error {
 		key, _ := tok.(string)
 		sub := joinPath(path, key)
 		if err := s.text(sub, key, raw); err != nil {
-			return err
+			// Name the object, not the key: an error must not hand the
+			// offending characters back to whoever displays it.
+			return errs.Invalidf(path, text.Code, "a key of %s holds text no field may hold: %s", fieldName(path), errs.As(err).Message[len(sub)+1:])
 		}
 		var ft reflect.Type
 		switch {
