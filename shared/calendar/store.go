@@ -230,23 +230,8 @@ func (d *DynamoStore) Save(ctx context.Context, prev, next *Event, remind Due) e
 	if _, err := d.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: head}); err != nil {
 		return saveErr(err)
 	}
-	for len(entries) > 0 {
-		n := min(len(entries), dynamo.MaxBatchWrite)
-		req := map[string][]types.WriteRequest{d.Table: entries[:n]}
-		entries = entries[n:]
-		for tries := 0; len(req[d.Table]) > 0; tries++ {
-			if tries == 5 {
-				return errs.E(errs.Unavailable, "try_again", "the calendars of event %s were not all updated; try again", ref.ID)
-			}
-			out, err := d.DB.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: req})
-			if err != nil {
-				return errs.Wrap(err, "write entries")
-			}
-			req = out.UnprocessedItems
-			if len(req[d.Table]) > 0 {
-				time.Sleep(time.Duration(50<<tries) * time.Millisecond)
-			}
-		}
+	if err := dynamo.BatchWrite(ctx, d.DB, map[string][]types.WriteRequest{d.Table: entries}); err != nil {
+		return errs.Wrap(fmt.Errorf("entries of event %s: %w", ref.ID, err), "write entries")
 	}
 	return nil
 }
