@@ -30,11 +30,11 @@ func TestMain(m *testing.M) {
 
 type codes struct{}
 
-func (codes) Verify(_ context.Context, tenantID, mobile, purpose, code string) error {
+func (codes) Verify(_ context.Context, tenantID, mobile, purpose, code string) (func(context.Context), error) {
 	if purpose != "register" || code != "123456" {
-		return errs.Invalidf("code", "invalid_code", "the code is wrong or has expired")
+		return nil, errs.Invalidf("code", "invalid_code", "the code is wrong or has expired")
 	}
-	return nil
+	return func(context.Context) {}, nil
 }
 
 // testStack is a stacktest stack with the directory's Go API on the same

@@ -25,8 +25,10 @@ import (
 
 // CodeVerifier checks (and consumes) an SMS verification code sent for a
 // purpose; Identity implements it. A wrong or expired code is its error.
+// undo gives the code back, for a request that fails after using it, so
+// that its retry can use the code again.
 type CodeVerifier interface {
-	Verify(ctx context.Context, tenantID, mobile, purpose, code string) error
+	Verify(ctx context.Context, tenantID, mobile, purpose, code string) (undo func(context.Context), err error)
 }
 
 // TenantFinder resolves a tenant code to its id (for self-registration,
