@@ -205,8 +205,9 @@ func scenario(r *run) {
 	r.do("PUT", "/v1/admin/apps/$app/visibility", a, map[string]any{"memberIds": []string{m1.ID, m2.ID}})
 	r.do("PUT", "/v1/admin/apps/$app/extension", a, map[string]any{"memberId": m1.ID, "extension": map[string]any{"badge": "A1"}})
 	// The calls the binding queued: those that an injected fault kept
-	// from going out inline go with the scheduled sweep.
-	st.Clock.Advance(time.Minute)
+	// from going out inline go with the scheduled sweep, once a delivery
+	// lease that a failed run could not hand back has run out (6 min).
+	st.Clock.Advance(7 * time.Minute)
 	r.sweep("PartnerSyncFunction")
 	r.do("GET", "/v1/admin/apps/$app/sync-logs", a, nil)
 	r.do("POST", "/v1/admin/apps/$app/sync-logs/none/retry", a, nil)

@@ -218,11 +218,21 @@ func (c *Codes) consumeItems(rec *codeRecord, use string, now time.Time) []types
 	}
 }
 
-// compensating returns a context for undoing a request's write after the
-// request failed, perhaps because its deadline passed: the undo gets a
-// moment of its own.
-func compensating(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+// compensate runs undo, a write that puts back what a failed request
+// changed, in a context of its own (the request's deadline may be what
+// failed it) and a few times: an undo lost to throttling would leave the
+// caller's retry refused. A failed condition means there is nothing (left)
+// to undo.
+func compensate(ctx context.Context, what string, undo func(context.Context) error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	var err error
+	for range 3 {
+		if err = undo(ctx); err == nil || dynamo.ConditionFailed(err) {
+			return
+		}
+	}
+	slog.WarnContext(ctx, "not undone: "+what, "error", err)
 }
 
 // cooldownSK is the sort key of the cooldown item of the code with sort
@@ -282,17 +292,15 @@ func (c *Codes) Verify(ctx context.Context, tenantID, mobile, purpose, code stri
 
 // unuse gives back a code that this request (use) consumed.
 func (c *Codes) unuse(ctx context.Context, rec *codeRecord, use string) {
-	ctx, cancel := compensating(ctx)
-	defer cancel()
-	_, err := c.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(c.Table), Key: key(rec.PK, rec.SK),
-		UpdateExpression:          aws.String("REMOVE usedBy"),
-		ConditionExpression:       aws.String("usedBy = :use"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":use": str(use)},
+	compensate(ctx, "sms code given back", func(ctx context.Context) error {
+		_, err := c.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: aws.String(c.Table), Key: key(rec.PK, rec.SK),
+			UpdateExpression:          aws.String("REMOVE usedBy"),
+			ConditionExpression:       aws.String("usedBy = :use"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":use": str(use)},
+		})
+		return err
 	})
-	if err != nil && !dynamo.ConditionFailed(err) {
-		slog.WarnContext(ctx, "sms code not given back", "error", err)
-	}
 }
 
 // CodeRequest asks for a code to be sent.
@@ -474,16 +482,14 @@ func (c *Codes) limit(ctx context.Context, tenantID, purpose, mobile, ip string,
 		counter(key("RATE#ip#"+c.Hash.Sum("rate-ip", ip)[:22], day), ipCap),
 	}
 	release = func(ctx context.Context) {
-		ctx, cancel := compensating(ctx)
-		defer cancel()
-		_, err := c.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-			TableName: aws.String(c.Table), Key: cool,
-			ConditionExpression:       aws.String("nonce = :nonce"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":nonce": str(nonce)},
+		compensate(ctx, "sms code cooldown lifted", func(ctx context.Context) error {
+			_, err := c.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+				TableName: aws.String(c.Table), Key: cool,
+				ConditionExpression:       aws.String("nonce = :nonce"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":nonce": str(nonce)},
+			})
+			return err
 		})
-		if err != nil && !dynamo.ConditionFailed(err) {
-			slog.WarnContext(ctx, "sms code cooldown not lifted", "tenant", tenantID, "error", err)
-		}
 	}
 	_, err = c.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
 	switch {
