@@ -24,7 +24,7 @@ import (
 type Kind string
 
 const (
-	Throttled   Kind = "throttled"    // ProvisionedThroughputExceeded, ThrottlingException, RequestLimitExceeded, a transaction conflict
+	Throttled   Kind = "throttled"    // ProvisionedThroughputExceeded, ThrottlingException, RequestLimitExceeded, a transaction item throttled
 	ServerError Kind = "server_error" // InternalServerError (HTTP 500)
 	Partial     Kind = "partial"      // a batch with half its keys or writes unprocessed
 )
@@ -123,7 +123,10 @@ func (f *Injector) handle(ctx context.Context, in middleware.InitializeInput, ne
 }
 
 // throttle returns one of the throttling errors DynamoDB gives; for a
-// transaction, sometimes a cancellation by a conflicting transaction.
+// transaction, sometimes a cancellation with one item throttled. (A
+// transaction conflict is not injected: DynamoDB gives it only to a
+// request racing another on the same items, and the stores answer it as
+// the lost race it is; real races are what the concurrency tests run.)
 func throttle(op string, params any, variant int) error {
 	msg := aws.String("injected: " + op + " throttled")
 	switch variant {
@@ -137,7 +140,7 @@ func throttle(op string, params any, variant int) error {
 			for i := range reasons {
 				reasons[i].Code = aws.String("None")
 			}
-			reasons[len(reasons)-1].Code = aws.String("TransactionConflict")
+			reasons[len(reasons)-1].Code = aws.String("ThrottlingError")
 			return &types.TransactionCanceledException{Message: msg, CancellationReasons: reasons}
 		}
 	}

@@ -203,8 +203,12 @@ func (r *run) do(method, path, token string, body any) stacktest.Response {
 func (r *run) save(name string, resp stacktest.Response, field string) {
 	r.t.Helper()
 	var v any
+	var faulted []string
+	if n := len(r.steps); n > 0 {
+		faulted = r.steps[n-1].faults
+	}
 	if err := json.Unmarshal(resp.Body, &v); err != nil {
-		r.t.Fatalf("save %s: %d %s", name, resp.Status, resp.Body)
+		r.t.Fatalf("save %s: %d %s (faults %v)", name, resp.Status, resp.Body, faulted)
 	}
 	for _, k := range strings.Split(field, ".") {
 		switch x := v.(type) {
@@ -221,19 +225,23 @@ func (r *run) save(name string, resp stacktest.Response, field string) {
 		}
 	}
 	if v == nil {
-		r.t.Fatalf("save %s: no %s in %d %s", name, field, resp.Status, resp.Body)
+		r.t.Fatalf("save %s: no %s in %d %s (faults %v)", name, field, resp.Status, resp.Body, faulted)
 	}
 	r.vars[name] = fmt.Sprint(v)
 }
 
 // sweep invokes a scheduled function as EventBridge would at the stack's
 // time, with faults on, until a run succeeds (EventBridge retries a failed
-// one), then once more with faults off: a second run must deliver nothing
-// twice.
-func (r *run) sweep(logicalID string) {
+// one), then once more with faults off after settle (the time a failed run
+// may hold work back, e.g. a delivery lease it could not hand back): that
+// run must deliver what is left, and nothing twice.
+func (r *run) sweep(logicalID string, settle time.Duration) {
 	r.t.Helper()
-	ev := map[string]any{"version": "0", "id": "faults", "detail-type": "Scheduled Event", "source": "aws.events",
-		"time": r.st.Clock.Now().UTC().Format(time.RFC3339), "detail": map[string]any{}}
+	event := func() map[string]any {
+		return map[string]any{"version": "0", "id": "faults", "detail-type": "Scheduled Event", "source": "aws.events",
+			"time": r.st.Clock.Now().UTC().Format(time.RFC3339), "detail": map[string]any{}}
+	}
+	ev := event()
 	for try := 0; ; try++ {
 		r.arm(true)
 		_, err := r.st.TryInvoke(logicalID, ev)
@@ -246,7 +254,8 @@ func (r *run) sweep(logicalID string) {
 			r.t.Fatalf("%s failed 20 runs: %v", logicalID, err)
 		}
 	}
-	r.st.Invoke(r.t, logicalID, ev)
+	r.st.Clock.Advance(settle)
+	r.st.Invoke(r.t, logicalID, event())
 	r.sweeps++
 }
 

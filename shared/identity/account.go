@@ -180,7 +180,7 @@ type ResetResult struct {
 // password goes to the member by SMS (the admin never sees it); it works
 // for OneTimeTTL and must be replaced at the next login. The member's
 // sessions end and a lockout is lifted.
-func (s *Service) ResetPassword(ctx context.Context, p auth.Principal, memberID string, in ResetInput) (ResetResult, error) {
+func (s *Service) ResetPassword(ctx context.Context, p auth.Principal, memberID string, in ResetInput) (_ ResetResult, err error) {
 	if err := checkCodeFormat("code", in.Code); err != nil {
 		return ResetResult{}, err
 	}
