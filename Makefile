@@ -48,10 +48,46 @@ test: deps
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(or $(BENCHTIME),3x) -timeout 60m ./...
 
-## lint: formatting and vet
-lint:
+## lint: gofmt, go vet, cfn-lint on the SAM-transformed template, trivy's config scan (0 medium or higher)
+lint: lint-tools
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(CFN_LINT) template.yaml
+	@mkdir -p $(LOCAL)/lint
+	$(LINT_PYTHON) infra/template/transform.py template.yaml > $(LOCAL)/lint/template.json
+	@# The SAM template for trivy's SAM checks, the transformed one for the
+	@# CloudFormation checks. Low findings are listed, medium and up fail.
+	@# --skip-check-update: the checks embedded in the binary, no download.
+	$(TRIVY) config --quiet --cache-dir $(LOCAL)/trivy-cache --skip-check-update --exit-code 0 \
+		--severity LOW template.yaml
+	$(TRIVY) config --quiet --cache-dir $(LOCAL)/trivy-cache --skip-check-update --exit-code 0 \
+		--severity LOW $(LOCAL)/lint/template.json
+	$(TRIVY) config --quiet --cache-dir $(LOCAL)/trivy-cache --skip-check-update --exit-code 1 \
+		--severity MEDIUM,HIGH,CRITICAL template.yaml
+	$(TRIVY) config --quiet --cache-dir $(LOCAL)/trivy-cache --skip-check-update --exit-code 1 \
+		--severity MEDIUM,HIGH,CRITICAL $(LOCAL)/lint/template.json
+
+# cfn-lint 1.x: the system python3's when it has one (it needs no network),
+# else pinned in the virtualenv. trivy: built from the Go module proxy at a
+# pinned version (its encoding/json/v2 needs GOEXPERIMENT=jsonv2 with Go
+# 1.25 and 1.26).
+CFN_LINT_VERSION := 1.51.0
+TRIVY_VERSION := v0.74.0
+TRIVY := $(LOCAL)/trivy/$(TRIVY_VERSION)/trivy
+LINT_PYTHON = $(shell if $(PYTHON) -c 'import cfnlint.version as v, sys; sys.exit(0 if v.__version__.startswith("1.") else 1)' 2>/dev/null; then echo $(PYTHON); else echo $(VENV)/bin/python; fi)
+CFN_LINT = $(LINT_PYTHON) -c 'import sys; from cfnlint.runner import main; sys.exit(main())'
+
+.PHONY: lint-tools
+lint-tools: $(TRIVY)
+	@if ! $(LINT_PYTHON) -c 'import cfnlint' 2>/dev/null; then \
+		echo "installing cfn-lint $(CFN_LINT_VERSION) into $(VENV)"; \
+		[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV); \
+		$(VENV)/bin/pip install --quiet 'cfn-lint==$(CFN_LINT_VERSION)'; \
+	fi
+
+$(TRIVY):
+	@mkdir -p $(@D)
+	GOEXPERIMENT=jsonv2 GOBIN=$(abspath $(@D)) $(GO) install github.com/aquasecurity/trivy/cmd/trivy@$(TRIVY_VERSION)
 
 ## deps: moto[server] for the local stack and the tests (system python3 if it has it, else a virtualenv)
 deps:
