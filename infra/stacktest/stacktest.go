@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -44,6 +45,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"workbench/infra/awscalls"
 	"workbench/infra/localstack"
 	"workbench/infra/moto"
 	"workbench/infra/template"
@@ -71,9 +73,10 @@ type Stack struct {
 type Option func(*options)
 
 type options struct {
-	now      func() time.Time
-	settings map[string]string
-	counter  *dynamo.Counter
+	now       func() time.Time
+	settings  map[string]string
+	functions map[string]map[string]string
+	counter   *dynamo.Counter
 }
 
 // WithClock makes now the clock of every function.
@@ -91,6 +94,20 @@ func WithEnv(settings map[string]string) Option {
 		for k, v := range settings {
 			o.settings[k] = v
 		}
+	}
+}
+
+// WithFunctionEnv overrides settings of the function with the given
+// logical id only, after WithEnv's.
+func WithFunctionEnv(logicalID string, settings map[string]string) Option {
+	return func(o *options) {
+		if o.functions == nil {
+			o.functions = map[string]map[string]string{}
+		}
+		if o.functions[logicalID] == nil {
+			o.functions[logicalID] = map[string]string{}
+		}
+		maps.Copy(o.functions[logicalID], settings)
 	}
 }
 
@@ -114,11 +131,13 @@ func New(t testing.TB, opts ...Option) *Stack {
 		t.Fatalf("stacktest: %v", err)
 	}
 	cfg := localstack.Config{
-		Template: env.template,
-		Endpoint: env.endpoint,
-		Prefix:   prefix(t.Name()),
-		Settings: o.settings,
-		Now:      o.now,
+		Template:         env.template,
+		Endpoint:         env.endpoint,
+		Prefix:           prefix(t.Name()),
+		Settings:         o.settings,
+		FunctionSettings: o.functions,
+		Now:              o.now,
+		Recorder:         env.recorder,
 	}
 	if o.counter != nil {
 		cfg.DynamoDBOptions = append(cfg.DynamoDBOptions, dynamo.WithCounter(o.counter))
@@ -377,6 +396,9 @@ func prefix(testName string) string {
 type environment struct {
 	endpoint string
 	template *template.Template
+	// recorder notes every function's AWS calls for infra/iamcheck when
+	// $WORKBENCH_AWS_CALLS names a directory (make test sets it).
+	recorder *awscalls.Recorder
 }
 
 var (
@@ -402,8 +424,10 @@ func setUp() (environment, error) {
 	if err != nil {
 		return environment{}, err
 	}
+	env := environment{template: tmpl, recorder: awscalls.FromEnv()}
 	if e := os.Getenv("WORKBENCH_MOTO_ENDPOINT"); e != "" {
-		return environment{endpoint: strings.TrimSuffix(e, "/"), template: tmpl}, nil
+		env.endpoint = strings.TrimSuffix(e, "/")
+		return env, nil
 	}
 	// The server is never stopped: it exits by itself when the test binary
 	// does.
@@ -411,7 +435,8 @@ func setUp() (environment, error) {
 	if err != nil {
 		return environment{}, err
 	}
-	return environment{endpoint: srv.Endpoint, template: tmpl}, nil
+	env.endpoint = srv.Endpoint
+	return env, nil
 }
 
 // moduleRoot walks up from the working directory to the directory holding
