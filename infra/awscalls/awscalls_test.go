@@ -16,8 +16,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/smithy-go/logging"
 
 	"workbench/infra/awscalls"
+	"workbench/shared/cloud"
 )
 
 // namer strips the test's "p-" prefix, as the local stack strips a test
@@ -39,6 +41,7 @@ func config(t *testing.T, r *awscalls.Recorder) aws.Config {
 		awsconfig.WithRegion("us-east-1"),
 		awsconfig.WithBaseEndpoint(srv.URL),
 		awsconfig.WithRetryMaxAttempts(1),
+		awsconfig.WithLogger(logging.Nop{}),
 		awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("a", "b", "")),
 		r.Option("Fn", namer))
 	if err != nil {
@@ -111,6 +114,19 @@ func TestOperationsTheRecorderDoesNotKnowHaveNoResource(t *testing.T) {
 		{"Fn", "dynamodb:DescribeTable", "AWS::DynamoDB::Table/A", "DynamoDB.DescribeTable"},
 		{"Fn", "secretsmanager:ListSecrets", "", "Secrets Manager.ListSecrets"},
 	}
+	if got := r.Calls(); !reflect.DeepEqual(got, want) {
+		t.Errorf("recorded %v, want %v", got, want)
+	}
+}
+
+// Work a process does in another function's stead is that function's.
+func TestCallsMarkedAsAnotherFunctionAreItsCalls(t *testing.T) {
+	r := awscalls.New()
+	cfg := config(t, r)
+	ctx := cloud.AsFunction(context.Background(), "Other")
+	key := map[string]dbtypes.AttributeValue{"pk": &dbtypes.AttributeValueMemberS{Value: "k"}}
+	dynamodb.NewFromConfig(cfg).GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("p-A"), Key: key})
+	want := []awscalls.Call{{Function: "Other", Action: "dynamodb:GetItem", Resource: "AWS::DynamoDB::Table/A", Operation: "DynamoDB.GetItem"}}
 	if got := r.Calls(); !reflect.DeepEqual(got, want) {
 		t.Errorf("recorded %v, want %v", got, want)
 	}

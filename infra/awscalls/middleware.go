@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/smithy-go/middleware"
+
+	"workbench/shared/cloud"
 )
 
 // CloudFormation types of the resources a call can name.
@@ -39,8 +41,12 @@ func (r *Recorder) Middleware(function string, name Namer) func(*middleware.Stac
 	return func(st *middleware.Stack) error {
 		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("awscalls.Record",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				fn := function
+				if id := cloud.FunctionOf(ctx); id != "" {
+					fn = id // work done here in another function's stead
+				}
 				op := operation{
-					function: function,
+					function: fn,
 					service:  awsmiddleware.GetServiceID(ctx),
 					name:     awsmiddleware.GetOperationName(ctx),
 					namer:    name,

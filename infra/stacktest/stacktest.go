@@ -77,6 +77,7 @@ type options struct {
 	settings  map[string]string
 	functions map[string]map[string]string
 	counter   *dynamo.Counter
+	dynamoDB  []func(*dynamodb.Options)
 }
 
 // WithClock makes now the clock of every function.
@@ -111,6 +112,12 @@ func WithFunctionEnv(logicalID string, settings map[string]string) Option {
 	}
 }
 
+// WithDynamoDB applies opts to every function's DynamoDB client: a test's
+// own middleware, say.
+func WithDynamoDB(opts ...func(*dynamodb.Options)) Option {
+	return func(o *options) { o.dynamoDB = append(o.dynamoDB, opts...) }
+}
+
 // WithCounter counts the DynamoDB round trips of every function in c.
 func WithCounter(c *dynamo.Counter) Option {
 	return func(o *options) { o.counter = c }
@@ -142,6 +149,7 @@ func New(t testing.TB, opts ...Option) *Stack {
 	if o.counter != nil {
 		cfg.DynamoDBOptions = append(cfg.DynamoDBOptions, dynamo.WithCounter(o.counter))
 	}
+	cfg.DynamoDBOptions = append(cfg.DynamoDBOptions, o.dynamoDB...)
 	ls, err := localstack.New(cfg)
 	if err != nil {
 		t.Fatalf("stacktest: %v", err)

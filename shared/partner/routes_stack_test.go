@@ -98,8 +98,13 @@ func TestPartnerRoutesOnTheStack(t *testing.T) {
 		return out
 	}
 	out := market("nonce-routes-000001", map[string]any{"activity": "newInstance", "orderId": "o-routes", "appId": app.AppID, "tenantCode": other.Code})
-	out = market("nonce-routes-000002", map[string]any{"activity": "expireInstance", "instanceId": out["instanceId"]})
-	if out["state"] != "expired" {
+	instance := out["instanceId"]
+	if out = market("nonce-routes-000002", map[string]any{"activity": "expireInstance", "instanceId": instance}); out["state"] != "expired" {
 		t.Fatalf("expireInstance = %v", out)
 	}
+	later := clk.Now().Add(365 * 24 * time.Hour).Format(time.RFC3339)
+	if out = market("nonce-routes-000003", map[string]any{"activity": "refreshInstance", "instanceId": instance, "expireTime": later}); out["state"] != "active" {
+		t.Fatalf("refreshInstance = %v", out)
+	}
+	market("nonce-routes-000004", map[string]any{"activity": "releaseInstance", "instanceId": instance})
 }
