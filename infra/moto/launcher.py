@@ -8,7 +8,13 @@ under parallel clients loses responses the SDK then retries (and a retried
 conditional write fails against its own first attempt). The process exits
 by itself when its parent dies, so no server outlives the program or test
 binary that started it.
+
+Patches keep moto's memory and time proportional to the data, and let the
+local stack save only what changed (see patch_dynamodb and with_tables); "stock" as the last argument leaves moto as it is, for the
+tests that compare the two.
 """
+import copy
+import gc
 import json
 import logging
 import os
@@ -19,12 +25,298 @@ import time
 # The exit status that tells the Go side moto is not installed.
 MISSING = 3
 
+# The account and region of the local stack's tables (moto's defaults, which
+# the local stack's static credentials select).
+ACCOUNT, REGION = "123456789012", "us-east-1"
+
 
 def watch_parent(parent):
     while True:
         if os.getppid() != parent:
             os._exit(0)
         time.sleep(0.5)
+
+
+# What the patches did, for /_workbench/stats.
+counts = {"queriesNarrowed": 0, "queriesWhole": 0}
+
+
+class _Untracked(list):
+    """An instance list that keeps nothing: moto's model metaclass appends
+    every model ever made to a list on its class, for its dashboard, so
+    every DynamoDB item, stream record and table copy would live as long as
+    the server."""
+
+    def append(self, _):
+        pass
+
+
+def untrack_dynamodb():
+    from moto.core.model_instances import model_data
+
+    # Removed from model_data too, so that moto's reset, which sets the
+    # lists anew for every model it knows, does not bring tracking back.
+    for service in ("dynamodb", "dynamodbstreams"):
+        for cls in model_data.pop(service, {}).values():
+            cls.instances_tracked = _Untracked()
+
+
+class _UndoLog:
+    """What a transaction changed, item by item, so that a cancelled one
+    puts back exactly those items (and drops the stream records it wrote)
+    instead of restoring a deep copy of every table it touched."""
+
+    def __init__(self):
+        self.items = []  # (table, hash, range, item before or None)
+        self.streams = {}  # table name -> stream length before
+
+    def note(self, table, key, before):
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        if table.name not in self.streams:
+            shard = table.stream_shard
+            self.streams[table.name] = (table, len(shard.items) if shard else 0)
+        hash_value = DynamoType(key[table.hash_key_attr])
+        range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+        # update_item changes the stored item in place: keep a copy.
+        self.items.append((table, hash_value, range_value, copy.deepcopy(before)))
+
+    bump = staticmethod(lambda name: None)
+
+    def undo(self):
+        for table, hash_value, range_value, before in reversed(self.items):
+            self.bump(table.name)
+            if range_value is None:
+                if before is None:
+                    table.items.pop(hash_value, None)
+                else:
+                    table.items[hash_value] = before
+            elif before is None:
+                table.items[hash_value].pop(range_value, None)
+            else:
+                table.items[hash_value][range_value] = before
+        for table, length in self.streams.values():
+            if table.stream_shard is not None:
+                del table.stream_shard.items[length:]
+
+
+def transact_write_items(self, transact_items):
+    """moto's DynamoDBBackend.transact_write_items with an undo log in
+    place of its whole-table backups: the same checks, order, errors and
+    cancellation reasons."""
+    from moto.dynamodb.exceptions import (
+        ConditionalCheckFailed,
+        MockValidationException,
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
+    from moto.dynamodb.models import get_filter_expression
+
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    undo = _UndoLog()
+    seen = set()
+    reasons = []
+    for entry in transact_items:
+        if len(entry) > 1:
+            undo.undo()
+            raise TransactWriteSingleOpException
+        returned = None
+        try:
+            op_type, op = next(iter(entry.items()))
+            if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                raise ValueError("Unsupported transaction operation")
+            table_name = op["TableName"]
+            if op_type == "Put":
+                table = self.get_table(table_name)
+                key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = op["Item"][table.range_key_attr]
+            else:
+                key = op["Key"]
+            marker = (str(table_name), str(dict(sorted(key.items()))))
+            if marker in seen:
+                raise MultipleTransactionsException()
+            seen.add(marker)
+
+            names = op.get("ExpressionAttributeNames")
+            values = op.get("ExpressionAttributeValues")
+            condition = op.get("ConditionExpression")
+            current = self.get_item(table_name, key)
+            if condition is not None:
+                if not get_filter_expression(condition, names, values).expr(current):
+                    if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                        returned = current.to_json()["Attributes"]
+                    raise ConditionalCheckFailed(item=returned)
+
+            if op_type != "ConditionCheck":
+                undo.note(self.get_table(table_name), key, current)
+            conditions = dict(
+                condition_expression=condition,
+                expression_attribute_names=names,
+                expression_attribute_values=values,
+            )
+            if op_type == "Put":
+                self.put_item(table_name, op["Item"], **conditions)
+            elif op_type == "Delete":
+                self.delete_item(table_name, key, **conditions)
+            elif op_type == "Update":
+                self.update_item(table_name, key, update_expression=op["UpdateExpression"], **conditions)
+            reasons.append((None, None, None))
+        except (MultipleTransactionsException, MockValidationException):
+            undo.undo()
+            raise
+        except ConditionalCheckFailed as e:
+            reasons.append(("ConditionalCheckFailed", str(e.message), returned))
+        except Exception as e:  # noqa: E722 moto reports any other failure as the item's reason
+            reasons.append((type(e).__name__, str(e), returned))
+
+    if any(code is not None for code, _, _ in reasons):
+        undo.undo()
+        raise TransactionCanceledException(reasons)
+
+
+def narrow_queries():
+    """Make a Query read what it can match. moto's Table.query sorts every
+    item of the table, then filters them, on every call: a Query on a
+    table of a plant's directory costs seconds. The patch hands moto's own
+    query the items of the asked partition (the base table) or, for an
+    index, the items whose index hash key matches, unsorted (moto sorts
+    what it matched); the rest of moto's query runs as it is."""
+    from moto.dynamodb.models.table import Table
+
+    stock = Table.query
+
+    def partition(table, hash_key):
+        found = table.items.get(hash_key)
+        if found is None:
+            return []
+        return list(found.values()) if table.range_key_attr else [found]
+
+    def matching(table, conditions):
+        rows = (p.values() if table.range_key_attr else (p,) for p in table.items.values())
+        return [
+            item
+            for row in rows
+            for item in row
+            if all(item.attrs.get(name) is not None and item.attrs.get(name) == value for name, value in conditions)
+        ]
+
+    def query(self, hash_key, *args, **kwargs):
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        conditions = kwargs.get("hash_key_conditions") or []
+        if index_name is None and hash_key is not None:
+            candidates = partition(self, hash_key)
+        elif index_name is not None and conditions:
+            candidates = matching(self, conditions)
+        else:
+            counts["queriesWhole"] += 1
+            return stock(self, hash_key, *args, **kwargs)
+        counts["queriesNarrowed"] += 1
+        self.all_items = lambda: candidates
+        try:
+            return stock(self, hash_key, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    Table.query = query
+
+
+# Writes per table name, so the local stack snapshots only the tables that
+# changed since it last saved them.
+versions = {}
+
+
+def count_writes():
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    def bump(name):
+        versions[name] = versions.get(name, 0) + 1
+
+    def on_table(method):
+        def counted(self, *args, **kwargs):
+            bump(self.name)
+            return method(self, *args, **kwargs)
+
+        return counted
+
+    def on_backend(method):
+        def counted(self, table_name, *args, **kwargs):
+            bump(table_name)
+            return method(self, table_name, *args, **kwargs)
+
+        return counted
+
+    Table.put_item = on_table(Table.put_item)
+    Table.delete_item = on_table(Table.delete_item)
+    DynamoDBBackend.update_item = on_backend(DynamoDBBackend.update_item)
+    _UndoLog.bump = staticmethod(bump)
+
+
+def patch_dynamodb():
+    import moto.dynamodbstreams.models  # noqa: F401 registers its models, to untrack them
+    from moto.dynamodb.models import DynamoDBBackend
+
+    untrack_dynamodb()
+    DynamoDBBackend.transact_write_items = transact_write_items
+    narrow_queries()
+    count_writes()
+
+
+def with_stats(app):
+    """Serve GET /_workbench/stats: the server's resident memory and how
+    many DynamoDB tables are alive, for the tests that watch both."""
+
+    def serve(environ, start_response):
+        if environ.get("PATH_INFO") != "/_workbench/stats":
+            return app(environ, start_response)
+        from moto.dynamodb.models.table import Table
+
+        gc.collect()
+        with open("/proc/self/statm") as f:
+            rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        tables = sum(1 for o in gc.get_objects() if isinstance(o, Table))
+        body = json.dumps(dict(counts, rssBytes=rss, tablesAlive=tables)).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    return serve
+
+
+def with_tables(app):
+    """Serve GET /_workbench/versions (writes per table) and
+    GET /_workbench/items?table=NAME (every item of a table, in DynamoDB
+    JSON, with its version), for the local stack's snapshots: a Scan pages
+    through moto's sorted copy of the whole table once per page."""
+    from urllib.parse import parse_qs
+
+    def serve(environ, start_response):
+        path = environ.get("PATH_INFO")
+        if path == "/_workbench/versions":
+            body = json.dumps(versions).encode()
+        elif path == "/_workbench/items":
+            from moto.dynamodb.models import dynamodb_backends
+            from moto.dynamodb.models.utilities import dynamo_json_dump
+
+            name = parse_qs(environ.get("QUERY_STRING", "")).get("table", [""])[0]
+            backend = dynamodb_backends[ACCOUNT][REGION]
+            if name not in backend.tables:
+                start_response("404 Not Found", [("Content-Length", "0")])
+                return [b""]
+            table = backend.tables[name]
+            rows = (p.values() if table.range_key_attr else (p,) for p in table.items.values())
+            items = [item.to_json()["Attributes"] for row in rows for item in row]
+            # moto's own encoder: binary values as base64, as on the wire.
+            body = dynamo_json_dump({"version": versions.get(name, 0), "items": items}).encode()
+        else:
+            return app(environ, start_response)
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    return serve
 
 
 def with_sms(app):
@@ -78,10 +370,12 @@ def one_at_a_time(app):
 
 
 def main():
-    # Run as "python3 - workbench-moto HOST PORT PARENT_PID" with this file
-    # on stdin; the label names the process in ps. The parent's pid comes
-    # from the parent, so a parent dead before this line is noticed too.
+    # Run as "python3 - workbench-moto HOST PORT PARENT_PID [stock]" with
+    # this file on stdin; the label names the process in ps. The parent's
+    # pid comes from the parent, so a parent dead before this line is
+    # noticed too.
     host, port, parent = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    stock = sys.argv[5:] == ["stock"]
     threading.Thread(target=watch_parent, args=(parent,), daemon=True).start()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
@@ -96,9 +390,11 @@ def main():
         print("moto is %s, not 5.x" % moto.__version__, file=sys.stderr)
         sys.exit(MISSING)
 
+    if not stock:
+        patch_dynamodb()
     # make_server rather than run_simple: no reloader or banner, and it
     # tells which port it bound.
-    app = one_at_a_time(with_sms(DomainDispatcherApplication(create_backend_app)))
+    app = one_at_a_time(with_tables(with_stats(with_sms(DomainDispatcherApplication(create_backend_app)))))
     srv = make_server(host, port, app, threaded=True)
     print("moto ready on port %d" % srv.server_port, flush=True)
     srv.serve_forever()

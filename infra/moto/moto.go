@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -102,6 +103,9 @@ type Options struct {
 	// StartTimeout bounds how long the server may take to come up;
 	// zero means 30s.
 	StartTimeout time.Duration
+	// Stock serves moto without the launcher's patches (see launcher.py),
+	// for the tests that compare the two.
+	Stock bool
 }
 
 // Server is a running moto server.
@@ -156,7 +160,11 @@ func start(ctx context.Context, py string, opts Options) (*Server, error) {
 	}
 
 	// The server must outlive ctx, which only bounds the start.
-	cmd := exec.Command(py, "-", "workbench-moto", host, port, strconv.Itoa(os.Getpid()))
+	args := []string{"-", "workbench-moto", host, port, strconv.Itoa(os.Getpid())}
+	if opts.Stock {
+		args = append(args, "stock")
+	}
+	cmd := exec.Command(py, args...)
 	cmd.Stdin = bytes.NewReader(launcher)
 	detach(cmd)
 	var stderr tail
@@ -262,6 +270,58 @@ func modelSMS(ctx context.Context, endpoint string) ([]SMS, error) {
 		return nil, err
 	}
 	return data.SNS.SMS, nil
+}
+
+// Stats is what the launcher reports of the server's own footprint.
+type Stats struct {
+	RSSBytes    int64 `json:"rssBytes"`    // resident memory
+	TablesAlive int   `json:"tablesAlive"` // DynamoDB table objects in memory, copies included
+	// Queries that read only the partition or index key they asked for,
+	// and those that read the whole table (as stock moto does for all).
+	QueriesNarrowed int `json:"queriesNarrowed"`
+	QueriesWhole    int `json:"queriesWhole"`
+}
+
+// ReadStats asks a server this package started for its Stats.
+func ReadStats(ctx context.Context, endpoint string) (Stats, error) {
+	var st Stats
+	err := call(ctx, http.MethodGet, endpoint+"/_workbench/stats", &st)
+	return st, err
+}
+
+// TableVersions returns, per table name, how many writes the launcher has
+// seen since it started; a table written to since a snapshot has a new
+// version, and a table never written to is missing. A server this package
+// did not start does not count: TableVersions returns nil.
+func TableVersions(ctx context.Context, endpoint string) (map[string]int64, error) {
+	versions := map[string]int64{}
+	err := call(ctx, http.MethodGet, endpoint+"/_workbench/versions", &versions)
+	if errors.Is(err, errNotFound) {
+		return nil, nil
+	}
+	return versions, err
+}
+
+// ErrNoDump is returned by TableItems by a server that cannot dump tables
+// (not started by this package): page through the table with Scan instead.
+var ErrNoDump = errors.New("moto: the server does not dump tables")
+
+// TableItems returns every item of a table in DynamoDB JSON, and the
+// table's version as TableVersions counts it, in one request: moto pages a
+// Scan through a sorted copy of the whole table once per page.
+func TableItems(ctx context.Context, endpoint, table string) (version int64, items []map[string]json.RawMessage, err error) {
+	var dump struct {
+		Version int64
+		Items   []map[string]json.RawMessage
+	}
+	err = call(ctx, http.MethodGet, endpoint+"/_workbench/items?table="+url.QueryEscape(table), &dump)
+	if errors.Is(err, errNotFound) {
+		if versions, verr := TableVersions(ctx, endpoint); verr == nil && versions == nil {
+			return 0, nil, ErrNoDump
+		}
+		return 0, nil, fmt.Errorf("moto: no table %s", table)
+	}
+	return dump.Version, dump.Items, err
 }
 
 // Reset wipes every resource and record of the server.
