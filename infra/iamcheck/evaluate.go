@@ -183,15 +183,21 @@ func (e Evaluator) Check(roles map[string]*Role, calls []awscalls.Call) (*Report
 	return rep, nil
 }
 
-// grantsOf lists every Action × Resource of the roles' Allow statements,
-// and the actions they name.
+// grantsOf lists every Action × Resource of the Allow statements of the
+// roles' own policies (not SAM's for the Lambda service), and the actions
+// every policy names.
 func grantsOf(roles map[string]*Role) ([]Grant, []string) {
 	var grants []Grant
 	var actions []string
 	for _, fn := range sortedKeys(roles) {
 		for _, p := range roles[fn].Policies {
 			for i, s := range p.Document.Statement {
-				if s.Effect != "Allow" {
+				for _, a := range s.Action {
+					if !slices.Contains(actions, a) {
+						actions = append(actions, a)
+					}
+				}
+				if s.Effect != "Allow" || p.Service {
 					continue
 				}
 				resources := s.Resource
@@ -199,9 +205,6 @@ func grantsOf(roles map[string]*Role) ([]Grant, []string) {
 					resources = []string{notResource(s.NotResource)}
 				}
 				for _, a := range s.Action {
-					if !slices.Contains(actions, a) {
-						actions = append(actions, a)
-					}
 					for _, r := range resources {
 						grants = append(grants, Grant{Function: fn, Policy: p.Name, Statement: i + 1, Action: a, Resource: r})
 					}

@@ -31,6 +31,7 @@ Resources:
       CodeUri: .
       Handler: bootstrap
       Runtime: provided.al2023
+      DeadLetterQueue: { Type: SQS, TargetArn: "arn:aws:sqs:us-east-1:123456789012:dlq" }
       Policies:
         - DynamoDBReadPolicy: { TableName: !Ref Things }
         - Statement:
@@ -83,8 +84,13 @@ func TestRolesCarryPolicyTemplatesAndStatementsResolved(t *testing.T) {
 		t.Fatal(err)
 	}
 	web := roles["Web"]
-	if web == nil || web.RoleID != "WebRole" || len(web.Policies) != 2 {
+	if web == nil || web.RoleID != "WebRole" || len(web.Policies) != 3 {
 		t.Fatalf("roles = %+v", roles)
+	}
+	for _, p := range web.Policies {
+		if p.Service != (p.Name == "DeadLetterQueuePolicy") {
+			t.Errorf("policy %s: Service %v", p.Name, p.Service)
+		}
 	}
 	var resources []string
 	for _, p := range web.Policies {
@@ -152,6 +158,11 @@ func TestTheEvaluatorFindsWhatIsWrong(t *testing.T) {
 	for _, u := range []string{"dynamodb:GetItem /index/*", "dynamodb:TransactWriteItems ", "dynamodb:Scan "} {
 		if !slices.Contains(unused, u) {
 			t.Errorf("%q is not reported unused: %v", u, unused)
+		}
+	}
+	for _, g := range rep.Unused {
+		if g.Policy == "DeadLetterQueuePolicy" {
+			t.Errorf("the Lambda service's own grant is reported unused: %+v", g)
 		}
 	}
 	if slices.Contains(unused, "dynamodb:GetItem ") {

@@ -34,6 +34,11 @@ func Transform(python, path string) ([]byte, error) {
 type Policy struct {
 	Name     string   `json:"name"`
 	Document Document `json:"document"`
+	// Service marks a policy SAM adds for the Lambda service's own use of
+	// the role (a dead-letter queue, an asynchronous invoke's
+	// destination): no code of the function calls it, so its grants are
+	// not expected to be used by a test.
+	Service bool `json:"-"`
 }
 
 // Document is an IAM policy document.
@@ -143,7 +148,9 @@ func (ro *Role) addInline(res *template.Resolver, props *yaml.Node) error {
 		if err != nil {
 			return fmt.Errorf("policy %s: %w", pol.PolicyName, err)
 		}
-		ro.Policies = append(ro.Policies, Policy{Name: pol.PolicyName, Document: doc})
+		// SAM names the function's own Policies <Role>Policy<N>.
+		service := !strings.HasPrefix(pol.PolicyName, ro.RoleID+"Policy")
+		ro.Policies = append(ro.Policies, Policy{Name: pol.PolicyName, Document: doc, Service: service})
 	}
 	for _, n := range p.ManagedPolicyArns {
 		arn, err := res.String(&n)
