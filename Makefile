@@ -27,7 +27,9 @@ FUNCTIONS := \
 	CalendarReminderFunction=calendarreminder \
 	PartnerFunction=partner \
 	MarketplaceFunction=marketplace \
-	PartnerSyncFunction=partnersync
+	PartnerSyncFunction=partnersync \
+	RealtimeFunction=realtime \
+	PushFunction=push
 
 .PHONY: all run test bench lint build deploy clean deps
 
@@ -90,6 +92,8 @@ build-CalendarReminderFunction: ; $(call lambda,calendarreminder)
 build-PartnerFunction: ; $(call lambda,partner)
 build-MarketplaceFunction: ; $(call lambda,marketplace)
 build-PartnerSyncFunction: ; $(call lambda,partnersync)
+build-RealtimeFunction: ; $(call lambda,realtime)
+build-PushFunction: ; $(call lambda,push)
 
 ## deploy: build with SAM and deploy (make deploy ENV=prod for the prod config of samconfig.toml)
 deploy:

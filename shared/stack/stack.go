@@ -45,6 +45,9 @@ var Functions = map[string]Builder{
 	"PartnerFunction":     Partner,
 	"MarketplaceFunction": Marketplace,
 	"PartnerSyncFunction": PartnerSync,
+	// realtime
+	"RealtimeFunction": Realtime,
+	"PushFunction":     Push,
 }
 
 // Boot prepares a function process: JSON logs on stdout and the cloud
