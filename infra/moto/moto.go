@@ -102,6 +102,9 @@ type Options struct {
 	// StartTimeout bounds how long the server may take to come up;
 	// zero means 30s.
 	StartTimeout time.Duration
+	// Stock serves moto without the launcher's patches (see launcher.py),
+	// for the tests that compare the two.
+	Stock bool
 }
 
 // Server is a running moto server.
@@ -156,7 +159,11 @@ func start(ctx context.Context, py string, opts Options) (*Server, error) {
 	}
 
 	// The server must outlive ctx, which only bounds the start.
-	cmd := exec.Command(py, "-", "workbench-moto", host, port, strconv.Itoa(os.Getpid()))
+	args := []string{"-", "workbench-moto", host, port, strconv.Itoa(os.Getpid())}
+	if opts.Stock {
+		args = append(args, "stock")
+	}
+	cmd := exec.Command(py, args...)
 	cmd.Stdin = bytes.NewReader(launcher)
 	detach(cmd)
 	var stderr tail
@@ -262,6 +269,19 @@ func modelSMS(ctx context.Context, endpoint string) ([]SMS, error) {
 		return nil, err
 	}
 	return data.SNS.SMS, nil
+}
+
+// Stats is what the launcher reports of the server's own footprint.
+type Stats struct {
+	RSSBytes    int64 `json:"rssBytes"`    // resident memory
+	TablesAlive int   `json:"tablesAlive"` // DynamoDB table objects in memory, copies included
+}
+
+// ReadStats asks a server this package started for its Stats.
+func ReadStats(ctx context.Context, endpoint string) (Stats, error) {
+	var st Stats
+	err := call(ctx, http.MethodGet, endpoint+"/_workbench/stats", &st)
+	return st, err
 }
 
 // Reset wipes every resource and record of the server.
