@@ -297,7 +297,26 @@ func deliveries(recs []Record) ([]delivery, error) {
 			return nil, fmt.Errorf("record %s: unknown source %q", r.EventID, r.Source)
 		}
 	}
-	return ds, nil
+	return withoutSendersReads(ds), nil
+}
+
+// withoutSendersReads drops the read cursor a send moves for its sender
+// (the same transaction writes both): message.created already says the
+// sender has read their own message.
+func withoutSendersReads(ds []delivery) []delivery {
+	sent := map[string]bool{}
+	for _, d := range ds {
+		if e := d.event; e.Type == MessageCreated {
+			sent[fmt.Sprintf("%s#%s#%s#%d", d.tenantID, e.ConversationID, e.Message.SenderID, e.Seq)] = true
+		}
+	}
+	out := ds[:0]
+	for _, d := range ds {
+		if e := d.event; e.Type != ConversationRead || !sent[fmt.Sprintf("%s#%s#%s#%d", d.tenantID, e.ConversationID, e.MemberID, e.Seq)] {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 func chatDelivery(c chat.Change, id string, at time.Time) delivery {
