@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -40,6 +41,7 @@ type WebSockets struct {
 
 	mu    sync.Mutex
 	conns map[string]*socket
+	posts atomic.Int64
 }
 
 // socket is one open connection.
@@ -265,6 +267,9 @@ func (ws *WebSockets) invoke(ctx context.Context, routeKey string, ev events.API
 
 // manage serves the Management API for one connection.
 func (ws *WebSockets) manage(w http.ResponseWriter, r *http.Request, id string) {
+	if r.Method == http.MethodPost {
+		ws.posts.Add(1)
+	}
 	ws.mu.Lock()
 	s := ws.conns[id]
 	ws.mu.Unlock()
@@ -310,6 +315,10 @@ func (ws *WebSockets) manage(w http.ResponseWriter, r *http.Request, id string) 
 		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "@connections takes GET, POST or DELETE")
 	}
 }
+
+// Posts returns the number of PostToConnection calls served so far, to
+// open connections or not.
+func (ws *WebSockets) Posts() int { return int(ws.posts.Load()) }
 
 // Open returns the ids of the open connections.
 func (ws *WebSockets) Open() []string {

@@ -43,6 +43,9 @@ func (s *Stack) WebSocketURL() string {
 	return "ws" + strings.TrimPrefix(s.URL, "http") + s.gw.WebSockets.Path()
 }
 
+// Posts returns the number of PostToConnection calls the gateway served.
+func (s *Stack) Posts() int { return s.gw.WebSockets.Posts() }
+
 // OpenConnections returns the ids of the gateway's open connections.
 func (s *Stack) OpenConnections() []string { return s.gw.WebSockets.Open() }
 

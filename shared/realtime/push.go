@@ -271,8 +271,17 @@ func deliveries(recs []Record) ([]delivery, error) {
 				if at.IsZero() {
 					at = r.At
 				}
+				k := c.TenantID + "#" + c.ConversationID
+				if c.Kind == chat.ChangeCreated {
+					// A new conversation's members come with it.
+					if j, ok := members[k]; ok {
+						e := &ds[j].event
+						e.Change, e.Name, e.OwnerID = chat.ChangeCreated, c.Name, c.OwnerID
+						continue
+					}
+					members[k] = len(ds)
+				}
 				if c.Kind == chat.ChangeJoined || c.Kind == chat.ChangeLeft {
-					k := c.TenantID + "#" + c.ConversationID
 					j, ok := members[k]
 					if !ok {
 						j = len(ds)

@@ -57,3 +57,20 @@ func (e Event) Key() string {
 	}
 	return e.ID
 }
+
+// Dedup remembers the events a client has seen, by Key, so that a batch
+// delivered twice (delivery is at least once) shows once.
+type Dedup struct{ seen map[string]bool }
+
+// First reports whether e is seen for the first time.
+func (d *Dedup) First(e Event) bool {
+	if d.seen == nil {
+		d.seen = map[string]bool{}
+	}
+	k := e.Key()
+	if d.seen[k] {
+		return false
+	}
+	d.seen[k] = true
+	return true
+}
