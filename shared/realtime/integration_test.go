@@ -404,3 +404,48 @@ func TestRetriedBatchShowsOnceToADeduplicatingClient(t *testing.T) {
 		t.Errorf("the client shows %+v, want the message once", shown)
 	}
 }
+
+// After a reconnect a client asks the history for what came after the
+// last seq it saw.
+func TestCatchUpAfterReconnect(t *testing.T) {
+	t.Parallel()
+	st := stacktest.New(t)
+	tn := st.NewTenant(t)
+	ann, bob, eve := tn.Admin, st.Member(t, tn, "member"), st.Member(t, tn, "member")
+	conv := conversation(t, st, ann.Token, map[string]any{"memberIds": []string{bob.ID}})
+	for _, text := range []string{"1", "2", "3"} {
+		send(t, st, ann.Token, conv, text)
+	}
+	page := func(query string) []int64 {
+		t.Helper()
+		r := st.Call(t, http.MethodGet, "/v1/conversations/"+conv+"/messages?"+query, bob.Token, nil)
+		stacktest.Want(t, r, http.StatusOK)
+		var out struct {
+			Items      []chat.Message
+			NextCursor string
+		}
+		r.Decode(t, &out)
+		if out.NextCursor != "" {
+			t.Errorf("%s: nextCursor %q, want none", query, out.NextCursor)
+		}
+		seqs := []int64{}
+		for _, m := range out.Items {
+			seqs = append(seqs, m.Seq)
+		}
+		return seqs
+	}
+	for query, want := range map[string][]int64{
+		"afterSeq=1": {2, 3}, "afterSeq=0": {1, 2, 3}, "afterSeq=0&limit=2": {1, 2}, "afterSeq=3": {}, "afterSeq=9": {},
+	} {
+		if got := page(query); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: seqs %v, want %v", query, got, want)
+		}
+	}
+	for query, code := range map[string]string{
+		"afterSeq=-1": "invalid_after_seq", "afterSeq=x": "invalid_after_seq", "afterSeq=": "invalid_after_seq",
+		"afterSeq=1&before=" + chat.MessageID(conv, 2): "invalid_query",
+	} {
+		stacktest.Want(t, st.Call(t, http.MethodGet, "/v1/conversations/"+conv+"/messages?"+query, bob.Token, nil), http.StatusBadRequest, code, "afterSeq")
+	}
+	stacktest.Want(t, st.Call(t, http.MethodGet, "/v1/conversations/"+conv+"/messages?afterSeq=0", eve.Token, nil), http.StatusNotFound)
+}
