@@ -32,6 +32,28 @@ func (s *Stack) Streams(t testing.TB) *localstack.Streams {
 	return s.streams
 }
 
+// StartStreams polls the streams every interval until the test ends, as
+// make run does; with nudge, the gateway also makes them poll after every
+// request that may have written (make run's behaviour).
+func (s *Stack) StartStreams(t testing.TB, interval time.Duration, nudge bool) {
+	t.Helper()
+	st := s.Streams(t)
+	st.Interval = interval
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := st.Start(ctx); err != nil {
+		cancel()
+		t.Fatalf("stacktest: streams: %v", err)
+	}
+	if nudge {
+		s.gw.OnMutation = st.Nudge
+	}
+	t.Cleanup(func() {
+		s.gw.OnMutation = nil
+		cancel()
+		st.Wait()
+	})
+}
+
 // Drain delivers every stream change made so far to the push function.
 func (s *Stack) Drain(t testing.TB) {
 	t.Helper()

@@ -57,7 +57,7 @@ func events(t *testing.T, c *stacktest.Client) []realtime.Event {
 	}
 }
 
-func conversation(t *testing.T, st *stacktest.Stack, token string, body any) string {
+func conversation(t testing.TB, st *stacktest.Stack, token string, body any) string {
 	t.Helper()
 	r := st.Call(t, http.MethodPost, "/v1/conversations", token, body)
 	if r.Status != http.StatusCreated && r.Status != http.StatusOK {
@@ -68,7 +68,7 @@ func conversation(t *testing.T, st *stacktest.Stack, token string, body any) str
 	return c.ID
 }
 
-func send(t *testing.T, st *stacktest.Stack, token, convID, text string) int64 {
+func send(t testing.TB, st *stacktest.Stack, token, convID, text string) int64 {
 	t.Helper()
 	r := st.Call(t, http.MethodPost, "/v1/conversations/"+convID+"/messages", token, map[string]string{"text": text})
 	stacktest.Want(t, r, http.StatusCreated)
