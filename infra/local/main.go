@@ -154,7 +154,7 @@ func run(ctx context.Context, o options, ready func(url string)) error {
 	go func() { served <- srv.Serve(ln) }()
 	slog.Info("ready", "url", url, "functions", len(fns), "routes", len(gw.Routes), "moto", server.Endpoint)
 	if gw.WebSockets != nil {
-		slog.Info("websocket api", "url", "ws://"+ln.Addr().String()+gw.WebSockets.Path(), "stream_poll", streams.Interval)
+		slog.Info("websocket api", "url", "ws://"+ln.Addr().String()+gw.WebSockets.Path(), "stream_poll", streams.Interval.String())
 	}
 	if ready != nil {
 		ready(url)
