@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"workbench/shared/errs"
@@ -166,31 +165,14 @@ type Roster struct {
 	Table string
 }
 
-// MemberIDs returns the ids of a conversation's members: one Query of the
-// conversation's entries (a page holds a 500-member group).
+// MemberIDs returns the ids of a conversation's members: one strongly
+// consistent Query of the conversation's entries (a page holds a
+// 500-member group), so a member added just before is included.
 func (r *Roster) MemberIDs(ctx context.Context, tenantID, convID string) ([]string, error) {
-	var ids []string
-	in := &dynamodb.QueryInput{
-		TableName:              aws.String(r.Table),
-		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": str(convPK(tenantID, convID)), ":p": str(entryPrefix),
-		},
-		ProjectionExpression: aws.String("memberId"),
+	entries, err := (&Service{DB: r.DB, Table: r.Table}).roster(ctx, tenantID, convID)
+	ids := make([]string, len(entries))
+	for i, e := range entries {
+		ids[i] = e.MemberID
 	}
-	for {
-		res, err := r.DB.Query(ctx, in)
-		if err != nil {
-			return nil, errs.Wrap(err, "read members")
-		}
-		for _, it := range res.Items {
-			if s, ok := it["memberId"].(*types.AttributeValueMemberS); ok {
-				ids = append(ids, s.Value)
-			}
-		}
-		if len(res.LastEvaluatedKey) == 0 {
-			return ids, nil
-		}
-		in.ExclusiveStartKey = res.LastEvaluatedKey
-	}
+	return ids, err
 }

@@ -77,14 +77,23 @@ func send(t testing.TB, st *stacktest.Stack, token, convID, text string) int64 {
 	return m.Seq
 }
 
+// direct stands up a stack with its streams open, a tenant, its admin
+// ann, a member bob and their 1:1 conversation, whose creation is
+// delivered already.
+func direct(t *testing.T) (st *stacktest.Stack, tn stacktest.Tenant, ann, bob stacktest.Member, conv string) {
+	t.Helper()
+	st = stacktest.New(t)
+	st.Streams(t)
+	tn = st.NewTenant(t)
+	ann, bob = tn.Admin, st.Member(t, tn, "member")
+	conv = conversation(t, st, ann.Token, map[string]any{"memberIds": []string{bob.ID}})
+	st.Drain(t)
+	return st, tn, ann, bob, conv
+}
+
 func TestDirectMessageReachesPeerAndSendersOtherDevice(t *testing.T) {
 	t.Parallel()
-	st := stacktest.New(t)
-	st.Streams(t)
-	tn := st.NewTenant(t)
-	ann, bob := tn.Admin, st.Member(t, tn, "member")
-	conv := conversation(t, st, ann.Token, map[string]any{"memberIds": []string{bob.ID}})
-	st.Drain(t) // the conversation's creation
+	st, _, ann, bob, conv := direct(t)
 
 	bobPhone := st.Dial(t, bob.Token)
 	annPhone, annLaptop := st.Dial(t, ann.Token), st.Dial(t, ann.Token)
@@ -211,12 +220,7 @@ func TestReadsChangesAndNoticesArePushed(t *testing.T) {
 
 func TestGoneConnectionsArePruned(t *testing.T) {
 	t.Parallel()
-	st := stacktest.New(t)
-	st.Streams(t)
-	tn := st.NewTenant(t)
-	ann, bob := tn.Admin, st.Member(t, tn, "member")
-	conv := conversation(t, st, ann.Token, map[string]any{"memberIds": []string{bob.ID}})
-	st.Drain(t)
+	st, tn, ann, bob, conv := direct(t)
 	live := st.Dial(t, bob.Token)
 	conns := &realtime.Connections{DB: st.DynamoDB(), Table: st.Tables["ConnectionsTable"]}
 	// A connection whose $disconnect never came: the gateway knows it no more.
@@ -316,12 +320,8 @@ func TestPingAndUnknownActions(t *testing.T) {
 // destination.
 func TestPoisonRecordIsBisectedAndTheRestDelivered(t *testing.T) {
 	t.Parallel()
-	st := stacktest.New(t)
+	st, tn, ann, bob, conv := direct(t)
 	streams := st.Streams(t)
-	tn := st.NewTenant(t)
-	ann, bob := tn.Admin, st.Member(t, tn, "member")
-	conv := conversation(t, st, ann.Token, map[string]any{"memberIds": []string{bob.ID}})
-	st.Drain(t)
 	bobPhone := st.Dial(t, bob.Token)
 
 	first := send(t, st, ann.Token, conv, "一")
@@ -359,12 +359,7 @@ func TestPoisonRecordIsBisectedAndTheRestDelivered(t *testing.T) {
 // (conversationId, seq) shows each message once.
 func TestRetriedBatchShowsOnceToADeduplicatingClient(t *testing.T) {
 	t.Parallel()
-	st := stacktest.New(t)
-	st.Streams(t)
-	tn := st.NewTenant(t)
-	ann, bob := tn.Admin, st.Member(t, tn, "member")
-	conv := conversation(t, st, ann.Token, map[string]any{"memberIds": []string{bob.ID}})
-	st.Drain(t)
+	st, tn, ann, bob, conv := direct(t)
 	bobPhone := st.Dial(t, bob.Token)
 
 	// The batch as the mapping hands it over, twice: a retry after the
