@@ -270,6 +270,16 @@ func TestHandshakeRefusesBadTokensAndStoresNothing(t *testing.T) {
 			t.Errorf("%s: status %d, want 401 (%v)", name, status, err)
 		}
 	}
+	// A tenant whose subscription ended long ago is released: 403.
+	released := st.NewTenant(t)
+	stacktest.Want(t, st.Call(t, http.MethodPut, "/v1/platform/tenants/"+released.Code+"/subscription", st.OperatorKey(),
+		map[string]any{"plan": "std", "expiresAt": "2020-01-01T00:00:00Z"}), http.StatusOK)
+	if c, status, err := st.DialStatus(released.Admin.Token); err == nil {
+		c.Conn.CloseNow()
+		t.Error("released tenant: the handshake succeeded")
+	} else if status != http.StatusForbidden {
+		t.Errorf("released tenant: status %d, want 403 (%v)", status, err)
+	}
 	out, err := st.DynamoDB().Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(st.Tables["ConnectionsTable"])})
 	if err != nil {
 		t.Fatal(err)
@@ -443,4 +453,25 @@ func TestCatchUpAfterReconnect(t *testing.T) {
 		stacktest.Want(t, st.Call(t, http.MethodGet, "/v1/conversations/"+conv+"/messages?"+query, bob.Token, nil), http.StatusBadRequest, code, "afterSeq")
 	}
 	stacktest.Want(t, st.Call(t, http.MethodGet, "/v1/conversations/"+conv+"/messages?afterSeq=0", eve.Token, nil), http.StatusNotFound)
+}
+
+// A browser cannot set headers on a WebSocket: it offers its token as a
+// subprotocol beside "workbench", and the answer names "workbench".
+func TestTokenAsSubprotocol(t *testing.T) {
+	t.Parallel()
+	st := stacktest.New(t)
+	tn := st.NewTenant(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, st.WebSocketURL(), &websocket.DialOptions{Subprotocols: []string{realtime.Subprotocol, tn.Admin.Token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	if got := conn.Subprotocol(); got != realtime.Subprotocol {
+		t.Errorf("subprotocol %q, want %q", got, realtime.Subprotocol)
+	}
+	if _, status, err := st.DialStatus(""); err == nil || status != http.StatusUnauthorized {
+		t.Errorf("no token at all: %d %v, want 401", status, err)
+	}
 }
