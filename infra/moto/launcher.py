@@ -167,12 +167,21 @@ def transact_write_items(self, transact_items):
         raise TransactionCanceledException(reasons)
 
 
+def get_records(self, iterator_arn, limit):
+    """moto's DynamoDBStreamsBackend.get_records, forgetting the iterator it
+    read from: moto keeps every shard iterator it ever made, and the local
+    stream pollers make one per read (a few a second, ~1 MB a minute)."""
+    return self.shard_iterators.pop(iterator_arn).get(limit)
+
+
 def patch_dynamodb():
     import moto.dynamodbstreams.models  # noqa: F401 registers its models, to untrack them
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
 
     untrack_dynamodb()
     DynamoDBBackend.transact_write_items = transact_write_items
+    DynamoDBStreamsBackend.get_records = get_records
 
 
 def with_stats(app):
