@@ -53,6 +53,10 @@ type socket struct {
 	userAgent   string
 	mu          sync.Mutex
 	lastActive  time.Time
+	// ready is closed once the upgrade is done (conn set) or failed (conn
+	// nil). The socket is listed before: a client that sees the upgrade
+	// may be posted to at once.
+	ready chan struct{}
 }
 
 // WebSockets returns the stack's WebSocket API served with fns, or nil if
@@ -105,7 +109,7 @@ func (ws *WebSockets) handshake(w http.ResponseWriter, r *http.Request) []slog.A
 		return nil
 	}
 	now := ws.now()
-	s := &socket{id: connectionID(), connectedAt: now, lastActive: now, sourceIP: sourceIP(r), userAgent: r.UserAgent()}
+	s := &socket{id: connectionID(), connectedAt: now, lastActive: now, sourceIP: sourceIP(r), userAgent: r.UserAgent(), ready: make(chan struct{})}
 	attrs := []slog.Attr{slog.String("route", "$connect"), slog.String("connection", s.id)}
 	ev := ws.event(s, "$connect", "CONNECT", "")
 	ev.Headers, ev.MultiValueHeaders = map[string]string{}, map[string][]string{}
@@ -136,22 +140,51 @@ func (ws *WebSockets) handshake(w http.ResponseWriter, r *http.Request) []slog.A
 	if p := resp.Headers["Sec-WebSocket-Protocol"]; p != "" {
 		opts.Subprotocols = []string{p}
 	}
-	conn, err := websocket.Accept(w, r, opts)
-	if err != nil {
-		ws.logger().Warn("websocket accept", "err", err)
-		ws.invoke(context.Background(), "$disconnect", ws.event(s, "$disconnect", "DISCONNECT", ""))
-		return attrs
-	}
-	conn.SetReadLimit(maxFrameBytes)
-	s.conn = conn
 	ws.mu.Lock()
 	if ws.conns == nil {
 		ws.conns = map[string]*socket{}
 	}
 	ws.conns[s.id] = s
 	ws.mu.Unlock()
+	conn, err := websocket.Accept(w, r, opts)
+	if err != nil {
+		ws.forget(s)
+		close(s.ready)
+		ws.logger().Warn("websocket accept", "err", err)
+		ws.invoke(context.Background(), "$disconnect", ws.event(s, "$disconnect", "DISCONNECT", ""))
+		return attrs
+	}
+	conn.SetReadLimit(maxFrameBytes)
+	s.conn = conn
+	close(s.ready)
 	go ws.read(s)
 	return attrs
+}
+
+func (ws *WebSockets) forget(s *socket) {
+	ws.mu.Lock()
+	delete(ws.conns, s.id)
+	ws.mu.Unlock()
+}
+
+// socket returns the open connection with the given id, waiting for an
+// upgrade under way.
+func (ws *WebSockets) socket(id string) *socket {
+	ws.mu.Lock()
+	s := ws.conns[id]
+	ws.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	select {
+	case <-s.ready:
+	case <-time.After(10 * time.Second):
+		return nil
+	}
+	if s.conn == nil {
+		return nil
+	}
+	return s
 }
 
 // read invokes a route per frame until the connection closes, then
@@ -178,9 +211,7 @@ func (ws *WebSockets) read(s *socket) {
 			s.conn.Write(ctx, websocket.MessageText, []byte(resp.Body))
 		}
 	}
-	ws.mu.Lock()
-	delete(ws.conns, s.id)
-	ws.mu.Unlock()
+	ws.forget(s)
 	s.conn.CloseNow()
 	ws.invoke(ctx, "$disconnect", ws.event(s, "$disconnect", "DISCONNECT", ""))
 }
@@ -270,9 +301,7 @@ func (ws *WebSockets) manage(w http.ResponseWriter, r *http.Request, id string) 
 	if r.Method == http.MethodPost {
 		ws.posts.Add(1)
 	}
-	ws.mu.Lock()
-	s := ws.conns[id]
-	ws.mu.Unlock()
+	s := ws.socket(id)
 	if s == nil {
 		w.Header().Set("X-Amzn-ErrorType", "GoneException")
 		writeJSON(w, http.StatusGone, map[string]string{"message": "connection " + id + " is gone"})
@@ -334,13 +363,15 @@ func (ws *WebSockets) Open() []string {
 // Close closes every connection (each then runs $disconnect).
 func (ws *WebSockets) Close() {
 	ws.mu.Lock()
-	conns := make([]*socket, 0, len(ws.conns))
-	for _, s := range ws.conns {
-		conns = append(conns, s)
+	ids := make([]string, 0, len(ws.conns))
+	for id := range ws.conns {
+		ids = append(ids, id)
 	}
 	ws.mu.Unlock()
-	for _, s := range conns {
-		s.conn.Close(websocket.StatusGoingAway, "the server is stopping")
+	for _, id := range ids {
+		if s := ws.socket(id); s != nil {
+			s.conn.Close(websocket.StatusGoingAway, "the server is stopping")
+		}
 	}
 }
 
