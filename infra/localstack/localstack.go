@@ -21,6 +21,7 @@ import (
 	"maps"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -75,6 +76,9 @@ type Stack struct {
 	db       *dynamodb.Client
 	sm       *secretsmanager.Client
 	log      *slog.Logger
+
+	snapMu sync.Mutex
+	saved  map[string]int64 // snapshot file -> the table version it holds
 }
 
 // New returns the stack cfg describes. It makes no network call.

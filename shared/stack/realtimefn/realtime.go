@@ -1,4 +1,6 @@
-package stack
+// Package realtimefn builds the live-delivery functions: RealtimeFunction
+// (the WebSocket API's routes) and PushFunction (the streams' consumer).
+package realtimefn
 
 import (
 	"context"
@@ -23,6 +25,7 @@ import (
 	"workbench/shared/httpapi"
 	"workbench/shared/logging"
 	"workbench/shared/realtime"
+	"workbench/shared/stack/wire"
 )
 
 // Realtime serves the WebSocket API's routes: $connect checks the access
@@ -34,7 +37,7 @@ func Realtime(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	members, err := memberAuth(ctx, env)
+	members, err := wire.MemberAuth(ctx, env)
 	if err != nil {
 		return nil, err
 	}
