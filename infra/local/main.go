@@ -151,7 +151,7 @@ func run(ctx context.Context, o options, ready func(url string)) error {
 
 	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(localstack.Listener(ln)) }()
 	slog.Info("ready", "url", url, "functions", len(fns), "routes", len(gw.Routes), "moto", server.Endpoint)
 	if gw.WebSockets != nil {
 		slog.Info("websocket api", "url", "ws://"+ln.Addr().String()+gw.WebSockets.Path(), "stream_poll", streams.Interval.String())

@@ -144,6 +144,7 @@ func New(t testing.TB, opts ...Option) *Stack {
 	// The server listens before the functions are built: the push function
 	// posts to the gateway's Management API.
 	srv := httptest.NewUnstartedServer(nil)
+	srv.Listener = localstack.Listener(srv.Listener)
 	ls.SetGatewayURL("http://" + srv.Listener.Addr().String())
 	builders := make(map[string]localstack.Builder, len(stack.Functions))
 	for id, b := range stack.Functions {
@@ -285,6 +286,7 @@ func (s *Stack) Do(t testing.TB, method, path, token string, body any) (status i
 	if err != nil {
 		t.Fatalf("stacktest: %s %s: %v", method, path, err)
 	}
+	CheckResponse(t, method, path, resp.StatusCode, resp.Header, respBody)
 	return resp.StatusCode, respBody, resp.Header
 }
 
