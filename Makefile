@@ -30,7 +30,9 @@ FUNCTIONS := \
 	CalendarReminderFunction=calendarreminder \
 	PartnerFunction=partner \
 	MarketplaceFunction=marketplace \
-	PartnerSyncFunction=partnersync
+	PartnerSyncFunction=partnersync \
+	RealtimeFunction=realtime \
+	PushFunction=push
 
 .PHONY: all run test bench coldstart lint build deploy clean deps iamcheck-deps
 
@@ -144,6 +146,8 @@ build-CalendarReminderFunction: ; $(call lambda,calendarreminder)
 build-PartnerFunction: ; $(call lambda,partner)
 build-MarketplaceFunction: ; $(call lambda,marketplace)
 build-PartnerSyncFunction: ; $(call lambda,partnersync)
+build-RealtimeFunction: ; $(call lambda,realtime)
+build-PushFunction: ; $(call lambda,push)
 
 ## deploy: build with SAM and deploy (make deploy ENV=prod for the prod config of samconfig.toml)
 deploy:

@@ -116,6 +116,16 @@ func run(ctx context.Context, o options, ready func(url string)) error {
 		slog.Info("snapshot restored", "snapshot", snapshotDir)
 	}
 
+	// The gateway's address is known before the functions are built: the
+	// push function posts to the local Management API there.
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	url := "http://" + ln.Addr().String()
+	ls.SetGatewayURL(url)
+
 	builders := make(map[string]localstack.Builder, len(stack.Functions))
 	for id, b := range stack.Functions {
 		builders[id] = localstack.Builder(b)
@@ -128,18 +138,28 @@ func run(ctx context.Context, o options, ready func(url string)) error {
 	if err != nil {
 		return err
 	}
-	snap := &snapshotter{delay: o.debounce, save: func() error { return ls.Snapshot(context.Background(), snapshotDir) }}
-	gw.OnMutation = snap.touch
-
-	ln, err := net.Listen("tcp", o.addr)
+	streams, err := ls.Streams(fns)
 	if err != nil {
 		return err
 	}
+	streamCtx, stopStreams := context.WithCancel(ctx)
+	defer func() { stopStreams(); streams.Wait() }()
+	if err := streams.Start(streamCtx); err != nil {
+		return err
+	}
+	snap := &snapshotter{delay: o.debounce, save: func() error { return ls.Snapshot(context.Background(), snapshotDir) }}
+	gw.OnMutation = func() {
+		snap.touch()
+		streams.Nudge()
+	}
+
 	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(localstack.Listener(ln)) }()
-	url := "http://" + ln.Addr().String()
 	slog.Info("ready", "url", url, "functions", len(fns), "routes", len(gw.Routes), "moto", server.Endpoint)
+	if gw.WebSockets != nil {
+		slog.Info("websocket api", "url", "ws://"+ln.Addr().String()+gw.WebSockets.Path(), "stream_poll", streams.Interval.String())
+	}
 	if ready != nil {
 		ready(url)
 	}
@@ -154,6 +174,9 @@ func run(ctx context.Context, o options, ready func(url string)) error {
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if gw.WebSockets != nil {
+		gw.WebSockets.Close()
+	}
 	srv.Shutdown(shutdown)
 	if serr := snap.flush(); serr != nil {
 		return errors.Join(err, serr)

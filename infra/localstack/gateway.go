@@ -48,6 +48,8 @@ type Gateway struct {
 	// OnMutation, if set, runs after each POST, PUT, PATCH or DELETE has
 	// been answered.
 	OnMutation func()
+	// WebSockets, if set, is the WebSocket API served beside the HTTP API.
+	WebSockets *WebSockets
 }
 
 // Gateway returns the gateway serving fns, as built by Build.
@@ -57,11 +59,12 @@ func (s *Stack) Gateway(fns map[string]*Function) (*Gateway, error) {
 		return nil, err
 	}
 	return &Gateway{
-		Routes:    routes,
-		Functions: fns,
-		Endpoint:  s.cfg.Endpoint,
-		Now:       s.cfg.Now,
-		Logger:    s.log,
+		Routes:     routes,
+		Functions:  fns,
+		Endpoint:   s.cfg.Endpoint,
+		Now:        s.cfg.Now,
+		Logger:     s.log,
+		WebSockets: s.WebSockets(fns),
 	}, nil
 }
 
@@ -75,6 +78,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		slog.Int("status", rec.status),
 		slog.Int64("duration_ms", time.Since(start).Milliseconds()),
 	)...)
+	if g.WebSockets != nil && g.WebSockets.handles(r.URL.Path) {
+		return // posts to connections change no table
+	}
 	switch r.Method {
 	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
 		if g.OnMutation != nil {
@@ -87,6 +93,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) []slog.Attr {
 	if rest, ok := strings.CutPrefix(r.URL.Path, "/_local/"); ok {
 		return g.serveLocal(w, r, rest)
+	}
+	if g.WebSockets != nil && g.WebSockets.handles(r.URL.Path) {
+		return g.WebSockets.serve(w, r)
 	}
 	route, params, ok := Match(g.Routes, r.Method, r.URL.EscapedPath())
 	if !ok {

@@ -71,6 +71,10 @@ type Config struct {
 	// Logger receives the gateway's request log and function failures;
 	// nil discards them.
 	Logger *slog.Logger
+	// GatewayURL is the base URL the gateway is served on. A function
+	// setting that names a WebSocket API of the template (the Management
+	// API endpoint PostToConnection calls) resolves to GatewayURL/<stage>.
+	GatewayURL string
 }
 
 // Stack is a provisioned (or to be provisioned) local stack.
@@ -127,6 +131,10 @@ func UseLocalCredentials() {
 	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 }
 
+// SetGatewayURL sets Config.GatewayURL, once the gateway's address is
+// known; functions built afterwards see it.
+func (s *Stack) SetGatewayURL(url string) { s.cfg.GatewayURL = url }
+
 // Template returns the stack's template.
 func (s *Stack) Template() *template.Template { return s.cfg.Template }
 
@@ -180,6 +188,11 @@ func (s *Stack) Env(logicalID string) (map[string]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("localstack: %s: %s: %w", logicalID, name, err)
 		}
+		for _, api := range s.cfg.Template.WebSocketAPIs {
+			if s.cfg.GatewayURL != "" && template.RefersTo(v, api.LogicalID) {
+				val = strings.TrimSuffix(s.cfg.GatewayURL, "/") + "/" + api.Stage
+			}
+		}
 		env[name] = val
 	}
 	maps.Copy(env, s.cfg.Settings)
@@ -222,6 +235,9 @@ func (s *Stack) createTable(ctx context.Context, t template.Table) error {
 			KeySchema:  keySchema(ix.KeySchema),
 			Projection: projection(ix.Projection),
 		})
+	}
+	if t.StreamViewType != "" {
+		in.StreamSpecification = &dbtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: dbtypes.StreamViewType(t.StreamViewType)}
 	}
 	for _, ix := range t.LocalSecondaryIndexes {
 		in.LocalSecondaryIndexes = append(in.LocalSecondaryIndexes, dbtypes.LocalSecondaryIndex{

@@ -178,6 +178,13 @@ def transact_write_items(self, transact_items):
         raise TransactionCanceledException(reasons)
 
 
+def get_records(self, iterator_arn, limit):
+    """moto's DynamoDBStreamsBackend.get_records, forgetting the iterator it
+    read from: moto keeps every shard iterator it ever made, and the local
+    stream pollers make one per read (a few a second, ~1 MB a minute)."""
+    return self.shard_iterators.pop(iterator_arn).get(limit)
+
+
 def narrow_queries():
     """Make a Query read what it can match. moto's Table.query sorts every
     item of the table, then filters them, on every call: a Query on a
@@ -259,9 +266,11 @@ def count_writes():
 def patch_dynamodb():
     import moto.dynamodbstreams.models  # noqa: F401 registers its models, to untrack them
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
 
     untrack_dynamodb()
     DynamoDBBackend.transact_write_items = transact_write_items
+    DynamoDBStreamsBackend.get_records = get_records
     narrow_queries()
     count_writes()
 

@@ -67,6 +67,10 @@ type Stack struct {
 	local  *localstack.Stack
 	fns    map[string]*localstack.Function
 	client *http.Client
+	gw     *localstack.Gateway
+
+	streamsOnce sync.Once
+	streams     *localstack.Streams
 }
 
 // An Option changes how New builds the stack.
@@ -164,24 +168,34 @@ func New(t testing.TB, opts ...Option) *Stack {
 		}
 	})
 
+	// The server listens before the functions are built: the push function
+	// posts to the gateway's Management API.
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Listener = localstack.Listener(srv.Listener)
+	ls.SetGatewayURL("http://" + srv.Listener.Addr().String())
 	builders := make(map[string]localstack.Builder, len(stack.Functions))
 	for id, b := range stack.Functions {
 		builders[id] = localstack.Builder(b)
 	}
 	fns, err := ls.Build(ctx, builders)
 	if err != nil {
+		srv.Close()
 		t.Fatalf("stacktest: %v", err)
 	}
 	gw, err := ls.Gateway(fns)
 	if err != nil {
+		srv.Close()
 		t.Fatalf("stacktest: %v", err)
 	}
-	srv := httptest.NewUnstartedServer(gw)
-	srv.Listener = localstack.Listener(srv.Listener)
+	srv.Config.Handler = gw
 	srv.Start()
 	t.Cleanup(srv.Close)
+	if gw.WebSockets != nil {
+		t.Cleanup(gw.WebSockets.Close)
+	}
 
 	return &Stack{
+		gw:       gw,
 		URL:      srv.URL,
 		Endpoint: env.endpoint,
 		Tables:   ls.Tables(),

@@ -25,6 +25,13 @@ const (
 	TypeHTTPAPI  = "AWS::Serverless::HttpApi"
 	TypeTable    = "AWS::DynamoDB::Table"
 	TypeSecret   = "AWS::SecretsManager::Secret"
+
+	TypeGatewayAPI         = "AWS::ApiGatewayV2::Api"
+	TypeGatewayRoute       = "AWS::ApiGatewayV2::Route"
+	TypeGatewayIntegration = "AWS::ApiGatewayV2::Integration"
+	TypeGatewayRouteResp   = "AWS::ApiGatewayV2::RouteResponse"
+	TypeGatewayStage       = "AWS::ApiGatewayV2::Stage"
+	TypeEventSourceMapping = "AWS::Lambda::EventSourceMapping"
 )
 
 // Template is a parsed SAM template.
@@ -43,6 +50,12 @@ type Template struct {
 	Tables    []Table
 	Secrets   []Secret
 	HTTPAPIs  []string // logical ids of the AWS::Serverless::HttpApi resources
+	// WebSocketAPIs are the AWS::ApiGatewayV2::Api resources with
+	// ProtocolType WEBSOCKET, with their routes and stage.
+	WebSocketAPIs []WebSocketAPI
+	// StreamMappings are the AWS::Lambda::EventSourceMapping resources
+	// reading a table's stream.
+	StreamMappings []StreamMapping
 }
 
 // Parameter is one entry of the Parameters section.
@@ -141,6 +154,9 @@ type Table struct {
 	// TTLAttribute is the attribute of TimeToLiveSpecification, or "" when
 	// time to live is not enabled.
 	TTLAttribute string
+	// StreamViewType is StreamSpecification.StreamViewType, or "" when the
+	// table has no stream.
+	StreamViewType string
 }
 
 // AttributeDefinition declares the type (S, N or B) of a key attribute.
@@ -250,6 +266,9 @@ func Parse(data []byte) (*Template, error) {
 		if err != nil {
 			return nil, fmt.Errorf("template: resource %s: %w", id, err)
 		}
+	}
+	if err := t.parseRealtime(); err != nil {
+		return nil, fmt.Errorf("template: %w", err)
 	}
 	return t, nil
 }
@@ -523,6 +542,7 @@ func parseTable(r *Resource) (Table, error) {
 	if len(tb.KeySchema) == 0 {
 		return tb, fmt.Errorf("no KeySchema")
 	}
+	tb.StreamViewType = scalar(field(field(p, "StreamSpecification"), "StreamViewType"))
 	if ttl := field(p, "TimeToLiveSpecification"); ttl != nil {
 		on, err := boolean(field(ttl, "Enabled"))
 		if err != nil {

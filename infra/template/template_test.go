@@ -354,3 +354,38 @@ func TestRepositoryTemplate(t *testing.T) {
 		}
 	}
 }
+
+// The repository's WebSocket API and stream mappings are read as the local
+// stack serves them.
+func TestRepositoryRealtime(t *testing.T) {
+	tmpl, err := ParseFile("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tmpl.WebSocketAPIs) != 1 {
+		t.Fatalf("WebSocketAPIs = %+v, want one", tmpl.WebSocketAPIs)
+	}
+	api := tmpl.WebSocketAPIs[0]
+	if api.Stage != "ws" || api.RouteSelection != "$request.body.action" {
+		t.Errorf("api = %+v", api)
+	}
+	for _, key := range []string{"$connect", "$disconnect", "$default"} {
+		r, ok := api.Route(key)
+		if !ok || r.Function != "RealtimeFunction" || r.TwoWay != (key == "$default") {
+			t.Errorf("route %s = %+v, %v", key, r, ok)
+		}
+	}
+	got := map[string]StreamMapping{}
+	for _, m := range tmpl.StreamMappings {
+		got[m.Table] = m
+	}
+	for _, table := range []string{"ChatTable", "NoticesTable"} {
+		m := got[table]
+		if m.Function != "PushFunction" || !m.Bisect || m.MaxRetries != 2 || m.BatchSize != 100 || m.OnFailure != "PushFailuresQueue" || m.StartingPosition != "LATEST" {
+			t.Errorf("mapping of %s = %+v", table, m)
+		}
+		if tb, _ := tmpl.Table(table); tb.StreamViewType != "NEW_AND_OLD_IMAGES" {
+			t.Errorf("%s stream view %q", table, tb.StreamViewType)
+		}
+	}
+}

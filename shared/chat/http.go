@@ -149,6 +149,9 @@ func (h *HTTP) history(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
+	if q.Has("afterSeq") {
+		return h.catchUp(w, r, limit)
+	}
 	before := q.Get("before")
 	if c := q.Get("cursor"); c != "" {
 		before = c
@@ -158,6 +161,26 @@ func (h *HTTP) history(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	httpapi.JSON(w, http.StatusOK, httpapi.Page[Message]{Items: msgs, NextCursor: next})
+	return nil
+}
+
+// catchUp answers ?afterSeq=N: the messages after seq N, oldest first, for
+// a client catching up after a reconnect. A full page may have more after
+// it: the client asks again from the last seq it got.
+func (h *HTTP) catchUp(w http.ResponseWriter, r *http.Request, limit int) error {
+	q := r.URL.Query()
+	if q.Has("before") || q.Has("cursor") {
+		return errs.Invalidf("afterSeq", "invalid_query", "afterSeq cannot be combined with before or cursor")
+	}
+	after, err := strconv.ParseInt(q.Get("afterSeq"), 10, 64)
+	if err != nil || after < 0 {
+		return errs.Invalidf("afterSeq", "invalid_after_seq", "afterSeq must be a whole number, 0 or more")
+	}
+	msgs, err := h.Service.After(r.Context(), auth.PrincipalOf(r.Context()), r.PathValue("id"), after, limit)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, httpapi.Page[Message]{Items: msgs})
 	return nil
 }
 

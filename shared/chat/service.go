@@ -482,6 +482,38 @@ func (s *Service) History(ctx context.Context, p auth.Principal, convID, beforeI
 	return msgs, next, nil
 }
 
+// After returns up to limit messages of a conversation with a seq above
+// afterSeq, oldest first: what a client missed while it was offline.
+func (s *Service) After(ctx context.Context, p auth.Principal, convID string, afterSeq int64, limit int) ([]Message, error) {
+	head, _, err := s.load(ctx, p, convID)
+	if err != nil {
+		return nil, err
+	}
+	msgs := []Message{}
+	if afterSeq >= head.Seq {
+		return msgs, nil
+	}
+	res, err := s.DB.Query(ctx, &dynamodb.QueryInput{
+		TableName:              aws.String(s.Table),
+		KeyConditionExpression: aws.String("pk = :pk AND sk BETWEEN :lo AND :hi"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": str(convPK(p.TenantID, convID)), ":lo": str(messageSK(afterSeq + 1)), ":hi": str(messageSK(head.Seq)),
+		},
+		Limit: aws.Int32(int32(limit)),
+	})
+	if err != nil {
+		return nil, errs.Wrap(err, "read history")
+	}
+	for _, it := range res.Items {
+		var r messageRecord
+		if err := unmarshal(it, &r); err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, r.message())
+	}
+	return msgs, nil
+}
+
 // MarkRead moves the member's read cursor forward to the message (to the
 // newest message when messageID is empty); it never moves it back.
 func (s *Service) MarkRead(ctx context.Context, p auth.Principal, convID, messageID string) (Conversation, error) {

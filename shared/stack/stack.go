@@ -40,6 +40,7 @@ import (
 	"workbench/shared/stack/identityfn"
 	"workbench/shared/stack/partnerfn"
 	"workbench/shared/stack/platformfn"
+	"workbench/shared/stack/realtimefn"
 	"workbench/shared/stack/wire"
 )
 
@@ -71,4 +72,7 @@ var Functions = map[string]Builder{
 	"PartnerFunction":     partnerfn.Partner,
 	"MarketplaceFunction": partnerfn.Marketplace,
 	"PartnerSyncFunction": partnerfn.PartnerSync,
+	// realtime
+	"RealtimeFunction": realtimefn.Realtime,
+	"PushFunction":     realtimefn.Push,
 }
