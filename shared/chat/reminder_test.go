@@ -59,9 +59,15 @@ func TestRocketReminders(t *testing.T) {
 	if err != nil || res.Due != 0 || len(f.sms.sent) != 0 {
 		t.Fatalf("early sweep: %+v %v %v", res, err, f.sms.sent)
 	}
+	f.counter.Reset()
 	res, err = f.rem.Sweep(bg, f.now.Add(6*time.Minute))
 	if err != nil || res.Due != 2 || res.Sent != 1 {
 		t.Fatalf("sweep: %+v %v", res, err)
+	}
+	// A 1:1 reminder's due row carries what its SMS needs, and c's read
+	// fails its claim: the sweep read the two due rows and nothing else.
+	if n := f.counter.Items(); n != 2 {
+		t.Fatalf("the sweep read %d items for 2 due reminders", n)
 	}
 	got := f.sms.to(bMobile)
 	if len(got) != 1 || !strings.Contains(got[0], "张三") || strings.Contains(got[0], long) || !strings.Contains(got[0], long[:30]) {
