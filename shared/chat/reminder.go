@@ -165,16 +165,18 @@ func (r *Reminders) handleDirect(ctx context.Context, rem reminderRecord, now ti
 }
 
 // close takes a reminder out of the due index for good, recording sentTo
-// (when not empty) as reminded in the same write.
+// (when not empty) as reminded in the same write. The copies of the
+// directory items go with it: sealed or not, personal data is kept only
+// while it is needed.
 func (r *Reminders) close(ctx context.Context, k map[string]types.AttributeValue, sentTo string, now time.Time) error {
 	in := &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(r.Table),
 		Key:                       k,
-		UpdateExpression:          aws.String("SET doneAt = :at REMOVE gsi2pk, gsi2sk, leaseUntil"),
+		UpdateExpression:          aws.String("SET doneAt = :at REMOVE gsi2pk, gsi2sk, leaseUntil, people"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":at": av(now.UTC())},
 	}
 	if sentTo != "" {
-		in.UpdateExpression = aws.String("SET doneAt = :at ADD sent :m REMOVE gsi2pk, gsi2sk, leaseUntil")
+		in.UpdateExpression = aws.String("SET doneAt = :at ADD sent :m REMOVE gsi2pk, gsi2sk, leaseUntil, people")
 		in.ExpressionAttributeValues[":m"] = &types.AttributeValueMemberSS{Value: []string{sentTo}}
 	}
 	_, err := r.DB.UpdateItem(ctx, in)

@@ -151,7 +151,7 @@ func TestDirectReminderConcurrentRetryAndLegacy(t *testing.T) {
 	a, _ := f.member(t, "t1", "张三")
 	b, bMobile := f.member(t, "t1", "李四")
 	must[Settings](t)(f.svc.PutSettings(bg, "t1", Settings{RocketReminderMinutes: 1}))
-	must[Rocket](t)(f.svc.SendRocket(bg, a, RocketInput{MemberIDs: []string{b.MemberID}, Text: "line 3 is down"}))
+	r := must[Rocket](t)(f.svc.SendRocket(bg, a, RocketInput{MemberIDs: []string{b.MemberID}, Text: "line 3 is down"}))
 	f.sms.fail[bMobile] = true
 	at := f.now.Add(2 * time.Minute)
 	done := make(chan SweepResult, 2)
@@ -174,6 +174,11 @@ func TestDirectReminderConcurrentRetryAndLegacy(t *testing.T) {
 	}
 	if res, _ := f.rem.Sweep(bg, at.Add(2*time.Minute)); res.Due != 0 || len(f.sms.to(bMobile)) != 1 {
 		t.Fatalf("after the retry: %+v, b got %d SMS", res, len(f.sms.to(bMobile)))
+	}
+	// Done: the copies of the directory items are gone with the due keys.
+	out, err := f.db.GetItem(bg, &dynamodb.GetItemInput{TableName: aws.String(f.chatTable), Key: key(convPK("t1", r.Messages[0].ConversationID), reminderSK(r.Messages[0].Seq))})
+	if err != nil || out.Item["doneAt"] == nil || out.Item["people"] != nil || out.Item["gsi2pk"] != nil {
+		t.Fatalf("closed reminder %v %v", out.Item, err)
 	}
 
 	// The old shape: the same kind of reminder, moved back to "DUE" without
