@@ -156,7 +156,7 @@ func BenchmarkReminderSweep(b *testing.B) {
 	f := newFixture(b)
 	sender, _ := f.member(b, "t1", "张三")
 	peers := f.seedMembers(b, "t1", 50)
-	people, err := f.svc.readMembers(bg, "t1", "memberIds", peers, []string{sender.MemberID})
+	people, err := f.svc.readMembers(bg, "t1", "memberIds", peers, []string{sender.MemberID}, personProjection)
 	if err != nil {
 		b.Fatal(err)
 	}

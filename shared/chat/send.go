@@ -344,7 +344,7 @@ func (s *Service) SendRocket(ctx context.Context, p auth.Principal, in RocketInp
 	if len(targets) == 0 {
 		return Rocket{}, errs.Invalidf("memberIds", "no_members", "memberIds must name at least one recipient")
 	}
-	people, err := s.readMembers(ctx, p.TenantID, "memberIds", targets, []string{p.MemberID})
+	people, err := s.readMembers(ctx, p.TenantID, "memberIds", targets, []string{p.MemberID}, personProjection)
 	if err != nil {
 		return Rocket{}, err
 	}

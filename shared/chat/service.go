@@ -43,7 +43,7 @@ var errConversationNotFound = errs.NotFoundf("conversation_not_found", "no such 
 // (one BatchGetItem per 100 ids). A member of another tenant is simply not
 // found under this tenant's partition.
 func (s *Service) checkMembers(ctx context.Context, tenantID, field string, memberIDs []string) error {
-	_, err := s.readMembers(ctx, tenantID, field, memberIDs, nil)
+	_, err := s.readMembers(ctx, tenantID, field, memberIDs, nil, "#id, enabled")
 	return err
 }
 
@@ -53,9 +53,10 @@ const personProjection = "#id, tenantId, #n, mobile, enabled"
 
 var personNames = map[string]string{"#id": "id", "#n": "name"}
 
-// readMembers is checkMembers returning the items read (personProjection),
-// by id; also names ids read without being checked (the sender's own).
-func (s *Service) readMembers(ctx context.Context, tenantID, field string, memberIDs, also []string) (map[string]map[string]types.AttributeValue, error) {
+// readMembers is checkMembers returning the items read (projection, which
+// names id and enabled, with personNames), by id; also names ids read
+// without being checked (the sender's own).
+func (s *Service) readMembers(ctx context.Context, tenantID, field string, memberIDs, also []string, projection string) (map[string]map[string]types.AttributeValue, error) {
 	if len(memberIDs) == 0 {
 		return nil, nil
 	}
@@ -63,7 +64,13 @@ func (s *Service) readMembers(ctx context.Context, tenantID, field string, membe
 	for _, id := range append(append([]string{}, memberIDs...), also...) {
 		keys = append(keys, s.Directory.Key(tenantID, id))
 	}
-	items, err := batchGet(ctx, s.DB, s.Directory.Table, keys, true, personProjection, personNames)
+	names := map[string]string{}
+	for k, v := range personNames {
+		if strings.Contains(projection, k) {
+			names[k] = v // DynamoDB refuses names the projection does not use
+		}
+	}
+	items, err := batchGet(ctx, s.DB, s.Directory.Table, keys, true, projection, names)
 	if err != nil {
 		return nil, err
 	}
