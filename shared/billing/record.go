@@ -1,6 +1,7 @@
 package billing
 
 import (
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -110,5 +111,8 @@ func (r Record) Item() (map[string]types.AttributeValue, error) {
 func decodeRecord(item map[string]types.AttributeValue) (Record, error) {
 	var r Record
 	err := attributevalue.UnmarshalMap(item, &r)
+	if strings.HasPrefix(r.DuePK, DuePK) {
+		r.DuePK = DuePK // whichever shard holds it
+	}
 	return r, err
 }

@@ -84,7 +84,12 @@ type DynamoStore struct {
 	DB        DB
 	Table     string // tenants table
 	Directory *directory.Codec
+	Shards    int // partitions of the due index (INDEX_SHARDS); zero means dynamo.DefaultShards
 }
+
+// dueShards spread the due index over partitions "DUE#<n>", a tenant's
+// always in the same one; Record.DuePK stays "DUE" in memory.
+func (st *DynamoStore) dueShards() dynamo.Shards { return dynamo.Shards{Key: DuePK, N: st.Shards} }
 
 var _ Store = (*DynamoStore)(nil)
 
@@ -127,6 +132,9 @@ func (st *DynamoStore) Put(ctx context.Context, r *Record, prev int) error {
 	if err != nil {
 		return errs.Wrap(err, "encode subscription")
 	}
+	if r.DuePK != "" {
+		item["gsi1pk"] = s(st.dueShards().For(r.TenantCode))
+	}
 	in := &dynamodb.PutItemInput{TableName: aws.String(st.Table), Item: item}
 	if prev == 0 {
 		in.ConditionExpression = aws.String("attribute_not_exists(pk)")
@@ -142,29 +150,28 @@ func (st *DynamoStore) Put(ctx context.Context, r *Record, prev int) error {
 	return errs.Wrap(err, "put subscription")
 }
 
+// Due reads every shard of the due index (and the unsharded "DUE" of items
+// written before) up to now in one go, merged in due order; after is not
+// used, and the next key is always nil.
 func (st *DynamoStore) Due(ctx context.Context, now time.Time, after map[string]types.AttributeValue) ([]Record, map[string]types.AttributeValue, error) {
-	out, err := st.DB.Query(ctx, &dynamodb.QueryInput{
-		TableName:              aws.String(st.Table),
-		IndexName:              aws.String("gsi1"),
-		KeyConditionExpression: aws.String("gsi1pk = :due AND gsi1sk <= :now"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":due": s(DuePK), ":now": s(dueBound(now)),
-		},
-		ExclusiveStartKey: after,
-		Limit:             aws.Int32(100),
-	})
+	items, err := dynamo.QueryShards(ctx, st.DB, &dynamodb.QueryInput{
+		TableName:                 aws.String(st.Table),
+		IndexName:                 aws.String("gsi1"),
+		KeyConditionExpression:    aws.String("gsi1pk = :due AND gsi1sk <= :now"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": s(dueBound(now))},
+	}, ":due", st.dueShards().Partitions(), "gsi1sk")
 	if err != nil {
 		return nil, nil, errs.Wrap(err, "query due subscriptions")
 	}
-	recs := make([]Record, 0, len(out.Items))
-	for _, item := range out.Items {
+	recs := make([]Record, 0, len(items))
+	for _, item := range items {
 		r, err := decodeRecord(item)
 		if err != nil {
 			return nil, nil, errs.Wrap(err, "decode subscription")
 		}
 		recs = append(recs, r)
 	}
-	return recs, out.LastEvaluatedKey, nil
+	return recs, nil, nil
 }
 
 func (st *DynamoStore) Members(ctx context.Context, tenantID string, ids []string, adminsOnly bool) ([]directory.Member, error) {

@@ -1,6 +1,7 @@
 package calendar_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -62,4 +63,69 @@ func BenchmarkCalendarMonth(b *testing.B) {
 	}
 	b.StopTimer()
 	stacktest.ReportCounts(b, s.Counter, b.N)
+}
+
+// BenchmarkCalendarSweep: 5,000 events stored, 20 of them with their
+// reminder due. The due rows carry the events, so the sweep reads what is
+// due and nothing else; it reports items read per due reminder.
+func BenchmarkCalendarSweep(b *testing.B) {
+	const events, due = 5000, 20
+	s := newStack(b, now2026)
+	tn := s.NewTenant(b)
+	m := tn.Admin
+	store := &calendar.DynamoStore{Table: s.Tables["CalendarTable"]}
+	var items, dueRows []map[string]types.AttributeValue
+	for i := range events {
+		start := now2026.Add(10 * time.Minute) // reminded 15 minutes before: due 5 minutes ago
+		if i >= due {
+			start = now2026.Add(time.Duration(1+i%30)*24*time.Hour + time.Duration(i%10)*time.Hour)
+		}
+		in := calendar.Input{Kind: calendar.Schedule, Title: fmt.Sprintf("Event %d", i), TimeZone: "Asia/Shanghai",
+			Start: start.Format(time.RFC3339), End: start.Add(30 * time.Minute).Format(time.RFC3339)}
+		e, err := in.Build()
+		if err != nil {
+			b.Fatal(err)
+		}
+		e.ID, e.TenantID, e.OrganizerID, e.Version = ids.New(now2026), tn.ID, m.ID, 1
+		e.CreatedAt, e.UpdatedAt = now2026, now2026
+		at := e.SeriesStart.Add(-time.Duration(e.ReminderMinutes) * time.Minute)
+		its, err := store.EventItems(e, calendar.Due{TenantID: tn.ID, EventID: e.ID, Occurrence: e.SeriesStart, Start: e.SeriesStart, At: at})
+		if err != nil {
+			b.Fatal(err)
+		}
+		items = append(items, its...)
+		if i < due {
+			dueRows = append(dueRows, its[1])
+		}
+	}
+	s.BatchWrite(b, s.Tables["CalendarTable"], items)
+	var calls, read int
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		s.BatchWrite(b, s.Tables["CalendarTable"], dueRows) // due again
+		s.Counter.Reset()
+		b.StartTimer()
+		out := s.Invoke(b, "CalendarReminderFunction", map[string]any{
+			"version": "0", "id": "bench", "detail-type": "Scheduled Event", "source": "aws.events",
+			"time": now2026.Format(time.RFC3339), "detail": map[string]any{}})
+		b.StopTimer()
+		var res calendar.SweepResult
+		if err := json.Unmarshal(out, &res); err != nil {
+			b.Fatalf("sweep result %s: %v", out, err)
+		}
+		if res.Due != due || res.Notices != due || res.Advanced != due {
+			b.Fatalf("sweep: %+v", res)
+		}
+		calls += s.Counter.Calls()
+		read += s.Counter.Items()
+		b.StartTimer()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(calls)/float64(b.N), "ddbcalls/op")
+	b.ReportMetric(float64(read)/float64(b.N), "items/op")
+	b.ReportMetric(float64(read)/float64(b.N)/due, "items/due")
+	if float64(read)/float64(b.N) > 1.5*due {
+		b.Fatalf("the sweep read %d items for %d due reminders: more than 1.5 a reminder", read/b.N, due)
+	}
 }

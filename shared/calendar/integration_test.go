@@ -1,11 +1,16 @@
 package calendar_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"workbench/infra/stacktest"
 )
@@ -362,5 +367,36 @@ func TestCalendarConcurrentSweepsSendOnce(t *testing.T) {
 	}
 	if n := s.Notices(t, tn.ID, a.ID); len(n) != 2 {
 		t.Fatalf("attendee notices after two days %+v", n)
+	}
+}
+
+// TestCalendarReminderOldShape: a reminder written before sharding and
+// before it carried its event (under the bare "DUE#<day>", no copy) is
+// still found, and the sweep reads the event for it.
+func TestCalendarReminderOldShape(t *testing.T) {
+	s := newStack(t, now2026)
+	tn := s.NewTenant(t)
+	org := tn.Admin
+	e := s.createEvent(t, org.Token, map[string]any{"kind": "schedule", "title": "Line check",
+		"start": "2026-12-07T02:00:00Z", "end": "2026-12-07T02:30:00Z"}).Event
+	db := s.DynamoDB()
+	_, err := db.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Tables["CalendarTable"]),
+		Key: map[string]types.AttributeValue{
+			"pk": &types.AttributeValueMemberS{Value: "T#" + tn.ID}, "sk": &types.AttributeValueMemberS{Value: "REMIND#" + e.ID},
+		},
+		UpdateExpression:          aws.String("SET gsi1pk = :b REMOVE #e"),
+		ExpressionAttributeNames:  map[string]string{"#e": "event"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":b": &types.AttributeValueMemberS{Value: "DUE#2026-12-07"}},
+		ConditionExpression:       aws.String("attribute_exists(#e)"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := s.sweep(t, "2026-12-07T01:50:00Z"); res.Due != 1 || res.Notices != 1 || res.Advanced != 1 {
+		t.Fatalf("sweep %+v", res)
+	}
+	if res := s.sweep(t, "2026-12-07T01:51:00Z"); res.Due != 0 {
+		t.Fatalf("sweep again %+v", res)
 	}
 }

@@ -395,12 +395,15 @@ func (s *Service) Sweep(ctx context.Context, now time.Time) (SweepResult, error)
 	}
 	res.Due = len(list)
 	for _, d := range list {
-		e, err := s.Store.Get(ctx, d.TenantID, d.EventID)
-		if errs.KindOf(err) == errs.NotFound {
-			continue
-		}
-		if err != nil {
-			return res, err
+		e := d.Event
+		if e == nil {
+			// A reminder written before it carried its event.
+			if e, err = s.Store.Get(ctx, d.TenantID, d.EventID); errs.KindOf(err) == errs.NotFound {
+				continue
+			}
+			if err != nil {
+				return res, err
+			}
 		}
 		recipients := remindees(e)
 		local := d.Start.In(mustZone(e.TimeZone)).Format("2006-01-02 15:04 MST")

@@ -50,6 +50,11 @@ type Due struct {
 	Occurrence time.Time `dynamodbav:"occurrence"` // original start of the occurrence
 	Start      time.Time `dynamodbav:"occurrenceStart"`
 	At         time.Time `dynamodbav:"dueAt"`
+	// Event is the event as of its last write, kept on the reminder item in
+	// the same transactions as the event itself, so that the sweep reads
+	// the due row and nothing else. Nil on items written before it was
+	// kept: the sweep then reads the event.
+	Event *Event `dynamodbav:"event,omitempty"`
 }
 
 // DB is the part of the DynamoDB client the store uses.
@@ -67,15 +72,17 @@ type DB interface {
 //	pk=T#<tenant>              sk=EVENT#<id>          the event, with attendees
 //	pk=CAL#<tenant>#<member>   sk=<seriesEnd>#<id>    the member's entry: the event without
 //	                                                  attendees, with the member's response
-//	pk=T#<tenant>              sk=REMIND#<id>         the next reminder; while one is due:
-//	                                                  gsi1pk=DUE#<day>, gsi1sk=<dueAt>#<tenant>#<id>
+//	pk=T#<tenant>              sk=REMIND#<id>         the next reminder and a copy of the event;
+//	                                                  while one is due: gsi1pk=DUE#<day>#<shard>,
+//	                                                  gsi1sk=<dueAt>#<tenant>#<id>
 //
 // A member's range is one Query (entries ending at or after from, filtered
 // on starting before to), whatever the recurrence; the sweep reads only
 // what is due.
 type DynamoStore struct {
-	DB    DB
-	Table string
+	DB     DB
+	Table  string
+	Shards int // partitions of each day of the due index (INDEX_SHARDS); zero means dynamo.DefaultShards
 }
 
 var _ Store = (*DynamoStore)(nil)
@@ -123,7 +130,16 @@ type dueRecord struct {
 }
 
 func dueBucket(t time.Time) string { return "DUE#" + t.UTC().Format(time.DateOnly) }
-func dueSK(d Due) string           { return d.At.UTC().Format(stamp) + "#" + d.TenantID + "#" + d.EventID }
+
+// dueShards are the partitions of one day of the due index.
+func (d *DynamoStore) dueShards(day time.Time) dynamo.Shards {
+	return dynamo.Shards{Key: dueBucket(day), N: d.Shards}
+}
+
+func (d *DynamoStore) duePartition(due Due) string {
+	return d.dueShards(due.At).For(due.TenantID + "#" + due.EventID)
+}
+func dueSK(d Due) string { return d.At.UTC().Format(stamp) + "#" + d.TenantID + "#" + d.EventID }
 
 func (d *DynamoStore) entryItem(e *Event, memberID string) (map[string]types.AttributeValue, error) {
 	en := Entry{Event: *e, Response: "organizer"}
@@ -160,10 +176,11 @@ func (d *DynamoStore) EventItems(e *Event, remind Due) ([]map[string]types.Attri
 
 func (d *DynamoStore) reminderItem(e *Event, remind Due) (map[string]types.AttributeValue, error) {
 	dr := dueRecord{Type: "reminder", Due: remind}
+	dr.Event = e
 	k := remindKey(e.TenantID, e.ID)
 	dr.PK, dr.SK = k["pk"].(*types.AttributeValueMemberS).Value, k["sk"].(*types.AttributeValueMemberS).Value
 	if !remind.At.IsZero() {
-		dr.GSI1PK, dr.GSI1SK = dueBucket(remind.At), dueSK(remind)
+		dr.GSI1PK, dr.GSI1SK = d.duePartition(remind), dueSK(remind)
 	}
 	return attributevalue.MarshalMap(dr)
 }
@@ -273,6 +290,16 @@ func (d *DynamoStore) Respond(ctx context.Context, e *Event, memberID, response 
 	}
 	path := fmt.Sprintf("attendees[%d]", idx)
 	atv, _ := attributevalue.Marshal(at.UTC())
+	// The reminder's copy of the event, as the event will be.
+	next := *e
+	next.Attendees = append([]Attendee(nil), e.Attendees...)
+	t := at.UTC()
+	next.Attendees[idx].Response, next.Attendees[idx].RespondedAt = response, &t
+	next.Version++
+	copyv, err := attributevalue.Marshal(next)
+	if err != nil {
+		return errs.Wrap(err, "encode event")
+	}
 	tx := []types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName: aws.String(d.Table), Key: eventKey(e.TenantID, e.ID),
@@ -290,8 +317,15 @@ func (d *DynamoStore) Respond(ctx context.Context, e *Event, memberID, response 
 			ExpressionAttributeNames:  map[string]string{"#r": "response"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":r": sv(response), ":next": nv(e.Version + 1)},
 		}},
+		{Update: &types.Update{
+			TableName: aws.String(d.Table), Key: remindKey(e.TenantID, e.ID),
+			UpdateExpression:          aws.String("SET #e = :e"),
+			ConditionExpression:       aws.String("attribute_exists(pk)"),
+			ExpressionAttributeNames:  map[string]string{"#e": "event"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":e": copyv},
+		}},
 	}
-	_, err := d.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+	_, err = d.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
 	if dynamo.ConditionFailed(err) || dynamo.Conflicted(err) {
 		return errs.E(errs.Conflict, "stale_state", "the event changed meanwhile; try again")
 	}
@@ -326,33 +360,26 @@ func (d *DynamoStore) Range(ctx context.Context, tenantID, memberID string, from
 }
 
 func (d *DynamoStore) Due(ctx context.Context, now time.Time) ([]Due, error) {
-	var list []Due
+	var parts []string
 	for _, day := range []time.Time{now.AddDate(0, 0, -1), now} {
-		in := &dynamodb.QueryInput{
-			TableName:              aws.String(d.Table),
-			IndexName:              aws.String("gsi1"),
-			KeyConditionExpression: aws.String("gsi1pk = :b AND gsi1sk <= :now"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":b": sv(dueBucket(day)), ":now": sv(now.UTC().Format(stamp) + "#~"),
-			},
+		parts = append(parts, d.dueShards(day).Partitions()...)
+	}
+	items, err := dynamo.QueryShards(ctx, d.DB, &dynamodb.QueryInput{
+		TableName:                 aws.String(d.Table),
+		IndexName:                 aws.String("gsi1"),
+		KeyConditionExpression:    aws.String("gsi1pk = :b AND gsi1sk <= :now"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": sv(now.UTC().Format(stamp) + "#~")},
+	}, ":b", parts, "gsi1sk")
+	if err != nil {
+		return nil, errs.Wrap(err, "read due reminders")
+	}
+	list := make([]Due, 0, len(items))
+	for _, item := range items {
+		var r dueRecord
+		if err := attributevalue.UnmarshalMap(item, &r); err != nil {
+			return nil, errs.Wrap(err, "decode reminder")
 		}
-		for {
-			out, err := d.DB.Query(ctx, in)
-			if err != nil {
-				return nil, errs.Wrap(err, "read due reminders")
-			}
-			for _, item := range out.Items {
-				var r dueRecord
-				if err := attributevalue.UnmarshalMap(item, &r); err != nil {
-					return nil, errs.Wrap(err, "decode reminder")
-				}
-				list = append(list, r.Due)
-			}
-			if out.LastEvaluatedKey == nil {
-				break
-			}
-			in.ExclusiveStartKey = out.LastEvaluatedKey
-		}
+		list = append(list, r.Due)
 	}
 	return list, nil
 }
@@ -372,7 +399,7 @@ func (d *DynamoStore) Advance(ctx context.Context, cur, next Due) (bool, error) 
 		at, _ := attributevalue.Marshal(next.At.UTC())
 		in.UpdateExpression = aws.String("SET gsi1pk = :b, gsi1sk = :sk, occurrence = :o, occurrenceStart = :s, dueAt = :at")
 		in.ExpressionAttributeValues = map[string]types.AttributeValue{
-			":cur": sv(dueSK(cur)), ":b": sv(dueBucket(next.At)), ":sk": sv(dueSK(next)), ":o": occ, ":s": start, ":at": at,
+			":cur": sv(dueSK(cur)), ":b": sv(d.duePartition(next)), ":sk": sv(dueSK(next)), ":o": occ, ":s": start, ":at": at,
 		}
 	}
 	_, err := d.DB.UpdateItem(ctx, in)

@@ -23,9 +23,12 @@ func (f *fixture) writeAll(tb testing.TB, records []any) {
 	for start := 0; start < len(records); start += dynamo.MaxBatchWrite {
 		var batch []types.WriteRequest
 		for _, r := range records[start:min(start+dynamo.MaxBatchWrite, len(records))] {
-			item, err := attributevalue.MarshalMap(r)
-			if err != nil {
-				tb.Fatal(err)
+			item, ok := r.(map[string]types.AttributeValue) // encoded already
+			if !ok {
+				var err error
+				if item, err = attributevalue.MarshalMap(r); err != nil {
+					tb.Fatal(err)
+				}
 			}
 			batch = append(batch, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
 		}
@@ -83,26 +86,45 @@ func BenchmarkSendGroup500(b *testing.B) { benchSend(b, 500) }
 // BenchmarkListConversations200 lists the conversations of a member in
 // 200 of them, 50 a page.
 func BenchmarkListConversations200(b *testing.B) {
+	calls, _ := benchList(b, 200, 0)
+	if calls > 3 {
+		b.Fatalf("%.1f calls a page: more than 3", calls)
+	}
+}
+
+// BenchmarkListConversations1000 lists the conversations of a member in
+// 1,000 of them, half of them groups of 500, 50 a page: the case the list
+// must serve in ≤ 3 round trips and ≤ 2 × 50 items a page (issue 14), not
+// met yet — it measures what a page costs today (docs/messages.md).
+func BenchmarkListConversations1000(b *testing.B) { benchList(b, 1000, 500) }
+
+// benchList seeds a member's entries and the heads of n conversations
+// (groups of them with 500 members; the other members' entries are not read
+// by a list, so they are left out) and lists them a page per iteration,
+// walking from the start again after the last page. It returns the round
+// trips and items read per page.
+func benchList(b *testing.B, n, groups int) (calls, items float64) {
 	f := newFixture(b)
 	me, _ := f.member(b, "t1", "张三")
 	var records []any
-	for i := 0; i < 200; i++ {
+	for i := 0; i < n; i++ {
 		conv := ids.New(f.now.Add(time.Duration(i) * time.Second))
-		at := f.now.Add(time.Duration(i*7%200) * time.Minute)
-		records = append(records, headRecord{
+		at := f.now.Add(time.Duration(i*7%n) * time.Minute)
+		h := headRecord{
 			PK: convPK("t1", conv), SK: headSK, Type: "conversation", ID: conv, TenantID: "t1",
 			Kind: Group, Name: fmt.Sprintf("group %d", i), OwnerID: me.MemberID, MemberCount: 3, Seq: int64(i % 9),
 			LastMessage: &LastMessage{ID: MessageID(conv, 1), SenderID: me.MemberID, Text: "hello", CreatedAt: at},
 			LastAt:      at, CreatedAt: f.now,
-		})
+		}
+		if i < groups {
+			h.MemberCount = 500
+		}
 		e := newEntry("t1", conv, me.MemberID, 0, f.now)
 		e.Pinned = i%50 == 0
-		records = append(records, e)
+		records = append(records, h, e)
 	}
 	f.writeAll(b, records)
 	f.counter.Reset()
-	// One page per iteration, walking the list from the start again after
-	// its last page: ns/op and the counts are per page.
 	cursor, seen := "", 0
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -113,27 +135,34 @@ func BenchmarkListConversations200(b *testing.B) {
 		seen += len(page)
 		cursor = next
 		if next == "" {
-			if seen != 200 {
-				b.Fatalf("listed %d conversations, want 200", seen)
+			if seen != n {
+				b.Fatalf("listed %d conversations, want %d", seen, n)
 			}
 			seen = 0
 		}
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(f.counter.Calls())/float64(b.N), "ddbcalls/op")
-	b.ReportMetric(float64(f.counter.Items())/float64(b.N), "items/op")
-	if calls := f.counter.Calls(); calls > 3*b.N {
-		b.Fatalf("%d calls for %d pages: more than 3 per page", calls, b.N)
-	}
+	calls, items = float64(f.counter.Calls())/float64(b.N), float64(f.counter.Items())/float64(b.N)
+	b.ReportMetric(calls, "ddbcalls/op")
+	b.ReportMetric(items, "items/op")
+	b.ReportMetric(items/50, "items/pageitem")
+	return calls, items
 }
 
 // BenchmarkReminderSweep sweeps a table of 5,000 messages in 50 1:1
-// conversations, with 100 reminders of which 20 are due.
+// conversations, with 100 reminders of which 20 are due, written as a
+// rocket message writes them. It reports items read per due reminder.
 func BenchmarkReminderSweep(b *testing.B) {
 	f := newFixture(b)
 	sender, _ := f.member(b, "t1", "张三")
 	peers := f.seedMembers(b, "t1", 50)
-	var records, due []any
+	people, err := f.svc.readMembers(bg, "t1", "memberIds", peers, []string{sender.MemberID}, personProjection)
+	if err != nil {
+		b.Fatal(err)
+	}
+	shards := f.svc.dueShards()
+	var records []any
+	var due []map[string]types.AttributeValue
 	for c, peer := range peers {
 		conv := DirectID("t1", sender.MemberID, peer)
 		h := directHead("t1", conv, sender.MemberID, peer, f.now)
@@ -154,14 +183,19 @@ func BenchmarkReminderSweep(b *testing.B) {
 				dueAt = dueAt.Add(time.Hour)
 			}
 			r := reminderRecord{
-				PK: convPK("t1", conv), SK: reminderSK(s), GSI2PK: duePK, GSI2SK: dueKey(dueAt, "t1", conv, s),
+				PK: convPK("t1", conv), SK: reminderSK(s), GSI2PK: shards.For(reminderID("t1", conv, s)), GSI2SK: dueKey(dueAt, "t1", conv, s),
 				Type: "reminder", TenantID: "t1", ConversationID: conv, Seq: s, SenderID: sender.MemberID,
 				Snippet: "stored message", DueAt: dueAt, CreatedAt: f.now,
+				Recipient: peer, People: []map[string]types.AttributeValue{people[sender.MemberID], people[peer]},
+			}
+			item, err := r.item()
+			if err != nil {
+				b.Fatal(err)
 			}
 			if c < 10 {
-				due = append(due, r)
+				due = append(due, item)
 			} else {
-				records = append(records, r)
+				records = append(records, item)
 			}
 		}
 	}
@@ -171,7 +205,11 @@ func BenchmarkReminderSweep(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		f.writeAll(b, due) // pending again
+		var again []any
+		for _, it := range due {
+			again = append(again, it)
+		}
+		f.writeAll(b, again) // pending again
 		f.counter.Reset()
 		b.StartTimer()
 		res, err := f.rem.Sweep(bg, at)
@@ -187,7 +225,8 @@ func BenchmarkReminderSweep(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(calls)/float64(b.N), "ddbcalls/op")
 	b.ReportMetric(float64(items)/float64(b.N), "items/op")
-	if items/b.N > 20*6 {
-		b.Fatalf("the sweep read %d items for 20 due reminders", items/b.N)
+	b.ReportMetric(float64(items)/float64(b.N)/20, "items/due")
+	if float64(items)/float64(b.N) > 1.5*20 {
+		b.Fatalf("the sweep read %d items for 20 due reminders: more than 1.5 a reminder", items/b.N)
 	}
 }

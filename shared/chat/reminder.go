@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,6 +24,7 @@ type Reminders struct {
 	Directory *directory.Codec // opens recipients' mobiles and senders' names
 	SMS       sms.Sender
 	Lease     time.Duration // how long a sweep holds a reminder it claimed; DefaultLease when zero
+	Shards    int           // partitions of the due index (INDEX_SHARDS); zero means dynamo.DefaultShards
 }
 
 // DefaultLease is how long a claimed reminder stays with the sweep that
@@ -56,42 +58,129 @@ type SweepResult struct {
 // still owed one.
 func (r *Reminders) Sweep(ctx context.Context, now time.Time) (SweepResult, error) {
 	var res SweepResult
-	in := &dynamodb.QueryInput{
+	shards := dynamo.Shards{Key: duePK, N: r.Shards}
+	items, err := dynamo.QueryShards(ctx, r.DB, &dynamodb.QueryInput{
 		TableName:              aws.String(r.Table),
 		IndexName:              aws.String(dueIndex),
 		KeyConditionExpression: aws.String("gsi2pk = :pk AND gsi2sk < :now"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": str(duePK),
 			// '$' sorts after the '#' that follows the due time in the key,
 			// so reminders due exactly now are included.
 			":now": str(now.UTC().Format(dueTime) + "$"),
 		},
+	}, ":pk", shards.Partitions(), "gsi2sk")
+	if err != nil {
+		return res, errs.Wrap(err, "query due reminders")
 	}
-	for {
-		out, err := r.DB.Query(ctx, in)
-		if err != nil {
-			return res, errs.Wrap(err, "query due reminders")
-		}
-		for _, it := range out.Items {
-			if dl, ok := ctx.Deadline(); ok && time.Until(dl) < sweepReserve {
-				// What is left stays due for the next run, a minute from now.
-				slog.WarnContext(ctx, "reminder sweep out of time", "handled", res.Due)
-				return res, nil
-			}
-			var rem reminderRecord
-			if err := unmarshal(it, &rem); err != nil {
-				return res, err
-			}
-			res.Due++
-			if err := r.handle(ctx, rem, now, &res); err != nil {
-				slog.ErrorContext(ctx, "reminder failed", "tenant", rem.TenantID, "conversation", rem.ConversationID, "seq", rem.Seq, "error", err.Error())
-			}
-		}
-		if len(out.LastEvaluatedKey) == 0 {
+	for _, it := range items {
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < sweepReserve {
+			// What is left stays due for the next run, a minute from now.
+			slog.WarnContext(ctx, "reminder sweep out of time", "handled", res.Due)
 			return res, nil
 		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
+		rem, err := decodeReminder(it)
+		if err != nil {
+			return res, err
+		}
+		res.Due++
+		handle := r.handle
+		if rem.Recipient != "" && len(rem.People) > 0 {
+			handle = r.handleDirect
+		}
+		if err := handle(ctx, rem, now, &res); err != nil {
+			slog.ErrorContext(ctx, "reminder failed", "tenant", rem.TenantID, "conversation", rem.ConversationID, "seq", rem.Seq, "error", err.Error())
+		}
 	}
+	return res, nil
+}
+
+// claimUpdate takes a pending reminder nobody holds (or whose holder's
+// lease ran out).
+func (r *Reminders) claimUpdate(k map[string]types.AttributeValue, now time.Time) *types.Update {
+	return &types.Update{
+		TableName:           aws.String(r.Table),
+		Key:                 k,
+		UpdateExpression:    aws.String("SET leaseUntil = :lease, attempts = attempts + :one"),
+		ConditionExpression: aws.String("attribute_exists(gsi2pk) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":lease": num(now.Add(r.lease()).UnixMilli()), ":now": num(now.UnixMilli()), ":one": num(1),
+		},
+	}
+}
+
+// handleDirect handles the reminder of a 1:1 message from its due row
+// alone: the claim is one transaction with a check that the recipient's
+// read cursor is still before the message (a read in time fails it and
+// closes the reminder without an SMS), and the row carries the sealed name
+// and mobile the SMS needs.
+func (r *Reminders) handleDirect(ctx context.Context, rem reminderRecord, now time.Time, res *SweepResult) error {
+	k := key(rem.PK, rem.SK)
+	_, err := r.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: r.claimUpdate(k, now)},
+		{ConditionCheck: &types.ConditionCheck{
+			TableName:                 aws.String(r.Table),
+			Key:                       key(rem.PK, entrySK(rem.Recipient)),
+			ConditionExpression:       aws.String("readSeq < :seq AND joinedSeq < :seq"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":seq": num(rem.Seq)},
+		}},
+	}})
+	switch {
+	case dynamo.FailedCondition(err, 0) || dynamo.Conflicted(err):
+		return nil // done already, or another sweep has it
+	case dynamo.FailedCondition(err, 1):
+		return r.close(ctx, k, "", now) // read in time (or no longer a member): no SMS
+	case err != nil:
+		return errs.Wrap(err, "claim reminder")
+	}
+	res.Claimed++
+	rem.Attempts++
+	people := map[string]directory.Member{}
+	for _, it := range rem.People {
+		m, err := r.Directory.Member(it)
+		if err != nil {
+			return r.release(ctx, k, errs.Wrap(err, "open member"))
+		}
+		people[m.ID] = m
+	}
+	m, ok := people[rem.Recipient]
+	if !ok || !m.Enabled || slices.Contains(rem.Sent, rem.Recipient) {
+		return r.close(ctx, k, "", now)
+	}
+	senderName := "A colleague"
+	if s, ok := people[rem.SenderID]; ok {
+		senderName = s.Name
+	}
+	if err := r.SMS.Send(ctx, m.Mobile, ReminderText(senderName, rem.Snippet)); err != nil {
+		res.Failed++
+		slog.WarnContext(ctx, "reminder SMS failed", "tenant", rem.TenantID, "member", rem.Recipient, "to", sms.Mask(m.Mobile), "error", err.Error())
+		if rem.Attempts < MaxReminderAttempts {
+			return r.release(ctx, k, fmt.Errorf("reminder SMS failed; the reminder stays pending"))
+		}
+		slog.ErrorContext(ctx, "reminder given up", "tenant", rem.TenantID, "conversation", rem.ConversationID, "seq", rem.Seq, "attempts", rem.Attempts, "unsent", 1)
+		return r.close(ctx, k, "", now)
+	}
+	res.Sent++
+	slog.InfoContext(ctx, "reminder SMS sent", "tenant", rem.TenantID, "conversation", rem.ConversationID, "seq", rem.Seq, "member", rem.Recipient)
+	return r.close(ctx, k, rem.Recipient, now)
+}
+
+// close takes a reminder out of the due index for good, recording sentTo
+// (when not empty) as reminded in the same write. The copies of the
+// directory items go with it: sealed or not, personal data is kept only
+// while it is needed.
+func (r *Reminders) close(ctx context.Context, k map[string]types.AttributeValue, sentTo string, now time.Time) error {
+	in := &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(r.Table),
+		Key:                       k,
+		UpdateExpression:          aws.String("SET doneAt = :at REMOVE gsi2pk, gsi2sk, leaseUntil, people"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":at": av(now.UTC())},
+	}
+	if sentTo != "" {
+		in.UpdateExpression = aws.String("SET doneAt = :at ADD sent :m REMOVE gsi2pk, gsi2sk, leaseUntil, people")
+		in.ExpressionAttributeValues[":m"] = &types.AttributeValueMemberSS{Value: []string{sentTo}}
+	}
+	_, err := r.DB.UpdateItem(ctx, in)
+	return errs.Wrap(err, "close reminder")
 }
 
 func (r *Reminders) lease() time.Duration {
@@ -105,14 +194,10 @@ func (r *Reminders) handle(ctx context.Context, rem reminderRecord, now time.Tim
 	k := key(rem.PK, rem.SK)
 	// Claim: only a pending reminder nobody holds (or whose holder's lease
 	// ran out) can be taken.
+	claim := r.claimUpdate(k, now)
 	out, err := r.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           aws.String(r.Table),
-		Key:                 k,
-		UpdateExpression:    aws.String("SET leaseUntil = :lease, attempts = attempts + :one"),
-		ConditionExpression: aws.String("attribute_exists(gsi2pk) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":lease": num(now.Add(r.lease()).UnixMilli()), ":now": num(now.UnixMilli()), ":one": num(1),
-		},
+		TableName: claim.TableName, Key: claim.Key, UpdateExpression: claim.UpdateExpression,
+		ConditionExpression: claim.ConditionExpression, ExpressionAttributeValues: claim.ExpressionAttributeValues,
 		ReturnValues: types.ReturnValueAllNew,
 	})
 	if dynamo.ConditionFailed(err) {
@@ -211,13 +296,7 @@ func (r *Reminders) handle(ctx context.Context, rem reminderRecord, now time.Tim
 		slog.ErrorContext(ctx, "reminder given up", "tenant", rem.TenantID, "conversation", rem.ConversationID, "seq", rem.Seq, "attempts", rem.Attempts, "unsent", failed)
 	}
 	// Done: out of the due index for good.
-	_, err = r.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(r.Table),
-		Key:                       k,
-		UpdateExpression:          aws.String("SET doneAt = :at REMOVE gsi2pk, gsi2sk, leaseUntil"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":at": av(now.UTC())},
-	})
-	return errs.Wrap(err, "close reminder")
+	return r.close(ctx, k, "", now)
 }
 
 // release gives a claimed reminder back, so that the next sweep retries it.

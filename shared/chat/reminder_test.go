@@ -5,6 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"workbench/shared/errs"
 )
 
@@ -59,9 +63,15 @@ func TestRocketReminders(t *testing.T) {
 	if err != nil || res.Due != 0 || len(f.sms.sent) != 0 {
 		t.Fatalf("early sweep: %+v %v %v", res, err, f.sms.sent)
 	}
+	f.counter.Reset()
 	res, err = f.rem.Sweep(bg, f.now.Add(6*time.Minute))
 	if err != nil || res.Due != 2 || res.Sent != 1 {
 		t.Fatalf("sweep: %+v %v", res, err)
+	}
+	// A 1:1 reminder's due row carries what its SMS needs, and c's read
+	// fails its claim: the sweep read the two due rows and nothing else.
+	if n := f.counter.Items(); n != 2 {
+		t.Fatalf("the sweep read %d items for 2 due reminders", n)
 	}
 	got := f.sms.to(bMobile)
 	if len(got) != 1 || !strings.Contains(got[0], "张三") || strings.Contains(got[0], long) || !strings.Contains(got[0], long[:30]) {
@@ -129,5 +139,64 @@ func TestReminderConcurrentSweepsAndRetry(t *testing.T) {
 	res, _ = f.rem.Sweep(bg, at.Add(2*time.Minute))
 	if res.Due != 0 || res.Sent != 0 {
 		t.Fatalf("done reminder came back: %+v", res)
+	}
+}
+
+// TestDirectReminderConcurrentRetryAndLegacy: a 1:1 reminder is claimed by
+// one of two concurrent sweeps, stays pending while its SMS fails, is sent
+// once on the retry; and a reminder written before sharding and before it
+// carried its people (under the bare "DUE", no recipient) is still sent.
+func TestDirectReminderConcurrentRetryAndLegacy(t *testing.T) {
+	f := newFixture(t)
+	a, _ := f.member(t, "t1", "张三")
+	b, bMobile := f.member(t, "t1", "李四")
+	must[Settings](t)(f.svc.PutSettings(bg, "t1", Settings{RocketReminderMinutes: 1}))
+	r := must[Rocket](t)(f.svc.SendRocket(bg, a, RocketInput{MemberIDs: []string{b.MemberID}, Text: "line 3 is down"}))
+	f.sms.fail[bMobile] = true
+	at := f.now.Add(2 * time.Minute)
+	done := make(chan SweepResult, 2)
+	for i := 0; i < 2; i++ {
+		go func() {
+			res, err := f.rem.Sweep(bg, at)
+			if err != nil {
+				t.Error(err)
+			}
+			done <- res
+		}()
+	}
+	r1, r2 := <-done, <-done
+	if r1.Claimed+r2.Claimed != 1 || r1.Failed+r2.Failed != 1 || len(f.sms.sent) != 0 {
+		t.Fatalf("concurrent sweeps: %+v %+v, sent %v", r1, r2, f.sms.sent)
+	}
+	f.sms.fail[bMobile] = false
+	if res, err := f.rem.Sweep(bg, at.Add(time.Minute)); err != nil || res.Sent != 1 {
+		t.Fatalf("retry: %+v %v", res, err)
+	}
+	if res, _ := f.rem.Sweep(bg, at.Add(2*time.Minute)); res.Due != 0 || len(f.sms.to(bMobile)) != 1 {
+		t.Fatalf("after the retry: %+v, b got %d SMS", res, len(f.sms.to(bMobile)))
+	}
+	// Done: the copies of the directory items are gone with the due keys.
+	out, err := f.db.GetItem(bg, &dynamodb.GetItemInput{TableName: aws.String(f.chatTable), Key: key(convPK("t1", r.Messages[0].ConversationID), reminderSK(r.Messages[0].Seq))})
+	if err != nil || out.Item["doneAt"] == nil || out.Item["people"] != nil || out.Item["gsi2pk"] != nil {
+		t.Fatalf("closed reminder %v %v", out.Item, err)
+	}
+
+	// The old shape: the same kind of reminder, moved back to "DUE" without
+	// its recipient and people.
+	f.advance(10 * time.Minute)
+	m := must[Rocket](t)(f.svc.SendRocket(bg, a, RocketInput{MemberIDs: []string{b.MemberID}, Text: "line 4 too"})).Messages[0]
+	if _, err := f.db.UpdateItem(bg, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(f.chatTable),
+		Key:                       key(convPK("t1", m.ConversationID), reminderSK(m.Seq)),
+		UpdateExpression:          aws.String("SET gsi2pk = :due REMOVE recipient, people"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":due": str(duePK)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := f.rem.Sweep(bg, f.clock.Add(2*time.Minute)); err != nil || res.Due != 1 || res.Sent != 1 {
+		t.Fatalf("legacy reminder: %+v %v", res, err)
+	}
+	if got := f.sms.to(bMobile); len(got) != 2 || !strings.Contains(got[1], "张三") {
+		t.Fatalf("b's SMS: %q", got)
 	}
 }

@@ -69,6 +69,10 @@ type draft struct {
 	urgent   bool
 	clientID string
 	peer     string // for rocket messages: create the 1:1 with peer when it does not exist
+	// people are directory items (personProjection) by member id, read
+	// already: an urgent 1:1 message's reminder carries the sender's and
+	// the recipient's, so that its sweep reads nothing else.
+	people map[string]map[string]types.AttributeValue
 }
 
 // appendMessage assigns the next sequence number and writes the message
@@ -203,12 +207,7 @@ func (s *Service) appendMessage(ctx context.Context, p auth.Principal, d draft) 
 			tx = append(tx, c)
 		}
 		if d.urgent {
-			due := now.Add(time.Duration(settings.RocketReminderMinutes) * time.Minute)
-			r, err := put(s.Table, reminderRecord{
-				PK: pk, SK: reminderSK(seq), GSI2PK: duePK, GSI2SK: dueKey(due, p.TenantID, d.convID, seq),
-				Type: "reminder", TenantID: p.TenantID, ConversationID: d.convID, Seq: seq,
-				SenderID: p.MemberID, Snippet: Snippet(d.text), DueAt: due, CreatedAt: now,
-			}, "attribute_not_exists(pk)")
+			r, err := s.reminder(ctx, p, &d, *head, seq, now.Add(time.Duration(settings.RocketReminderMinutes)*time.Minute), now)
 			if err != nil {
 				return Message{}, nil, err
 			}
@@ -232,6 +231,50 @@ func (s *Service) appendMessage(ctx context.Context, p auth.Principal, d draft) 
 		return Message{}, nil, errs.Wrap(err, "send message")
 	}
 	return Message{}, nil, errs.E(errs.Unavailable, "conversation_busy", "the conversation is too busy right now; try again")
+}
+
+// reminder is the put of an urgent message's reminder. In a 1:1 it names
+// its one recipient and carries the directory items its SMS needs (read
+// here unless the caller read them), so the sweep reads only the due row.
+func (s *Service) reminder(ctx context.Context, p auth.Principal, d *draft, head headRecord, seq int64, due, now time.Time) (types.TransactWriteItem, error) {
+	rec := reminderRecord{
+		PK: convPK(p.TenantID, d.convID), SK: reminderSK(seq),
+		GSI2PK: s.dueShards().For(reminderID(p.TenantID, d.convID, seq)), GSI2SK: dueKey(due, p.TenantID, d.convID, seq),
+		Type: "reminder", TenantID: p.TenantID, ConversationID: d.convID, Seq: seq,
+		SenderID: p.MemberID, Snippet: Snippet(d.text), DueAt: due, CreatedAt: now,
+	}
+	if head.Kind == Direct {
+		rec.Recipient = head.peerOf(p.MemberID)
+		if d.people[rec.Recipient] == nil || d.people[p.MemberID] == nil {
+			keys := []map[string]types.AttributeValue{s.Directory.Key(p.TenantID, p.MemberID), s.Directory.Key(p.TenantID, rec.Recipient)}
+			items, err := batchGet(ctx, s.DB, s.Directory.Table, keys, false, personProjection, personNames)
+			if err != nil {
+				return types.TransactWriteItem{}, err
+			}
+			d.people = map[string]map[string]types.AttributeValue{}
+			for _, it := range items {
+				if id, ok := it["id"].(*types.AttributeValueMemberS); ok {
+					d.people[id.Value] = it
+				}
+			}
+		}
+		for _, id := range []string{p.MemberID, rec.Recipient} {
+			if it := d.people[id]; it != nil {
+				rec.People = append(rec.People, it)
+			}
+		}
+	}
+	item, err := rec.item()
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	return types.TransactWriteItem{Put: &types.Put{
+		TableName: aws.String(s.Table), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	}}, nil
+}
+
+func reminderID(tenantID, convID string, seq int64) string {
+	return tenantID + "#" + convID + "#" + messageSK(seq)
 }
 
 func dueKey(due time.Time, tenantID, convID string, seq int64) string {
@@ -301,13 +344,14 @@ func (s *Service) SendRocket(ctx context.Context, p auth.Principal, in RocketInp
 	if len(targets) == 0 {
 		return Rocket{}, errs.Invalidf("memberIds", "no_members", "memberIds must name at least one recipient")
 	}
-	if err := s.checkMembers(ctx, p.TenantID, "memberIds", targets); err != nil {
+	people, err := s.readMembers(ctx, p.TenantID, "memberIds", targets, []string{p.MemberID}, personProjection)
+	if err != nil {
 		return Rocket{}, err
 	}
 	out := Rocket{Messages: make([]Message, 0, len(targets))}
 	for _, t := range targets {
 		m, _, err := s.appendMessage(ctx, p, draft{
-			convID: DirectID(p.TenantID, p.MemberID, t), text: text, urgent: true, clientID: clientID, peer: t,
+			convID: DirectID(p.TenantID, p.MemberID, t), text: text, urgent: true, clientID: clientID, peer: t, people: people,
 		})
 		if err != nil {
 			return Rocket{}, err

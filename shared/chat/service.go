@@ -28,7 +28,10 @@ type Service struct {
 	Directory *directory.Codec // keys of member items (no personal data is opened here)
 	Contacts  ContactRecorder  // may be nil: frequent contacts are then not recorded
 	Now       func() time.Time
+	Shards    int // partitions of the due index (INDEX_SHARDS); zero means dynamo.DefaultShards
 }
+
+func (s *Service) dueShards() dynamo.Shards { return dynamo.Shards{Key: duePK, N: s.Shards} }
 
 // LastMessageRunes bounds the text of a conversation's last message as the
 // list shows it.
@@ -40,34 +43,56 @@ var errConversationNotFound = errs.NotFoundf("conversation_not_found", "no such 
 // (one BatchGetItem per 100 ids). A member of another tenant is simply not
 // found under this tenant's partition.
 func (s *Service) checkMembers(ctx context.Context, tenantID, field string, memberIDs []string) error {
+	_, err := s.readMembers(ctx, tenantID, field, memberIDs, nil, "#id, enabled")
+	return err
+}
+
+// personProjection is what a reminder SMS needs of a directory item: the
+// sealed name and mobile, and what opens them (directory.Codec.Member).
+const personProjection = "#id, tenantId, #n, mobile, enabled"
+
+var personNames = map[string]string{"#id": "id", "#n": "name"}
+
+// readMembers is checkMembers returning the items read (projection, which
+// names id and enabled, with personNames), by id; also names ids read
+// without being checked (the sender's own).
+func (s *Service) readMembers(ctx context.Context, tenantID, field string, memberIDs, also []string, projection string) (map[string]map[string]types.AttributeValue, error) {
 	if len(memberIDs) == 0 {
-		return nil
+		return nil, nil
 	}
-	keys := make([]map[string]types.AttributeValue, len(memberIDs))
-	for i, id := range memberIDs {
-		keys[i] = s.Directory.Key(tenantID, id)
+	keys := make([]map[string]types.AttributeValue, 0, len(memberIDs)+len(also))
+	for _, id := range append(append([]string{}, memberIDs...), also...) {
+		keys = append(keys, s.Directory.Key(tenantID, id))
 	}
-	items, err := batchGet(ctx, s.DB, s.Directory.Table, keys, true, "#id, enabled", map[string]string{"#id": "id"})
+	names := map[string]string{}
+	for k, v := range personNames {
+		if strings.Contains(projection, k) {
+			names[k] = v // DynamoDB refuses names the projection does not use
+		}
+	}
+	items, err := batchGet(ctx, s.DB, s.Directory.Table, keys, true, projection, names)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	enabled := make(map[string]bool, len(items))
+	byID := make(map[string]map[string]types.AttributeValue, len(items))
 	for _, it := range items {
 		var m struct {
 			ID      string `dynamodbav:"id"`
 			Enabled bool   `dynamodbav:"enabled"`
 		}
 		if err := unmarshal(it, &m); err != nil {
-			return err
+			return nil, err
 		}
 		enabled[m.ID] = m.Enabled
+		byID[m.ID] = it
 	}
 	for _, id := range memberIDs {
 		if !enabled[id] {
-			return errs.Invalidf(field, "unknown_member", "%s is not an enabled member of your organisation", id)
+			return nil, errs.Invalidf(field, "unknown_member", "%s is not an enabled member of your organisation", id)
 		}
 	}
-	return nil
+	return byID, nil
 }
 
 // CreateInput is the body of POST /v1/conversations.

@@ -41,9 +41,9 @@ const (
 	messagePrefix = "MSG#"
 	conversationG = "CONV#"
 
-	// dueIndex holds only pending reminders (a sparse index): its partition
-	// is "DUE" and its sort key the due time, so the sweep reads exactly
-	// the reminders that are due.
+	// dueIndex holds only pending reminders (a sparse index): its
+	// partitions are the shards of "DUE" (dynamo.Shards) and its sort key
+	// the due time, so the sweep reads exactly the reminders that are due.
 	dueIndex = "gsi2"
 	duePK    = "DUE"
 	dueTime  = "2006-01-02T15:04:05.000Z"
@@ -173,6 +173,43 @@ type reminderRecord struct {
 	Attempts       int        `dynamodbav:"attempts"`
 	Sent           []string   `dynamodbav:"sent,stringset,omitempty"` // recipients already reminded
 	DoneAt         *time.Time `dynamodbav:"doneAt,omitempty"`
+	// Recipient is a 1:1's other member, the one to remind; People are the
+	// sender's and the recipient's directory items (sealed name and mobile,
+	// personProjection) copied at send time. A group's reminder has
+	// neither: its sweep reads the roster and the directory.
+	Recipient string                            `dynamodbav:"recipient,omitempty"`
+	People    []map[string]types.AttributeValue `dynamodbav:"-"`
+}
+
+// item encodes the reminder, People as a list of maps under "people".
+func (r reminderRecord) item() (map[string]types.AttributeValue, error) {
+	item, err := attributevalue.MarshalMap(r)
+	if err != nil {
+		return nil, errs.Wrap(err, "encode reminder")
+	}
+	if len(r.People) > 0 {
+		l := make([]types.AttributeValue, len(r.People))
+		for i, p := range r.People {
+			l[i] = &types.AttributeValueMemberM{Value: p}
+		}
+		item["people"] = &types.AttributeValueMemberL{Value: l}
+	}
+	return item, nil
+}
+
+func decodeReminder(item map[string]types.AttributeValue) (reminderRecord, error) {
+	var r reminderRecord
+	if err := unmarshal(item, &r); err != nil {
+		return r, err
+	}
+	if l, ok := item["people"].(*types.AttributeValueMemberL); ok {
+		for _, v := range l.Value {
+			if m, ok := v.(*types.AttributeValueMemberM); ok {
+				r.People = append(r.People, m.Value)
+			}
+		}
+	}
+	return r, nil
 }
 
 // settingsRecord is a tenant's chat settings.

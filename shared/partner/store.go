@@ -144,8 +144,44 @@ type DB interface {
 
 // DynamoStore keeps everything in the partners table.
 type DynamoStore struct {
-	DB    DB
-	Table string
+	DB     DB
+	Table  string
+	Shards int // partitions of each sparse index (INDEX_SHARDS); zero means dynamo.DefaultShards
+}
+
+// sparse are the sparse gsi1 partitions once keyed by a constant: the
+// calls due, the bindings not released, the apps. Items carry the constant
+// in memory; encode writes them to a shard.
+var sparse = map[string]bool{dueKey: true, boundKey: true, appsKey: true}
+
+// appsKey is the partition of the sparse index of every app.
+const appsKey = "APPS"
+
+func (st *DynamoStore) shards(k string) dynamo.Shards { return dynamo.Shards{Key: k, N: st.Shards} }
+
+// encode marshals an item and moves it from a constant gsi1 partition to
+// its shard, chosen by the item's primary key so that it stays in the same
+// one whenever it is rewritten.
+func (st *DynamoStore) encode(v any) (map[string]types.AttributeValue, error) {
+	item, err := attributevalue.MarshalMap(v)
+	if err != nil {
+		return nil, err
+	}
+	if p, ok := item["gsi1pk"].(*types.AttributeValueMemberS); ok && sparse[p.Value] {
+		pk, _ := item["pk"].(*types.AttributeValueMemberS)
+		sk, _ := item["sk"].(*types.AttributeValueMemberS)
+		if pk != nil && sk != nil {
+			item["gsi1pk"] = s(st.shards(p.Value).For(pk.Value + "#" + sk.Value))
+		}
+	}
+	return item, nil
+}
+
+// querySparse reads every shard of a sparse partition (and the constant
+// itself, where items written before sharding stay until rewritten), merged
+// in gsi1sk order.
+func (st *DynamoStore) querySparse(ctx context.Context, k string, in *dynamodb.QueryInput) ([]map[string]types.AttributeValue, error) {
+	return dynamo.QueryShards(ctx, st.DB, in, ":p", st.shards(k).Partitions(), "gsi1sk")
 }
 
 var _ Store = (*DynamoStore)(nil)
@@ -160,7 +196,7 @@ func key(pk, sk string) map[string]types.AttributeValue {
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 
 func (st *DynamoStore) putNew(ctx context.Context, v any, what string) error {
-	item, err := attributevalue.MarshalMap(v)
+	item, err := st.encode(v)
 	if err != nil {
 		return errs.Wrap(err, "encode "+what)
 	}
@@ -230,13 +266,16 @@ func queryAll[T any](ctx context.Context, db DB, in *dynamodb.QueryInput) ([]T, 
 }
 
 func (st *DynamoStore) ListApps(ctx context.Context) ([]App, error) {
-	apps, err := queryAll[App](ctx, st.DB, &dynamodb.QueryInput{
+	items, err := st.querySparse(ctx, appsKey, &dynamodb.QueryInput{
 		TableName: aws.String(st.Table), IndexName: aws.String("gsi1"),
-		KeyConditionExpression:    aws.String("gsi1pk = :p"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": s("APPS")},
+		KeyConditionExpression: aws.String("gsi1pk = :p"),
 	})
 	if err != nil {
 		return nil, errs.Wrap(err, "list apps")
+	}
+	var apps []App
+	if err := attributevalue.UnmarshalListOfMaps(items, &apps); err != nil {
+		return nil, errs.Wrap(err, "decode apps")
 	}
 	return apps, nil
 }
@@ -258,13 +297,16 @@ func (st *DynamoStore) Bindings(ctx context.Context, tenantID string) ([]Binding
 const boundKey = "BOUND"
 
 func (st *DynamoStore) Bound(ctx context.Context) ([]Binding, error) {
-	bs, err := queryAll[Binding](ctx, st.DB, &dynamodb.QueryInput{
+	items, err := st.querySparse(ctx, boundKey, &dynamodb.QueryInput{
 		TableName: aws.String(st.Table), IndexName: aws.String("gsi1"),
-		KeyConditionExpression:    aws.String("gsi1pk = :p"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": s(boundKey)},
+		KeyConditionExpression: aws.String("gsi1pk = :p"),
 	})
 	if err != nil {
 		return nil, errs.Wrap(err, "list bound bindings")
+	}
+	var bs []Binding
+	if err := attributevalue.UnmarshalListOfMaps(items, &bs); err != nil {
+		return nil, errs.Wrap(err, "decode bindings")
 	}
 	return bs, nil
 }
@@ -312,7 +354,7 @@ func (st *DynamoStore) Commit(ctx context.Context, c Change) error {
 	if b.State != StateReleased {
 		b.GSI1PK, b.GSI1SK = boundKey, b.TenantID+"#"+b.AppID
 	}
-	item, err := attributevalue.MarshalMap(b)
+	item, err := st.encode(b)
 	if err != nil {
 		return errs.Wrap(err, "encode binding")
 	}
@@ -330,7 +372,7 @@ func (st *DynamoStore) Commit(ctx context.Context, c Change) error {
 		for _, pk := range []string{"ORDER#" + c.Order.OrderID, "INSTANCE#" + c.Order.InstanceID} {
 			o := *c.Order
 			o.PK, o.SK = pk, "ORDER"
-			it, err := attributevalue.MarshalMap(o)
+			it, err := st.encode(o)
 			if err != nil {
 				return errs.Wrap(err, "encode order")
 			}
@@ -345,14 +387,14 @@ func (st *DynamoStore) Commit(ctx context.Context, c Change) error {
 			tx = append(tx, types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(st.Table), Key: key(pk, sk)}})
 			continue
 		}
-		it, err := attributevalue.MarshalMap(extensionRecord{PK: pk, SK: sk, MemberID: member, Data: data})
+		it, err := st.encode(extensionRecord{PK: pk, SK: sk, MemberID: member, Data: data})
 		if err != nil {
 			return errs.Wrap(err, "encode extension")
 		}
 		tx = append(tx, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(st.Table), Item: it}})
 	}
 	for _, call := range c.Calls {
-		it, err := attributevalue.MarshalMap(call)
+		it, err := st.encode(call)
 		if err != nil {
 			return errs.Wrap(err, "encode call")
 		}
@@ -427,7 +469,7 @@ func (st *DynamoStore) GetCall(ctx context.Context, k BindingKey, id string) (Ca
 // PutCall overwrites a call after an attempt or a re-send. Only the lease
 // holder of the binding or the admin's re-send write calls.
 func (st *DynamoStore) PutCall(ctx context.Context, c Call) error {
-	item, err := attributevalue.MarshalMap(c)
+	item, err := st.encode(c)
 	if err != nil {
 		return errs.Wrap(err, "encode call")
 	}
@@ -438,35 +480,29 @@ func (st *DynamoStore) PutCall(ctx context.Context, c Call) error {
 }
 
 func (st *DynamoStore) Due(ctx context.Context, now time.Time, limit int) ([]BindingKey, error) {
-	in := &dynamodb.QueryInput{
+	items, err := st.querySparse(ctx, dueKey, &dynamodb.QueryInput{
 		TableName: aws.String(st.Table), IndexName: aws.String("gsi1"),
 		KeyConditionExpression: aws.String("gsi1pk = :p AND gsi1sk <= :now"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":p": s(dueKey), ":now": s(now.UTC().Format("2006-01-02T15:04:05.000Z") + "#~"),
+			":now": s(now.UTC().Format("2006-01-02T15:04:05.000Z") + "#~"),
 		},
-		ProjectionExpression: aws.String("tenantId, appId"),
+		ProjectionExpression: aws.String("tenantId, appId, gsi1sk"),
+	})
+	if err != nil {
+		return nil, errs.Wrap(err, "read due calls")
 	}
+	var page []BindingKey
+	if err := attributevalue.UnmarshalListOfMaps(items, &page); err != nil {
+		return nil, errs.Wrap(err, "decode due calls")
+	}
+	// The oldest due first; a binding once, however many of its calls are due.
 	seen := map[BindingKey]bool{}
 	var keys []BindingKey
-	for len(keys) < limit {
-		out, err := st.DB.Query(ctx, in)
-		if err != nil {
-			return nil, errs.Wrap(err, "read due calls")
+	for _, k := range page {
+		if !seen[k] && len(keys) < limit {
+			seen[k] = true
+			keys = append(keys, k)
 		}
-		var page []BindingKey
-		if err := attributevalue.UnmarshalListOfMaps(out.Items, &page); err != nil {
-			return nil, errs.Wrap(err, "decode due calls")
-		}
-		for _, k := range page {
-			if !seen[k] {
-				seen[k] = true
-				keys = append(keys, k)
-			}
-		}
-		if len(out.LastEvaluatedKey) == 0 {
-			break
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
 	return keys, nil
 }

@@ -14,6 +14,7 @@ import (
 	"workbench/shared/billing/billinghttp"
 	"workbench/shared/cloud"
 	"workbench/shared/config"
+	"workbench/shared/dynamo"
 	"workbench/shared/httpapi"
 	"workbench/shared/lambdahttp"
 	"workbench/shared/notice"
@@ -27,6 +28,7 @@ func Subscription(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	c := config.NewReader(env.Config)
 	tenantsTable := c.Required("TENANTS_TABLE")
 	directoryTable := c.Required("DIRECTORY_TABLE")
+	shards := c.Int("INDEX_SHARDS", dynamo.DefaultShards)
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
@@ -46,7 +48,7 @@ func Subscription(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 		return nil, err
 	}
 	svc := &billing.Service{
-		Store: &billing.DynamoStore{DB: env.DynamoDB, Table: tenantsTable, Directory: codec},
+		Store: &billing.DynamoStore{DB: env.DynamoDB, Table: tenantsTable, Directory: codec, Shards: shards},
 		Now:   env.Now,
 	}
 	r := httpapi.NewRouter()
@@ -63,6 +65,7 @@ func ExpiryScan(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	noticesTable := c.Required("NOTICES_TABLE")
 	senderID := c.String("SMS_SENDER_ID", "")
 	lease := c.Duration("EXPIRY_CLAIM_LEASE", billing.DefaultLease)
+	shards := c.Int("INDEX_SHARDS", dynamo.DefaultShards)
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
@@ -74,7 +77,7 @@ func ExpiryScan(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 		return nil, err
 	}
 	sc := &billing.Scanner{
-		Store:   &billing.DynamoStore{DB: env.DynamoDB, Table: tenantsTable, Directory: codec},
+		Store:   &billing.DynamoStore{DB: env.DynamoDB, Table: tenantsTable, Directory: codec, Shards: shards},
 		SMS:     &sms.SNS{Client: env.SNS, SenderID: senderID},
 		Notices: &notice.DynamoStore{DB: env.DynamoDB, Table: noticesTable},
 		Clock:   env.Now,

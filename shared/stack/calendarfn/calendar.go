@@ -12,6 +12,7 @@ import (
 	"workbench/shared/cloud"
 	"workbench/shared/config"
 	"workbench/shared/directory"
+	"workbench/shared/dynamo"
 	"workbench/shared/httpapi"
 	"workbench/shared/lambdahttp"
 	"workbench/shared/notice"
@@ -25,6 +26,7 @@ func Calendar(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	table := c.Required("CALENDAR_TABLE")
 	directoryTable := c.Required("DIRECTORY_TABLE")
 	conflictLimit := c.Int("CALENDAR_CONFLICT_CHECK_LIMIT", 50)
+	shards := c.Int("INDEX_SHARDS", dynamo.DefaultShards)
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
@@ -34,7 +36,7 @@ func Calendar(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	}
 	// The HTTP side sends nothing: notices and SMS are the sweep's.
 	svc := &calendar.Service{
-		Store:              &calendar.DynamoStore{DB: env.DynamoDB, Table: table},
+		Store:              &calendar.DynamoStore{DB: env.DynamoDB, Table: table, Shards: shards},
 		Directory:          &directory.Roster{DB: env.DynamoDB, Table: directoryTable},
 		Now:                env.Now,
 		ConflictCheckLimit: conflictLimit,
@@ -52,6 +54,7 @@ func CalendarReminder(ctx context.Context, env *cloud.Env) (lambda.Handler, erro
 	noticesTable := c.Required("NOTICES_TABLE")
 	directoryTable := c.Required("DIRECTORY_TABLE")
 	senderID := c.String("SMS_SENDER_ID", "")
+	shards := c.Int("INDEX_SHARDS", dynamo.DefaultShards)
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
@@ -63,7 +66,7 @@ func CalendarReminder(ctx context.Context, env *cloud.Env) (lambda.Handler, erro
 		return nil, err
 	}
 	svc := &calendar.Service{
-		Store:     &calendar.DynamoStore{DB: env.DynamoDB, Table: table},
+		Store:     &calendar.DynamoStore{DB: env.DynamoDB, Table: table, Shards: shards},
 		Directory: &directory.Roster{DB: env.DynamoDB, Table: directoryTable, Codec: codec},
 		Notices:   &notice.DynamoStore{DB: env.DynamoDB, Table: noticesTable},
 		SMS:       &sms.SNS{Client: env.SNS, SenderID: senderID},

@@ -13,6 +13,7 @@ import (
 	"workbench/shared/cloud"
 	"workbench/shared/config"
 	"workbench/shared/directory"
+	"workbench/shared/dynamo"
 	"workbench/shared/httpapi"
 	"workbench/shared/lambdahttp"
 	"workbench/shared/notice"
@@ -24,6 +25,7 @@ func chatService(ctx context.Context, env *cloud.Env) (*chat.Service, error) {
 	c := config.NewReader(env.Config)
 	chatTable := c.Required("CHAT_TABLE")
 	directoryTable := c.Required("DIRECTORY_TABLE")
+	shards := c.Int("INDEX_SHARDS", dynamo.DefaultShards)
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
@@ -37,6 +39,7 @@ func chatService(ctx context.Context, env *cloud.Env) (*chat.Service, error) {
 		Directory: dir,
 		Now:       env.Now,
 		Contacts:  &directory.Contacts{DB: env.DynamoDB, Codec: dir, Now: env.Now},
+		Shards:    shards,
 	}
 	return svc, nil
 }
@@ -84,6 +87,7 @@ func RocketReminder(ctx context.Context, env *cloud.Env) (lambda.Handler, error)
 	chatTable := c.Required("CHAT_TABLE")
 	directoryTable := c.Required("DIRECTORY_TABLE")
 	senderID := c.String("SMS_SENDER_ID", "")
+	shards := c.Int("INDEX_SHARDS", dynamo.DefaultShards)
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
@@ -96,7 +100,7 @@ func RocketReminder(ctx context.Context, env *cloud.Env) (lambda.Handler, error)
 	}
 	rem := &chat.Reminders{
 		DB: env.DynamoDB, Table: chatTable, Directory: codec,
-		SMS: &sms.SNS{Client: env.SNS, SenderID: senderID},
+		SMS: &sms.SNS{Client: env.SNS, SenderID: senderID}, Shards: shards,
 	}
 	// The sweep answers with what it did, like the other scheduled
 	// functions, so a replay through /_local/invoke shows it.

@@ -19,6 +19,7 @@ import (
 	"workbench/shared/auth"
 	"workbench/shared/cloud"
 	"workbench/shared/config"
+	"workbench/shared/dynamo"
 	"workbench/shared/httpapi"
 	"workbench/shared/keyring"
 	"workbench/shared/lambdahttp"
@@ -83,6 +84,7 @@ func buildPartner(ctx context.Context, env *cloud.Env, worker bool, secrets ...s
 	testFlag := c.Int("PARTNER_TEST_FLAG", 0)
 	trigger := c.String("PARTNER_SYNC_TRIGGER", "")
 	syncFunction := c.String("PARTNER_SYNC_FUNCTION", "")
+	shards := c.Int("INDEX_SHARDS", dynamo.DefaultShards)
 	out, err := partnerOutbound(c, env)
 	if err != nil {
 		return nil, err
@@ -113,7 +115,7 @@ func buildPartner(ctx context.Context, env *cloud.Env, worker bool, secrets ...s
 	if err != nil {
 		return nil, err
 	}
-	store := &partner.DynamoStore{DB: env.DynamoDB, Table: table}
+	store := &partner.DynamoStore{DB: env.DynamoDB, Table: table, Shards: shards}
 	dir := &partner.DynamoDirectory{DB: env.DynamoDB, Codec: codec}
 	w := &partner.Worker{Store: store, Keys: keys, Client: client, Now: env.Now, Schedule: schedule}
 	svc := &partner.Service{
