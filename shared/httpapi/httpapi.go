@@ -31,6 +31,7 @@ var statusOf = map[errs.Kind]int{
 	errs.Locked:          http.StatusLocked,
 	errs.RateLimited:     http.StatusTooManyRequests,
 	errs.Unavailable:     http.StatusServiceUnavailable,
+	errs.Unprocessable:   http.StatusUnprocessableEntity,
 }
 
 // StatusOf returns the HTTP status for err.

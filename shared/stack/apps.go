@@ -13,7 +13,6 @@ import (
 	"workbench/shared/config"
 	"workbench/shared/directory"
 	"workbench/shared/httpapi"
-	"workbench/shared/lambdahttp"
 	"workbench/shared/notice"
 	"workbench/shared/sms"
 )
@@ -39,7 +38,7 @@ func Approvals(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	}
 	r := httpapi.NewRouter()
 	(&approval.HTTP{Service: svc, Members: members}).Register(r)
-	return lambdahttp.Handler(r), nil
+	return idempotentHandler(env, r, members, nil)
 }
 
 // Announcements serves /v1/announcements/...
@@ -65,7 +64,7 @@ func Announcements(ctx context.Context, env *cloud.Env) (lambda.Handler, error) 
 	}
 	r := httpapi.NewRouter()
 	(&announce.HTTP{Service: svc, Members: members}).Register(r)
-	return lambdahttp.Handler(r), nil
+	return idempotentHandler(env, r, members, nil)
 }
 
 // Calendar serves /v1/calendar/...
@@ -90,7 +89,7 @@ func Calendar(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	}
 	r := httpapi.NewRouter()
 	(&calendar.HTTP{Service: svc, Members: members}).Register(r)
-	return lambdahttp.Handler(r), nil
+	return idempotentHandler(env, r, members, nil)
 }
 
 // CalendarReminder is the scheduled sweep of due calendar reminders; the

@@ -12,7 +12,6 @@ import (
 	"workbench/shared/config"
 	"workbench/shared/directory"
 	"workbench/shared/httpapi"
-	"workbench/shared/lambdahttp"
 	"workbench/shared/notice"
 	"workbench/shared/sms"
 )
@@ -50,7 +49,7 @@ func ChatSend(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	}
 	r := httpapi.NewRouter()
 	(&chat.HTTP{Service: svc, Auth: members}).RegisterSend(r)
-	return lambdahttp.Handler(r), nil
+	return idempotentHandler(env, r, members, nil)
 }
 
 // Chat serves conversations, history, read state, pin and delete, group
@@ -71,7 +70,7 @@ func Chat(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	}
 	r := httpapi.NewRouter()
 	(&chat.HTTP{Service: svc, Auth: members, Notices: &notice.DynamoStore{DB: env.DynamoDB, Table: noticesTable}}).Register(r)
-	return lambdahttp.Handler(r), nil
+	return idempotentHandler(env, r, members, nil)
 }
 
 // RocketReminder is the scheduled sweep sending rocket-message reminders.

@@ -10,7 +10,6 @@ import (
 	"workbench/shared/directory"
 	"workbench/shared/directory/directoryhttp"
 	"workbench/shared/httpapi"
-	"workbench/shared/lambdahttp"
 	"workbench/shared/sms"
 	"workbench/shared/tenant"
 )
@@ -69,7 +68,7 @@ func Members(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	}
 	r := httpapi.NewRouter()
 	(&directoryhttp.MembersHTTP{Service: svc, Auth: auth}).Register(r)
-	return lambdahttp.Handler(r), nil
+	return idempotentHandler(env, r, auth, nil)
 }
 
 // tenantIDs resolves tenant codes for self-registration.
@@ -105,5 +104,5 @@ func Directory(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	contacts := &directory.Contacts{DB: env.DynamoDB, Codec: svc.Codec, Members: svc, Now: env.Now}
 	r := httpapi.NewRouter()
 	(&directoryhttp.HTTP{Service: svc, Contacts: contacts, Auth: auth}).Register(r)
-	return lambdahttp.Handler(r), nil
+	return idempotentHandler(env, r, auth, nil)
 }

@@ -86,7 +86,7 @@ func Login(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	}
 	r := httpapi.NewRouter()
 	(&identity.HTTP{Service: svc, Members: members}).Register(r)
-	return lambdahttp.Handler(r), nil
+	return idempotentHandler(env, r, members, nil)
 }
 
 // loginService builds the login capability from the function's settings;

@@ -180,8 +180,9 @@ func Partner(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 		return nil, err
 	}
 	r := httpapi.NewRouter()
-	(&partner.HTTP{Service: parts.service, Operator: auth.NewOperator(operatorKey), Admins: members}).Register(r)
-	return lambdahttp.Handler(r), nil
+	operator := auth.NewOperator(operatorKey)
+	(&partner.HTTP{Service: parts.service, Operator: operator, Admins: members}).Register(r)
+	return idempotentHandler(env, r, members, operator)
 }
 
 // Marketplace serves the marketplace's signed instance callbacks.

@@ -10,7 +10,6 @@ import (
 	"workbench/shared/cloud"
 	"workbench/shared/config"
 	"workbench/shared/httpapi"
-	"workbench/shared/lambdahttp"
 	"workbench/shared/sms"
 	"workbench/shared/tenant"
 )
@@ -46,8 +45,9 @@ func Platform(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	}
 	r := httpapi.NewRouter()
 	r.Handle("GET /v1/health", health)
-	(&tenant.HTTP{Service: svc, Operator: auth.NewOperator(operatorKey)}).Register(r)
-	return lambdahttp.Handler(r), nil
+	operator := auth.NewOperator(operatorKey)
+	(&tenant.HTTP{Service: svc, Operator: operator}).Register(r)
+	return idempotentHandler(env, r, nil, operator)
 }
 
 func health(w http.ResponseWriter, r *http.Request) error {
