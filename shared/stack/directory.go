@@ -5,6 +5,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"workbench/shared/audit"
 	"workbench/shared/cloud"
 	"workbench/shared/config"
 	"workbench/shared/directory"
@@ -62,6 +63,9 @@ func Members(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	if svc.Audit, err = auditLog(env); err != nil {
+		return nil, err
+	}
 	auth, err := memberAuth(ctx, env)
 	if err != nil {
 		return nil, err
@@ -97,6 +101,9 @@ func Directory(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 			return nil, err
 		}
 	}
+	if svc.Audit, err = auditLog(env); err != nil {
+		return nil, err
+	}
 	auth, err := memberAuth(ctx, env)
 	if err != nil {
 		return nil, err
@@ -104,5 +111,6 @@ func Directory(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	contacts := &directory.Contacts{DB: env.DynamoDB, Codec: svc.Codec, Members: svc, Now: env.Now}
 	r := httpapi.NewRouter()
 	(&directoryhttp.HTTP{Service: svc, Contacts: contacts, Auth: auth}).Register(r)
+	(&audit.HTTP{Log: svc.Audit, Admins: auth}).Register(r)
 	return idempotentHandler(env, r, auth, nil)
 }
