@@ -30,8 +30,12 @@ func Approvals(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	auditLog, err := auditLog(env)
+	if err != nil {
+		return nil, err
+	}
 	svc := &approval.Service{
-		Store:     &approval.DynamoStore{DB: env.DynamoDB, Table: table},
+		Store:     &approval.DynamoStore{DB: env.DynamoDB, Table: table, Audit: auditLog},
 		Directory: &directory.Roster{DB: env.DynamoDB, Table: directoryTable},
 		Notices:   &notice.DynamoStore{DB: env.DynamoDB, Table: noticesTable},
 		Now:       env.Now,
@@ -57,8 +61,12 @@ func Announcements(ctx context.Context, env *cloud.Env) (lambda.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
+	auditLog, err := auditLog(env)
+	if err != nil {
+		return nil, err
+	}
 	svc := &announce.Service{
-		Store:     &announce.DynamoStore{DB: env.DynamoDB, Table: table},
+		Store:     &announce.DynamoStore{DB: env.DynamoDB, Table: table, Audit: auditLog},
 		Directory: announceDirectory{&directory.Roster{DB: env.DynamoDB, Table: directoryTable, Codec: codec}},
 		Now:       env.Now,
 	}

@@ -68,6 +68,9 @@ func Chat(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	if svc.Audit, err = auditLog(env); err != nil {
+		return nil, err
+	}
 	r := httpapi.NewRouter()
 	(&chat.HTTP{Service: svc, Auth: members, Notices: &notice.DynamoStore{DB: env.DynamoDB, Table: noticesTable}}).Register(r)
 	return idempotentHandler(env, r, members, nil)

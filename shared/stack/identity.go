@@ -121,7 +121,12 @@ func loginService(ctx context.Context, env *cloud.Env) (*identity.Service, *auth
 	if err != nil {
 		return nil, nil, fmt.Errorf("TOKEN_KEY_SECRET: %w", err)
 	}
+	auditLog, err := auditLog(env)
+	if err != nil {
+		return nil, nil, err
+	}
 	svc := &identity.Service{
+		Audit:      auditLog,
 		DB:         env.DynamoDB,
 		Table:      identityTable,
 		Directory:  codec,

@@ -26,6 +26,7 @@ import (
 type partnerParts struct {
 	service *partner.Service
 	worker  *partner.Worker
+	store   *partner.DynamoStore
 }
 
 // partnerOutbound reads the outbound HTTP settings. The local overrides
@@ -161,7 +162,7 @@ func buildPartner(ctx context.Context, env *cloud.Env, worker bool) (*partnerPar
 	default:
 		return nil, fmt.Errorf("PARTNER_SYNC_TRIGGER must be invoke, async, inline or none, not %q", trigger)
 	}
-	return &partnerParts{service: svc, worker: w}, nil
+	return &partnerParts{service: svc, worker: w, store: store}, nil
 }
 
 // Partner serves the operator's partner route, the partners' app route and
@@ -177,6 +178,9 @@ func Partner(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	}
 	operatorKey, err := env.Secret(ctx, "OPERATOR_KEY_SECRET")
 	if err != nil {
+		return nil, err
+	}
+	if parts.store.Audit, err = auditLog(env); err != nil {
 		return nil, err
 	}
 	r := httpapi.NewRouter()

@@ -39,8 +39,12 @@ func Subscription(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	auditLog, err := auditLog(env)
+	if err != nil {
+		return nil, err
+	}
 	svc := &billing.Service{
-		Store: &billing.DynamoStore{DB: env.DynamoDB, Table: tenantsTable, Directory: codec},
+		Store: &billing.DynamoStore{DB: env.DynamoDB, Table: tenantsTable, Directory: codec, Audit: auditLog},
 		Now:   env.Now,
 	}
 	r := httpapi.NewRouter()
