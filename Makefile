@@ -29,7 +29,7 @@ FUNCTIONS := \
 	MarketplaceFunction=marketplace \
 	PartnerSyncFunction=partnersync
 
-.PHONY: all run test bench lint build deploy clean deps
+.PHONY: all run test bench coldstart lint build deploy clean deps
 
 all: lint test
 
@@ -47,6 +47,10 @@ test: deps
 ## bench: the benchmarks the issues ask for (BENCHTIME=20x for steadier times; the DynamoDB counts do not change)
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(or $(BENCHTIME),3x) -timeout 60m ./...
+
+## coldstart: every function's cold start against a hello function, with the budget (N=9 runs each)
+coldstart: deps
+	$(GO) run ./infra/coldstart -n $(or $(N),9)
 
 ## lint: formatting and vet
 lint:

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -70,6 +71,9 @@ type Stack struct {
 	db       *dynamodb.Client
 	sm       *secretsmanager.Client
 	log      *slog.Logger
+
+	snapMu sync.Mutex
+	saved  map[string]int64 // snapshot file -> the table version it holds
 }
 
 // New returns the stack cfg describes. It makes no network call.

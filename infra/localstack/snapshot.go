@@ -16,18 +16,34 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"workbench/infra/moto"
 )
 
 // Snapshot writes every item of every table to dir/<LogicalId>.json, in
 // DynamoDB JSON ({"Items":[{"pk":{"S":"..."}}, ...]}, one item a line).
 // Files are named by logical id, not physical name, so a snapshot restores
-// into a stack of any prefix. Each file is replaced atomically.
+// into a stack of any prefix. Each file is replaced atomically. A table
+// that moto's launcher says has not been written to since the last
+// snapshot keeps its file: a plant's directory is not rewritten because a
+// message was sent.
 func (s *Stack) Snapshot(ctx context.Context, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("localstack: snapshot: %w", err)
 	}
+	versions, err := moto.TableVersions(ctx, s.cfg.Endpoint)
+	if err != nil {
+		return fmt.Errorf("localstack: snapshot: %w", err)
+	}
+	s.snapMu.Lock()
+	defer s.snapMu.Unlock()
 	for _, t := range s.cfg.Template.Tables {
-		items, err := s.scan(ctx, s.Name(t.LogicalID))
+		name := s.Name(t.LogicalID)
+		file := filepath.Join(dir, t.LogicalID+".json")
+		if saved, ok := s.saved[file]; ok && versions != nil && versions[name] == saved {
+			continue
+		}
+		version, items, err := s.items(ctx, name)
 		if err != nil {
 			return fmt.Errorf("localstack: snapshot %s: %w", t.LogicalID, err)
 		}
@@ -38,18 +54,44 @@ func (s *Stack) Snapshot(ctx context.Context, dir string) error {
 				buf.WriteByte(',')
 			}
 			buf.WriteByte('\n')
-			b, err := json.Marshal(encodeItem(item))
+			b, err := json.Marshal(item)
 			if err != nil {
 				return fmt.Errorf("localstack: snapshot %s: %w", t.LogicalID, err)
 			}
 			buf.Write(b)
 		}
 		buf.WriteString("\n]}\n")
-		if err := writeFileAtomic(filepath.Join(dir, t.LogicalID+".json"), buf.Bytes()); err != nil {
+		if err := writeFileAtomic(file, buf.Bytes()); err != nil {
 			return fmt.Errorf("localstack: snapshot %s: %w", t.LogicalID, err)
 		}
+		if s.saved == nil {
+			s.saved = map[string]int64{}
+		}
+		s.saved[file] = version
 	}
 	return nil
+}
+
+// items reads every item of a table in DynamoDB JSON: in one request from
+// moto's launcher, or by Scan from a server it did not start.
+func (s *Stack) items(ctx context.Context, table string) (int64, []any, error) {
+	version, dumped, err := moto.TableItems(ctx, s.cfg.Endpoint, table)
+	if err == nil {
+		items := make([]any, len(dumped))
+		for i, it := range dumped {
+			items[i] = it
+		}
+		return version, items, nil
+	}
+	if !errors.Is(err, moto.ErrNoDump) {
+		return 0, nil, err
+	}
+	scanned, err := s.scan(ctx, table)
+	items := make([]any, len(scanned))
+	for i, it := range scanned {
+		items[i] = encodeItem(it)
+	}
+	return 0, items, err
 }
 
 // Restore loads the items of a snapshot into the tables, overwriting items

@@ -436,6 +436,24 @@ func TestSnapshotRestore(t *testing.T) {
 	if err := dst.Restore(ctx, dir); err == nil || !strings.Contains(err.Error(), "unknown DynamoDB type") {
 		t.Errorf("restore of a bad file = %v", err)
 	}
+
+	// A table not written to since the last snapshot keeps its file (here,
+	// the bad one just written); one written to is saved anew.
+	if err := src.Snapshot(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	if kept, _ := os.ReadFile(filepath.Join(dir, "PlainTable.json")); !strings.Contains(string(kept), `"X"`) {
+		t.Errorf("an unchanged table was saved again: %s", kept)
+	}
+	if err := src.batchPut(ctx, src.Name("PlainTable"), items[1:2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Snapshot(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	if saved, _ := os.ReadFile(filepath.Join(dir, "PlainTable.json")); !strings.Contains(string(saved), `"item00"`) {
+		t.Errorf("a changed table was not saved: %s", saved)
+	}
 }
 
 // The repository's own template must provision and resolve.

@@ -9,8 +9,8 @@ conditional write fails against its own first attempt). The process exits
 by itself when its parent dies, so no server outlives the program or test
 binary that started it.
 
-Two patches keep moto's memory and time proportional to the data (see
-patch_dynamodb); "stock" as the last argument leaves moto as it is, for the
+Patches keep moto's memory and time proportional to the data, and let the
+local stack save only what changed (see patch_dynamodb and with_tables); "stock" as the last argument leaves moto as it is, for the
 tests that compare the two.
 """
 import copy
@@ -25,12 +25,20 @@ import time
 # The exit status that tells the Go side moto is not installed.
 MISSING = 3
 
+# The account and region of the local stack's tables (moto's defaults, which
+# the local stack's static credentials select).
+ACCOUNT, REGION = "123456789012", "us-east-1"
+
 
 def watch_parent(parent):
     while True:
         if os.getppid() != parent:
             os._exit(0)
         time.sleep(0.5)
+
+
+# What the patches did, for /_workbench/stats.
+counts = {"queriesNarrowed": 0, "queriesWhole": 0}
 
 
 class _Untracked(list):
@@ -73,8 +81,11 @@ class _UndoLog:
         # update_item changes the stored item in place: keep a copy.
         self.items.append((table, hash_value, range_value, copy.deepcopy(before)))
 
+    bump = staticmethod(lambda name: None)
+
     def undo(self):
         for table, hash_value, range_value, before in reversed(self.items):
+            self.bump(table.name)
             if range_value is None:
                 if before is None:
                     table.items.pop(hash_value, None)
@@ -167,12 +178,92 @@ def transact_write_items(self, transact_items):
         raise TransactionCanceledException(reasons)
 
 
+def narrow_queries():
+    """Make a Query read what it can match. moto's Table.query sorts every
+    item of the table, then filters them, on every call: a Query on a
+    table of a plant's directory costs seconds. The patch hands moto's own
+    query the items of the asked partition (the base table) or, for an
+    index, the items whose index hash key matches, unsorted (moto sorts
+    what it matched); the rest of moto's query runs as it is."""
+    from moto.dynamodb.models.table import Table
+
+    stock = Table.query
+
+    def partition(table, hash_key):
+        found = table.items.get(hash_key)
+        if found is None:
+            return []
+        return list(found.values()) if table.range_key_attr else [found]
+
+    def matching(table, conditions):
+        rows = (p.values() if table.range_key_attr else (p,) for p in table.items.values())
+        return [
+            item
+            for row in rows
+            for item in row
+            if all(item.attrs.get(name) is not None and item.attrs.get(name) == value for name, value in conditions)
+        ]
+
+    def query(self, hash_key, *args, **kwargs):
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        conditions = kwargs.get("hash_key_conditions") or []
+        if index_name is None and hash_key is not None:
+            candidates = partition(self, hash_key)
+        elif index_name is not None and conditions:
+            candidates = matching(self, conditions)
+        else:
+            counts["queriesWhole"] += 1
+            return stock(self, hash_key, *args, **kwargs)
+        counts["queriesNarrowed"] += 1
+        self.all_items = lambda: candidates
+        try:
+            return stock(self, hash_key, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    Table.query = query
+
+
+# Writes per table name, so the local stack snapshots only the tables that
+# changed since it last saved them.
+versions = {}
+
+
+def count_writes():
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    def bump(name):
+        versions[name] = versions.get(name, 0) + 1
+
+    def on_table(method):
+        def counted(self, *args, **kwargs):
+            bump(self.name)
+            return method(self, *args, **kwargs)
+
+        return counted
+
+    def on_backend(method):
+        def counted(self, table_name, *args, **kwargs):
+            bump(table_name)
+            return method(self, table_name, *args, **kwargs)
+
+        return counted
+
+    Table.put_item = on_table(Table.put_item)
+    Table.delete_item = on_table(Table.delete_item)
+    DynamoDBBackend.update_item = on_backend(DynamoDBBackend.update_item)
+    _UndoLog.bump = staticmethod(bump)
+
+
 def patch_dynamodb():
     import moto.dynamodbstreams.models  # noqa: F401 registers its models, to untrack them
     from moto.dynamodb.models import DynamoDBBackend
 
     untrack_dynamodb()
     DynamoDBBackend.transact_write_items = transact_write_items
+    narrow_queries()
+    count_writes()
 
 
 def with_stats(app):
@@ -188,7 +279,40 @@ def with_stats(app):
         with open("/proc/self/statm") as f:
             rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
         tables = sum(1 for o in gc.get_objects() if isinstance(o, Table))
-        body = json.dumps({"rssBytes": rss, "tablesAlive": tables}).encode()
+        body = json.dumps(dict(counts, rssBytes=rss, tablesAlive=tables)).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    return serve
+
+
+def with_tables(app):
+    """Serve GET /_workbench/versions (writes per table) and
+    GET /_workbench/items?table=NAME (every item of a table, in DynamoDB
+    JSON, with its version), for the local stack's snapshots: a Scan pages
+    through moto's sorted copy of the whole table once per page."""
+    from urllib.parse import parse_qs
+
+    def serve(environ, start_response):
+        path = environ.get("PATH_INFO")
+        if path == "/_workbench/versions":
+            body = json.dumps(versions).encode()
+        elif path == "/_workbench/items":
+            from moto.dynamodb.models import dynamodb_backends
+            from moto.dynamodb.models.utilities import dynamo_json_dump
+
+            name = parse_qs(environ.get("QUERY_STRING", "")).get("table", [""])[0]
+            backend = dynamodb_backends[ACCOUNT][REGION]
+            if name not in backend.tables:
+                start_response("404 Not Found", [("Content-Length", "0")])
+                return [b""]
+            table = backend.tables[name]
+            rows = (p.values() if table.range_key_attr else (p,) for p in table.items.values())
+            items = [item.to_json()["Attributes"] for row in rows for item in row]
+            # moto's own encoder: binary values as base64, as on the wire.
+            body = dynamo_json_dump({"version": versions.get(name, 0), "items": items}).encode()
+        else:
+            return app(environ, start_response)
         start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
 
@@ -270,7 +394,7 @@ def main():
         patch_dynamodb()
     # make_server rather than run_simple: no reloader or banner, and it
     # tells which port it bound.
-    app = one_at_a_time(with_stats(with_sms(DomainDispatcherApplication(create_backend_app))))
+    app = one_at_a_time(with_tables(with_stats(with_sms(DomainDispatcherApplication(create_backend_app)))))
     srv = make_server(host, port, app, threaded=True)
     print("moto ready on port %d" % srv.server_port, flush=True)
     srv.serve_forever()

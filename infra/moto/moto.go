@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -275,6 +276,10 @@ func modelSMS(ctx context.Context, endpoint string) ([]SMS, error) {
 type Stats struct {
 	RSSBytes    int64 `json:"rssBytes"`    // resident memory
 	TablesAlive int   `json:"tablesAlive"` // DynamoDB table objects in memory, copies included
+	// Queries that read only the partition or index key they asked for,
+	// and those that read the whole table (as stock moto does for all).
+	QueriesNarrowed int `json:"queriesNarrowed"`
+	QueriesWhole    int `json:"queriesWhole"`
 }
 
 // ReadStats asks a server this package started for its Stats.
@@ -282,6 +287,41 @@ func ReadStats(ctx context.Context, endpoint string) (Stats, error) {
 	var st Stats
 	err := call(ctx, http.MethodGet, endpoint+"/_workbench/stats", &st)
 	return st, err
+}
+
+// TableVersions returns, per table name, how many writes the launcher has
+// seen since it started; a table written to since a snapshot has a new
+// version, and a table never written to is missing. A server this package
+// did not start does not count: TableVersions returns nil.
+func TableVersions(ctx context.Context, endpoint string) (map[string]int64, error) {
+	versions := map[string]int64{}
+	err := call(ctx, http.MethodGet, endpoint+"/_workbench/versions", &versions)
+	if errors.Is(err, errNotFound) {
+		return nil, nil
+	}
+	return versions, err
+}
+
+// ErrNoDump is returned by TableItems by a server that cannot dump tables
+// (not started by this package): page through the table with Scan instead.
+var ErrNoDump = errors.New("moto: the server does not dump tables")
+
+// TableItems returns every item of a table in DynamoDB JSON, and the
+// table's version as TableVersions counts it, in one request: moto pages a
+// Scan through a sorted copy of the whole table once per page.
+func TableItems(ctx context.Context, endpoint, table string) (version int64, items []map[string]json.RawMessage, err error) {
+	var dump struct {
+		Version int64
+		Items   []map[string]json.RawMessage
+	}
+	err = call(ctx, http.MethodGet, endpoint+"/_workbench/items?table="+url.QueryEscape(table), &dump)
+	if errors.Is(err, errNotFound) {
+		if versions, verr := TableVersions(ctx, endpoint); verr == nil && versions == nil {
+			return 0, nil, ErrNoDump
+		}
+		return 0, nil, fmt.Errorf("moto: no table %s", table)
+	}
+	return dump.Version, dump.Items, err
 }
 
 // Reset wipes every resource and record of the server.

@@ -8,8 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"workbench/infra/moto"
 	"workbench/infra/stacktest"
+	"workbench/shared/directory"
+	"workbench/shared/ids"
 )
 
 // Member creates are transactions of a dozen items; stock moto kept a copy
@@ -61,4 +65,50 @@ func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// A create at a plant's size costs what it costs in an empty directory: the
+// ratio is reported, not asserted (times depend on the machine). Seeded
+// with every item a create writes (member, uniqueness, search tokens), in
+// another tenant and in the same one.
+func BenchmarkMemberCreateAtScale(b *testing.B) {
+	st := stacktest.New(b)
+	create := func(b *testing.B, tn stacktest.Tenant) time.Duration {
+		start := time.Now()
+		for i := range b.N {
+			r := st.Call(b, http.MethodPost, "/v1/admin/members", tn.Admin.Token, map[string]any{
+				"name": fmt.Sprintf("新员工%d", i), "mobile": st.Mobile(),
+			})
+			stacktest.Want(b, r, http.StatusCreated)
+		}
+		return time.Since(start) / time.Duration(b.N)
+	}
+	var empty time.Duration
+	b.Run("members=0", func(b *testing.B) {
+		empty = create(b, st.NewTenant(b))
+	})
+	tn := st.NewTenant(b)
+	seed(b, st, tn, 10_000)
+	b.Run("members=10000", func(b *testing.B) {
+		at := create(b, tn)
+		b.ReportMetric(float64(at)/float64(empty), "x-empty")
+	})
+}
+
+func seed(b *testing.B, st *stacktest.Stack, tn stacktest.Tenant, n int) {
+	codec := st.Codec(b)
+	now := time.Now().UTC()
+	var items []map[string]types.AttributeValue
+	for i := range n {
+		m := directory.Member{
+			ID: ids.New(now), TenantID: tn.ID, Name: fmt.Sprintf("工人%d", i), Mobile: stacktest.Mobile(), Account: fmt.Sprintf("w%d", i),
+			Role: directory.RoleMember, Enabled: true, DepartmentIDs: []string{}, Fields: map[string]any{}, CreatedAt: now, UpdatedAt: now, Version: 1,
+		}
+		its, err := codec.SeedItems(m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		items = append(items, its...)
+	}
+	st.BatchWrite(b, st.Tables["DirectoryTable"], items)
 }

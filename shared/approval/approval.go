@@ -94,21 +94,21 @@ type Action struct {
 // move approvals in flight); Step is the index of the approver whose turn it
 // is while pending.
 type Approval struct {
-	ID            string         `json:"id"`
-	TenantID      string         `json:"-"`
-	Form          string         `json:"form"`
-	ApplicantID   string         `json:"applicantId"`
-	Status        string         `json:"status"`
-	Step          int            `json:"step"`
-	Approvers     []string       `json:"approvers"`
-	CC            []string       `json:"cc"`
-	Leave         *Leave         `json:"leave,omitempty"`
-	Outing        *Outing        `json:"outing,omitempty"`
-	Reimbursement *Reimbursement `json:"reimbursement,omitempty"`
-	History       []Action       `json:"history"`
-	CreatedAt     time.Time      `json:"createdAt"`
-	UpdatedAt     time.Time      `json:"updatedAt"`
-	Version       int            `json:"version"`
+	ID            string         `json:"id" dynamodbav:"id"`
+	TenantID      string         `json:"-" dynamodbav:"tenantId"`
+	Form          string         `json:"form" dynamodbav:"form"`
+	ApplicantID   string         `json:"applicantId" dynamodbav:"applicantId"`
+	Status        string         `json:"status" dynamodbav:"status"`
+	Step          int            `json:"step" dynamodbav:"step"`
+	Approvers     []string       `json:"approvers" dynamodbav:"approvers"`
+	CC            []string       `json:"cc" dynamodbav:"cc"`
+	Leave         *Leave         `json:"leave,omitempty" dynamodbav:"leave,omitempty"`
+	Outing        *Outing        `json:"outing,omitempty" dynamodbav:"outing,omitempty"`
+	Reimbursement *Reimbursement `json:"reimbursement,omitempty" dynamodbav:"reimbursement,omitempty"`
+	History       []Action       `json:"history" dynamodbav:"history"`
+	CreatedAt     time.Time      `json:"createdAt" dynamodbav:"createdAt"`
+	UpdatedAt     time.Time      `json:"updatedAt" dynamodbav:"updatedAt"`
+	Version       int            `json:"version" dynamodbav:"version"`
 }
 
 // CurrentApprover returns whose turn it is, or "" when finished.
@@ -139,13 +139,13 @@ func (a *Approval) Involves(member string) bool {
 
 // Summary is what the lists show of an approval.
 type Summary struct {
-	ID          string    `json:"id"`
-	Form        string    `json:"form"`
-	ApplicantID string    `json:"applicantId"`
-	Status      string    `json:"status"`
-	Title       string    `json:"title"`
-	CreatedAt   time.Time `json:"createdAt"`
-	UpdatedAt   time.Time `json:"updatedAt"`
+	ID          string    `json:"id" dynamodbav:"id"`
+	Form        string    `json:"form" dynamodbav:"form"`
+	ApplicantID string    `json:"applicantId" dynamodbav:"applicantId"`
+	Status      string    `json:"status" dynamodbav:"status"`
+	Title       string    `json:"title" dynamodbav:"title"`
+	CreatedAt   time.Time `json:"createdAt" dynamodbav:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt" dynamodbav:"updatedAt"`
 }
 
 // Summary returns a's list entry.
@@ -309,10 +309,10 @@ func (r *Reimbursement) normalize() error {
 // Chain is an admin's configuration of a form: approvers act in order,
 // CC members are told and may read the approval.
 type Chain struct {
-	Form      string     `json:"form"`
-	Approvers []Approver `json:"approvers"`
-	CC        []string   `json:"cc"`
-	UpdatedAt time.Time  `json:"updatedAt"`
+	Form      string     `json:"form" dynamodbav:"form"`
+	Approvers []Approver `json:"approvers" dynamodbav:"approvers"`
+	CC        []string   `json:"cc" dynamodbav:"cc"`
+	UpdatedAt time.Time  `json:"updatedAt" dynamodbav:"updatedAt"`
 }
 
 // Approver is one step of a chain. Only members for now: the directory has

@@ -1,4 +1,6 @@
-package stack
+// Package chatfn builds the chat functions: ChatSendFunction,
+// ChatFunction and the RocketReminderFunction sweep.
+package chatfn
 
 import (
 	"context"
@@ -14,6 +16,7 @@ import (
 	"workbench/shared/httpapi"
 	"workbench/shared/notice"
 	"workbench/shared/sms"
+	"workbench/shared/stack/wire"
 )
 
 func chatService(ctx context.Context, env *cloud.Env) (*chat.Service, error) {
@@ -43,13 +46,13 @@ func ChatSend(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	members, err := memberAuth(ctx, env)
+	members, err := wire.MemberAuth(ctx, env)
 	if err != nil {
 		return nil, err
 	}
 	r := httpapi.NewRouter()
 	(&chat.HTTP{Service: svc, Auth: members}).RegisterSend(r)
-	return idempotentHandler(env, r, members, nil)
+	return wire.IdempotentHandler(env, r, members, nil)
 }
 
 // Chat serves conversations, history, read state, pin and delete, group
@@ -64,16 +67,16 @@ func Chat(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	members, err := memberAuth(ctx, env)
+	members, err := wire.MemberAuth(ctx, env)
 	if err != nil {
 		return nil, err
 	}
-	if svc.Audit, err = auditLog(env); err != nil {
+	if svc.Audit, err = wire.AuditLog(env); err != nil {
 		return nil, err
 	}
 	r := httpapi.NewRouter()
 	(&chat.HTTP{Service: svc, Auth: members, Notices: &notice.DynamoStore{DB: env.DynamoDB, Table: noticesTable}}).Register(r)
-	return idempotentHandler(env, r, members, nil)
+	return wire.IdempotentHandler(env, r, members, nil)
 }
 
 // RocketReminder is the scheduled sweep sending rocket-message reminders.
@@ -86,7 +89,10 @@ func RocketReminder(ctx context.Context, env *cloud.Env) (lambda.Handler, error)
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	codec, err := directoryCodec(ctx, env, directoryTable)
+	if err := env.Prefetch(ctx, "DATA_KEYS_SECRET", "INDEX_KEY_SECRET"); err != nil {
+		return nil, err
+	}
+	codec, err := wire.DirectoryCodec(ctx, env, directoryTable)
 	if err != nil {
 		return nil, err
 	}
