@@ -1,4 +1,4 @@
-# Workbench. `make run` serves the whole stack on http://127.0.0.1:3000;
+# Workbench. `make run` serves the whole stack on http://127.0.0.1:3000 (PORT=3100 for another port);
 # `make test` runs every test. See README.md.
 
 SHELL := /bin/bash
@@ -7,6 +7,7 @@ PYTHON ?= python3
 LOCAL := .local
 VENV := $(LOCAL)/venv
 BUILD := build
+PORT ?= 3000
 GOFLAGS_LAMBDA := -trimpath -tags lambda.norpc -ldflags "-s -w"
 
 # One line per function of template.yaml: LogicalId=directory under functions/.
@@ -33,11 +34,11 @@ FUNCTIONS := \
 
 all: lint test
 
-## run: start moto, create the template's tables and secrets, serve the API on :3000 (FRESH=1 starts empty)
+## run: start moto, create the template's tables and secrets, serve the API on 127.0.0.1:$(PORT) (default 3000; FRESH=1 starts empty)
 run: deps
 	@mkdir -p $(LOCAL)/bin
 	$(GO) build -o $(LOCAL)/bin/workbench-local ./infra/local
-	exec $(LOCAL)/bin/workbench-local $(if $(FRESH),-fresh)
+	exec $(LOCAL)/bin/workbench-local $(if $(FRESH),-fresh) -addr 127.0.0.1:$(PORT)
 
 ## test: every unit and integration test (starts its own moto servers)
 test: deps

@@ -133,7 +133,7 @@ func run(ctx context.Context, o options, ready func(url string)) error {
 	}
 	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(localstack.Listener(ln)) }()
 	url := "http://" + ln.Addr().String()
 	slog.Info("ready", "url", url, "functions", len(fns), "routes", len(gw.Routes), "moto", server.Endpoint)
 	if ready != nil {

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"workbench/shared/errs"
+	texts "workbench/shared/text"
 )
 
 // Forms.
@@ -203,8 +204,17 @@ func (in *SubmitInput) Normalize() error {
 	return errs.Invalidf("form", "invalid_form", "form must be one of %s", strings.Join(Forms, ", "))
 }
 
-func text(field, s string, min, max int) (string, error) {
+// text trims a field a person reads and checks its length and its
+// characters: multi-line fields may hold tabs and line breaks.
+func text(field, s string, min, max int, multiline bool) (string, error) {
 	s = strings.TrimSpace(s)
+	check := texts.Line
+	if multiline {
+		check = texts.Lines
+	}
+	if err := check(field, s); err != nil {
+		return "", err
+	}
 	if n := utf8.RuneCountInString(s); n < min || n > max {
 		if min > 0 && n == 0 {
 			return "", errs.Invalidf(field, "required", "%s is required", field)
@@ -247,13 +257,13 @@ func (l *Leave) normalize() error {
 	if halves%2 == 1 {
 		l.Days += ".5"
 	}
-	l.Reason, err = text("leave.reason", l.Reason, 0, MaxReasonLen)
+	l.Reason, err = text("leave.reason", l.Reason, 0, MaxReasonLen, true)
 	return err
 }
 
 func (o *Outing) normalize() error {
 	var err error
-	if o.Destination, err = text("outing.destination", o.Destination, 1, 100); err != nil {
+	if o.Destination, err = text("outing.destination", o.Destination, 1, 100, false); err != nil {
 		return err
 	}
 	if o.Start.IsZero() {
@@ -266,7 +276,7 @@ func (o *Outing) normalize() error {
 		return errs.Invalidf("outing.end", "end_before_start", "outing.end must be after outing.start")
 	}
 	o.Start, o.End = o.Start.UTC(), o.End.UTC()
-	o.Reason, err = text("outing.reason", o.Reason, 0, MaxReasonLen)
+	o.Reason, err = text("outing.reason", o.Reason, 0, MaxReasonLen, true)
 	return err
 }
 
@@ -293,16 +303,16 @@ func (r *Reimbursement) normalize() error {
 		}
 		it.Amount = a.String()
 		total += a
-		if it.Category, err = text(field+".category", it.Category, 1, 20); err != nil {
+		if it.Category, err = text(field+".category", it.Category, 1, 20, false); err != nil {
 			return err
 		}
-		if it.Description, err = text(field+".description", it.Description, 0, 200); err != nil {
+		if it.Description, err = text(field+".description", it.Description, 0, 200, false); err != nil {
 			return err
 		}
 	}
 	r.Total = total.String()
 	var err error
-	r.Reason, err = text("reimbursement.reason", r.Reason, 0, MaxReasonLen)
+	r.Reason, err = text("reimbursement.reason", r.Reason, 0, MaxReasonLen, true)
 	return err
 }
 

@@ -119,13 +119,16 @@ func TestCustomFields(t *testing.T) {
 		{[]map[string]any{{"code": strings.Repeat("a", 65), "name": "x", "type": "text"}}, "invalid_field_code", "items[0].code"},
 		{[]map[string]any{{"code": "a", "name": strings.Repeat("名", 16), "type": "text"}}, "invalid_field_name", "items[0].name"},
 		{[]map[string]any{{"code": "a", "name": "x", "type": "number"}}, "invalid_field_type", "items[0].type"},
+		{[]map[string]any{{"code": "a", "name": "职\n级", "type": "text"}}, "invalid_text", "items[0].name"},
+		{[]map[string]any{{"code": "a", "name": "x", "type": "single", "options": []string{"P5", "P\t6"}}}, "invalid_text", "items[0].options[1]"},
+		{[]map[string]any{{"code": "a", "name": "x", "type": "single", "options": []string{"P5", "P\u202e6"}}}, "invalid_text", "items[0].options[1]"},
 		{[]map[string]any{{"code": "a", "name": "x", "type": "single"}}, "invalid_field_options", "items[0].options"},
 		{[]map[string]any{{"code": "a", "name": "x", "type": "text", "description": strings.Repeat("d", 257)}}, "invalid_field_description", "items[0].description"},
 		{[]map[string]any{{"code": "a", "name": "x", "type": "text"}, {"code": "a", "name": "y", "type": "text"}}, "duplicate_field_code", "items[1].code"},
 		{[]map[string]any{{"code": "level", "name": "职级", "type": "text"}}, "field_type_immutable", "items[0].type"},
 		// An object without the list, or null, never reads as "delete them all".
 		{map[string]any{}, "field_required", "items"},
-		{json.RawMessage(`null`), "field_required", "items"},
+		{json.RawMessage(`null`), "malformed_json", ""}, // the decoder refuses a null body
 		{map[string]any{"items": []any{}, "fields": []any{}}, "ambiguous_fields", "items"},
 		{[]map[string]any{{"code": "a", "name": "x", "type": "text", "bogus": 1}}, "unknown_field", "items[0].bogus"},
 		{map[string]any{"items": []map[string]any{{"code": "a", "name": "x", "type": "text", "bogus": 1}}}, "unknown_field", "items[0].bogus"},

@@ -26,6 +26,7 @@ const (
 	RateLimited                 // too many requests; see RetryAfter
 	Unavailable                 // a dependency is down; safe to retry
 	Unprocessable               // well-formed, but contradicts an earlier request
+	TooLarge                    // the request body is over the limit
 )
 
 var kindNames = [...]string{
@@ -40,6 +41,7 @@ var kindNames = [...]string{
 	RateLimited:     "rate_limited",
 	Unavailable:     "unavailable",
 	Unprocessable:   "unprocessable",
+	TooLarge:        "too_large",
 }
 
 func (k Kind) String() string {
