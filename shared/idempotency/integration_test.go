@@ -294,3 +294,45 @@ func TestServerErrorsAreNotKept(t *testing.T) {
 		t.Fatalf("handler ran %d times, want 2", n)
 	}
 }
+
+// Every function with POST routes honours keys: one refused request each,
+// kept and replayed (the record's PutItem and UpdateItem, which the
+// functions' policies allow), and a refused session each, released.
+func TestEveryFunctionHonoursKeys(t *testing.T) {
+	t.Parallel()
+	st := stacktest.New(t)
+	tn := st.NewTenant(t)
+	admin := tn.Admin.Token
+	gone := st.Member(t, tn, "admin")
+	st.Disable(t, tn, gone.ID)
+	routes := []struct{ function, path, token string }{
+		{"PlatformFunction", "/v1/platform/tenants", st.OperatorKey()},
+		{"PartnerFunction", "/v1/platform/partners", st.OperatorKey()},
+		{"LoginFunction", "/v1/admin/members/" + tn.Admin.ID + "/password-reset", admin},
+		{"MembersFunction", "/v1/admin/members", admin},
+		{"DirectoryFunction", "/v1/admin/departments", admin},
+		{"ChatSendFunction", "/v1/rocket-messages", admin},
+		{"ChatFunction", "/v1/conversations", admin},
+		{"ApprovalsFunction", "/v1/approvals", admin},
+		{"AnnouncementsFunction", "/v1/announcements", admin},
+		{"CalendarFunction", "/v1/calendar", admin},
+	}
+	for _, r := range routes {
+		first := post(t, st, r.path, r.token, "every-"+r.function, `{}`)
+		again := post(t, st, r.path, r.token, "every-"+r.function, `{}`)
+		if first.status != http.StatusBadRequest || again.status != first.status || !bytes.Equal(again.body, first.body) ||
+			again.header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("%s %s: %d %s, then %d %s", r.function, r.path, first.status, first.body, again.status, again.body)
+		}
+		if r.token == st.OperatorKey() {
+			continue
+		}
+		// A disabled admin's token still has a valid signature: the key is
+		// claimed, the handler refuses the session, and the key is freed.
+		for range 2 {
+			if a := post(t, st, r.path, gone.Token, "gone-"+r.function, `{}`); a.status != http.StatusUnauthorized || a.header.Get("Idempotent-Replayed") != "" {
+				t.Errorf("%s %s with a disabled admin: %d %s %v", r.function, r.path, a.status, a.body, a.header)
+			}
+		}
+	}
+}

@@ -21,13 +21,14 @@ type DynamoStore struct {
 }
 
 const (
-	statePending = "pending"
-	stateDone    = "done"
+	statePending  = "pending"
+	stateDone     = "done"
+	stateReleased = "released" // its request left nothing to replay: the key is free
 )
 
-// Claim puts a pending record unless a live one is there: an absent or
-// expired record (TTL deletes lazily), or a pending one of the same request
-// whose lock has run out (its request died), may be taken.
+// Claim puts a pending record unless a live one is there: an absent,
+// released or expired record (TTL deletes lazily), or a pending one of the
+// same request whose lock has run out (its request died), may be taken.
 func (s *DynamoStore) Claim(ctx context.Context, id, fp, token string, now time.Time, lock, ttl time.Duration) (*Record, error) {
 	nowN := num(now.Unix())
 	_, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{
@@ -40,11 +41,11 @@ func (s *DynamoStore) Claim(ctx context.Context, id, fp, token string, now time.
 			"lockUntil": num(now.Add(lock).Unix()),
 			"ttl":       num(now.Add(ttl).Unix()),
 		},
-		ConditionExpression: aws.String("attribute_not_exists(pk) OR #ttl < :now OR " +
+		ConditionExpression: aws.String("attribute_not_exists(pk) OR #ttl < :now OR #state = :released OR " +
 			"(#state = :pending AND lockUntil < :now AND fp = :fp)"),
 		ExpressionAttributeNames: map[string]string{"#ttl": "ttl", "#state": "state"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":now": nowN, ":pending": str(statePending), ":fp": str(fp),
+			":now": nowN, ":pending": str(statePending), ":fp": str(fp), ":released": str(stateReleased),
 		},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
@@ -55,22 +56,10 @@ func (s *DynamoStore) Claim(ctx context.Context, id, fp, token string, now time.
 	if !errors.As(err, &ccf) {
 		return nil, fmt.Errorf("claim %s: %w", s.Table, err)
 	}
-	item := ccf.Item
-	if item == nil {
-		// Emulators may not return the item that failed the condition.
-		out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
-			TableName: &s.Table, Key: map[string]types.AttributeValue{"pk": str(id)}, ConsistentRead: aws.Bool(true),
-		})
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", s.Table, err)
-		}
-		if out.Item == nil {
-			// Released between the two calls: the first request failed.
-			return &Record{Fingerprint: fp}, nil
-		}
-		item = out.Item
+	if ccf.Item == nil {
+		return nil, fmt.Errorf("claim %s: the failed condition returned no item", s.Table)
 	}
-	return decode(item)
+	return decode(ccf.Item)
 }
 
 // Complete stores the answer of the request holding the claim.
@@ -103,14 +92,17 @@ func (s *DynamoStore) Complete(ctx context.Context, id, token string, a Answer) 
 	return nil
 }
 
-// Release deletes the claim of a request that left nothing to replay.
+// Release frees the key of a request that left nothing to replay. It
+// marks the record rather than deleting it, so that the functions need no
+// more than PutItem and UpdateItem on the table.
 func (s *DynamoStore) Release(ctx context.Context, id, token string) error {
-	_, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &s.Table,
 		Key:                       map[string]types.AttributeValue{"pk": str(id)},
+		UpdateExpression:          aws.String("SET #state = :released"),
 		ConditionExpression:       aws.String("#token = :token"),
-		ExpressionAttributeNames:  map[string]string{"#token": "token"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":token": str(token)},
+		ExpressionAttributeNames:  map[string]string{"#token": "token", "#state": "state"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":token": str(token), ":released": str(stateReleased)},
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if err != nil && !errors.As(err, &ccf) {
