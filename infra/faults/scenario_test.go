@@ -104,6 +104,8 @@ func scenario(r *run) {
 	r.vars["confirm"] = lastCode(r, tn.Admin.Mobile)
 	r.do("POST", "/v1/admin/members/$m2/password-reset", a, `{"code":"$confirm"}`)
 	r.do("GET", "/v1/admin/login-logs", a, nil)
+	r.do("GET", "/v1/admin/audit-log", a, nil)
+	r.do("GET", "/v1/admin/audit-log/verify", a, nil)
 
 	// Chat.
 	conv := r.do("POST", "/v1/conversations", m1.Token, map[string]any{"memberIds": []string{m2.ID, m3.ID}, "name": "产线群"})

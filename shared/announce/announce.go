@@ -84,6 +84,20 @@ type Input struct {
 	Pinned   *bool     `json:"pinned"`
 }
 
+// fields names the fields in sets, for the audit log.
+func (in Input) fields() []string {
+	var out []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"title", in.Title != nil}, {"body", in.Body != nil}, {"format", in.Format != nil}, {"audience", in.Audience != nil}, {"pinned", in.Pinned != nil}} {
+		if f.set {
+			out = append(out, f.name)
+		}
+	}
+	return out
+}
+
 func normalizeTitle(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if err := text.Line("title", s); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"workbench/shared/audit"
 	"workbench/shared/errs"
 	"workbench/shared/ids"
 )
@@ -48,7 +49,7 @@ func (s *Service) Publish(ctx context.Context, tenantID, authorID string, in Inp
 	}
 	now := s.Now().UTC()
 	a.ID, a.PublishedAt, a.UpdatedAt, a.Version = ids.New(now), now, now, 1
-	if err := s.Store.Put(ctx, a, 0); err != nil {
+	if err := s.Store.Put(ctx, a, 0, audit.Change{Action: audit.AnnouncementPublish, Fields: in.fields()}); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -100,21 +101,27 @@ func (s *Service) apply(ctx context.Context, a *Announcement, in Input) error {
 
 // Edit changes the given fields of an announcement (admins only).
 func (s *Service) Edit(ctx context.Context, tenantID, id string, in Input) (*Announcement, error) {
-	return s.change(ctx, tenantID, id, func(a *Announcement) error { return s.apply(ctx, a, in) })
+	change := audit.Change{Action: audit.AnnouncementUpdate, Fields: in.fields()}
+	return s.change(ctx, tenantID, id, change, func(a *Announcement) error { return s.apply(ctx, a, in) })
 }
 
 // Pin pins or unpins (admins only).
 func (s *Service) Pin(ctx context.Context, tenantID, id string, pinned bool) (*Announcement, error) {
-	return s.change(ctx, tenantID, id, func(a *Announcement) error { a.Pinned = pinned; return nil })
+	change := audit.Change{Action: audit.AnnouncementUnpin, Fields: []string{"pinned"}}
+	if pinned {
+		change.Action = audit.AnnouncementPin
+	}
+	return s.change(ctx, tenantID, id, change, func(a *Announcement) error { a.Pinned = pinned; return nil })
 }
 
 // Unpublish takes an announcement out of every feed (admins only); it
 // stays readable by admins.
 func (s *Service) Unpublish(ctx context.Context, tenantID, id string) (*Announcement, error) {
-	return s.change(ctx, tenantID, id, func(a *Announcement) error { a.Published = false; return nil })
+	change := audit.Change{Action: audit.AnnouncementUnpublish, Fields: []string{"published"}}
+	return s.change(ctx, tenantID, id, change, func(a *Announcement) error { a.Published = false; return nil })
 }
 
-func (s *Service) change(ctx context.Context, tenantID, id string, f func(*Announcement) error) (*Announcement, error) {
+func (s *Service) change(ctx context.Context, tenantID, id string, c audit.Change, f func(*Announcement) error) (*Announcement, error) {
 	a, err := s.Store.Get(ctx, tenantID, id)
 	if err != nil {
 		return nil, err
@@ -125,7 +132,7 @@ func (s *Service) change(ctx context.Context, tenantID, id string, f func(*Annou
 	prev := a.Version
 	a.Version++
 	a.UpdatedAt = s.Now().UTC()
-	if err := s.Store.Put(ctx, a, prev); err != nil {
+	if err := s.Store.Put(ctx, a, prev, c); err != nil {
 		return nil, err
 	}
 	return a, nil

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"workbench/shared/audit"
 	"workbench/shared/dynamo"
 	"workbench/shared/errs"
 )
@@ -21,7 +22,9 @@ import (
 type Store interface {
 	// Put writes a; prev is the version it replaces (0: a new one). A lost
 	// race is a Conflict.
-	Put(ctx context.Context, a *Announcement, prev int) error
+	// Put writes a (new when prev is 0, else over version prev) with the
+	// admin's change in the audit log, in one transaction.
+	Put(ctx context.Context, a *Announcement, prev int, change audit.Change) error
 	Get(ctx context.Context, tenantID, id string) (*Announcement, error)
 	// Feed returns published announcements addressed to everyone or to one
 	// of departmentIDs, pinned first, then newest.
@@ -40,6 +43,7 @@ type DB interface {
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
 // DynamoStore keeps, in the announcements table:
@@ -57,6 +61,7 @@ type DynamoStore struct {
 	// ScanLimit bounds the index items one feed Query evaluates (default
 	// 500); a page may come back short, with a cursor.
 	ScanLimit int
+	Audit     *audit.Log // admins' changes are audited (nil: not)
 }
 
 var _ Store = (*DynamoStore)(nil)
@@ -85,7 +90,7 @@ func key(tenantID, id string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{"pk": sv("T#" + tenantID), "sk": sv("ANN#" + id)}
 }
 
-func (d *DynamoStore) Put(ctx context.Context, a *Announcement, prev int) error {
+func (d *DynamoStore) Put(ctx context.Context, a *Announcement, prev int, change audit.Change) error {
 	r := record{PK: "T#" + a.TenantID, SK: "ANN#" + a.ID, Type: "announcement", Announcement: *a}
 	if a.Published {
 		r.GSI1PK, r.GSI1SK = feedPK(a.TenantID), feedSK(a.Pinned, a.ID)
@@ -94,15 +99,16 @@ func (d *DynamoStore) Put(ctx context.Context, a *Announcement, prev int) error 
 	if err != nil {
 		return errs.Wrap(err, "encode announcement")
 	}
-	in := &dynamodb.PutItemInput{TableName: aws.String(d.Table), Item: item}
+	in := &types.Put{TableName: aws.String(d.Table), Item: item}
 	if prev == 0 {
 		in.ConditionExpression = aws.String("attribute_not_exists(pk)")
 	} else {
 		in.ConditionExpression = aws.String("version = :v")
 		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.Itoa(prev)}}
 	}
-	_, err = d.DB.PutItem(ctx, in)
-	if dynamo.ConditionFailed(err) {
+	change.Target = "announcement/" + a.ID
+	err = d.Audit.Write(ctx, d.DB, a.TenantID, change, types.TransactWriteItem{Put: in})
+	if dynamo.FailedCondition(err, 0) {
 		// The SDK retries a write whose response was lost; if the first
 		// attempt landed, the item is already this very version.
 		if cur, gerr := d.Get(ctx, a.TenantID, a.ID); gerr == nil && cur.Version == a.Version && cur.UpdatedAt.Equal(a.UpdatedAt) {

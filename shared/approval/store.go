@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"workbench/shared/audit"
 	"workbench/shared/dynamo"
 	"workbench/shared/errs"
 )
@@ -52,6 +53,7 @@ type DB interface {
 type DynamoStore struct {
 	DB    DB
 	Table string
+	Audit *audit.Log // chain changes are audited (nil: not)
 }
 
 var _ Store = (*DynamoStore)(nil)
@@ -119,7 +121,8 @@ func (d *DynamoStore) PutChain(ctx context.Context, tenantID string, c Chain) er
 	if err != nil {
 		return errs.Wrap(err, "encode chain")
 	}
-	_, err = d.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(d.Table), Item: item})
+	change := audit.Change{Action: audit.ApprovalChainUpdate, Target: "approval-chain/" + c.Form, Fields: []string{"approvers", "cc"}}
+	err = d.Audit.Write(ctx, d.DB, tenantID, change, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(d.Table), Item: item}})
 	return errs.Wrap(err, "put chain")
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"workbench/shared/audit"
 	"workbench/shared/billing"
 	"workbench/shared/errs"
 	"workbench/shared/httpapi"
@@ -177,7 +178,9 @@ func (m *Members) require(h httpapi.HandlerFunc, retentionWrites bool) httpapi.H
 			return err
 		}
 		p.Role, p.DepartmentIDs = st.Role, st.DepartmentIDs
-		return h(w, r.WithContext(WithPrincipal(r.Context(), p)))
+		// The audit log names the member a change was made by.
+		ctx := audit.WithActor(WithPrincipal(r.Context(), p), p.TenantID, p.MemberID)
+		return h(w, r.WithContext(ctx))
 	}
 }
 

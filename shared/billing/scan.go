@@ -134,7 +134,7 @@ func (sc *Scanner) advance(ctx context.Context, r Record, cycle string, steps []
 		if err := r.Reindex(); err != nil {
 			return err
 		}
-		err := sc.Store.Put(ctx, &r, prev)
+		err := sc.Store.Put(ctx, &r, prev, nil)
 		if !errors.Is(err, ErrStale) {
 			return err
 		}

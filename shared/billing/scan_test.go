@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"workbench/shared/audit"
 	"workbench/shared/directory"
 	"workbench/shared/notice"
 )
@@ -42,7 +43,7 @@ func (m *memStore) Get(_ context.Context, code string) (Record, bool, error) {
 	return r, ok, nil
 }
 
-func (m *memStore) Put(_ context.Context, r *Record, prev int) error {
+func (m *memStore) Put(_ context.Context, r *Record, prev int, _ *audit.Change) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.recs[r.TenantCode].Version != prev {

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"workbench/shared/audit"
 	"workbench/shared/directory"
 	"workbench/shared/errs"
 	"workbench/shared/ids"
@@ -62,7 +63,7 @@ const maxAttempts = 4
 
 // update reads the tenant's item (or a new one), applies change and writes
 // it back if nobody wrote in between, retrying a few times when someone did.
-func (s *Service) update(ctx context.Context, tenantID, code string, change func(r *Record) error) (Record, error) {
+func (s *Service) update(ctx context.Context, tenantID, code string, audited *audit.Change, change func(r *Record) error) (Record, error) {
 	for range maxAttempts {
 		r, found, err := s.Store.Get(ctx, code)
 		if err != nil {
@@ -81,7 +82,7 @@ func (s *Service) update(ctx context.Context, tenantID, code string, change func
 		if err := r.Reindex(); err != nil {
 			return Record{}, errs.Wrap(err, "schedule notices")
 		}
-		err = s.Store.Put(ctx, &r, prev)
+		err = s.Store.Put(ctx, &r, prev, audited)
 		if errors.Is(err, ErrStale) {
 			continue
 		}
@@ -135,7 +136,7 @@ func (s *Service) Set(ctx context.Context, code string, in SetInput) (View, erro
 		return View{}, err
 	}
 	now := s.Now().UTC().Truncate(time.Millisecond)
-	r, err := s.update(ctx, tenantID, code, func(r *Record) error {
+	r, err := s.update(ctx, tenantID, code, nil, func(r *Record) error {
 		var exp time.Time
 		if in.ExtendDays != nil {
 			if r.ExpiresAt == nil {
@@ -209,7 +210,8 @@ func (s *Service) SaveSettings(ctx context.Context, tenantID, code string, in Se
 		}
 	}
 	now := s.Now().UTC().Truncate(time.Millisecond)
-	if _, err := s.update(ctx, tenantID, code, func(r *Record) error {
+	change := &audit.Change{Action: audit.NoticeSettingsUpdate, Target: "expiry-notice-settings", Fields: []string{"channels", "daysBefore", "recipients", "time", "timezone"}}
+	if _, err := s.update(ctx, tenantID, code, change, func(r *Record) error {
 		r.Settings, r.SettingsSince, r.UpdatedAt = &st, &now, now
 		return nil
 	}); err != nil {

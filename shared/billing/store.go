@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"workbench/shared/audit"
 	"workbench/shared/directory"
 	"workbench/shared/dynamo"
 	"workbench/shared/errs"
@@ -24,8 +25,9 @@ type Store interface {
 	// Get returns the tenant's subscription item, or ok false.
 	Get(ctx context.Context, code string) (Record, bool, error)
 	// Put writes r if the stored item is still at version prev (0: absent),
-	// bumping r.Version; ErrStale when it is not.
-	Put(ctx context.Context, r *Record, prev int) error
+	// bumping r.Version; ErrStale when it is not. An admin's change is
+	// recorded in the audit log in the same transaction (nil: none).
+	Put(ctx context.Context, r *Record, prev int, change *audit.Change) error
 	// Due returns items of the due index due at now, a page at a time.
 	Due(ctx context.Context, now time.Time, after map[string]types.AttributeValue) ([]Record, map[string]types.AttributeValue, error)
 	// Members returns the tenant's members with the given ids (missing ones
@@ -76,6 +78,7 @@ type DB interface {
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
 // DynamoStore keeps subscription items in the tenants table and reads
@@ -84,7 +87,8 @@ type DynamoStore struct {
 	DB        DB
 	Table     string // tenants table
 	Directory *directory.Codec
-	Shards    int // partitions of the due index (INDEX_SHARDS); zero means dynamo.DefaultShards
+	Shards    int        // partitions of the due index (INDEX_SHARDS); zero means dynamo.DefaultShards
+	Audit     *audit.Log // admins' settings changes are audited (nil: not)
 }
 
 // dueShards spread the due index over partitions "DUE#<n>", a tenant's
@@ -126,7 +130,7 @@ func (st *DynamoStore) Get(ctx context.Context, code string) (Record, bool, erro
 	return r, true, nil
 }
 
-func (st *DynamoStore) Put(ctx context.Context, r *Record, prev int) error {
+func (st *DynamoStore) Put(ctx context.Context, r *Record, prev int, change *audit.Change) error {
 	r.Version = prev + 1
 	item, err := r.Item()
 	if err != nil {
@@ -135,14 +139,22 @@ func (st *DynamoStore) Put(ctx context.Context, r *Record, prev int) error {
 	if r.DuePK != "" {
 		item["gsi1pk"] = s(st.dueShards().For(r.TenantCode))
 	}
-	in := &dynamodb.PutItemInput{TableName: aws.String(st.Table), Item: item}
+	in := &types.Put{TableName: aws.String(st.Table), Item: item}
 	if prev == 0 {
 		in.ConditionExpression = aws.String("attribute_not_exists(pk)")
 	} else {
 		in.ConditionExpression = aws.String("version = :v")
 		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.Itoa(prev)}}
 	}
-	_, err = st.DB.PutItem(ctx, in)
+	if change != nil {
+		err = st.Audit.Write(ctx, st.DB, r.TenantID, *change, types.TransactWriteItem{Put: in})
+	} else {
+		_, err = st.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: in.TableName, Item: in.Item,
+			ConditionExpression: in.ConditionExpression, ExpressionAttributeValues: in.ExpressionAttributeValues})
+	}
+	if errs.KindOf(err) == errs.Conflict {
+		return err
+	}
 	if dynamo.ConditionFailed(err) {
 		r.Version = prev
 		return ErrStale

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"workbench/shared/audit"
 	"workbench/shared/auth"
 	"workbench/shared/directory"
 	"workbench/shared/dynamo"
@@ -28,7 +29,8 @@ type Service struct {
 	Directory *directory.Codec // keys of member items (no personal data is opened here)
 	Contacts  ContactRecorder  // may be nil: frequent contacts are then not recorded
 	Now       func() time.Time
-	Shards    int // partitions of the due index (INDEX_SHARDS); zero means dynamo.DefaultShards
+	Shards    int        // partitions of the due index (INDEX_SHARDS); zero means dynamo.DefaultShards
+	Audit     *audit.Log // admins' settings changes are audited (nil: not)
 }
 
 func (s *Service) dueShards() dynamo.Shards { return dynamo.Shards{Key: duePK, N: s.Shards} }
@@ -903,7 +905,8 @@ func (s *Service) PutSettings(ctx context.Context, tenantID string, in Settings)
 	if err != nil {
 		return Settings{}, err
 	}
-	if _, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: p.Put.TableName, Item: p.Put.Item}); err != nil {
+	change := audit.Change{Action: audit.ChatSettingsUpdate, Target: "chat-settings", Fields: []string{"rocketReminderMinutes"}}
+	if err := s.Audit.Write(ctx, s.DB, tenantID, change, types.TransactWriteItem{Put: &types.Put{TableName: p.Put.TableName, Item: p.Put.Item}}); err != nil {
 		return Settings{}, errs.Wrap(err, "put chat settings")
 	}
 	return in, nil

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"workbench/shared/audit"
 	"workbench/shared/errs"
 	"workbench/shared/ids"
 )
@@ -89,17 +90,27 @@ func (s *Service) CreateDepartment(ctx context.Context, tenantID, name, parentID
 	if err != nil {
 		return Department{}, errs.Wrap(err, "encode department")
 	}
-	t := &txn{}
-	t.add(errRetry, putNew(s.Codec.Table, item))
-	if parentID != "" {
-		t.add(errNoParent, s.childDelta(tenantID, parentID, +1))
-	}
 	ev, err := s.Codec.eventItem(Event{ID: ids.New(now), TenantID: tenantID, Type: EventDepartmentCreated, DepartmentID: d.ID, ParentIDs: nonEmpty(parentID), At: now})
 	if err != nil {
 		return Department{}, errs.Wrap(err, "encode event")
 	}
-	t.add(nil, ev)
-	if err := t.run(ctx, s.DB); err != nil {
+	fields := []string{"name"}
+	if parentID != "" {
+		fields = append(fields, "parentId")
+	}
+	err = retry(ctx, func() error {
+		t := &txn{}
+		t.add(errRetry, putNew(s.Codec.Table, item))
+		if parentID != "" {
+			t.add(errNoParent, s.childDelta(tenantID, parentID, +1))
+		}
+		t.add(nil, ev)
+		if err := s.audited(ctx, t, tenantID, audit.Change{Action: audit.DepartmentCreate, Target: "department/" + d.ID, Fields: fields}); err != nil {
+			return err
+		}
+		return t.run(ctx, s.DB)
+	})
+	if err != nil {
 		return Department{}, err
 	}
 	return d, nil
@@ -290,6 +301,16 @@ func (s *Service) UpdateDepartment(ctx context.Context, tenantID, id string, p D
 			return errs.Wrap(err, "encode event")
 		}
 		t.add(nil, ev)
+		var fields []string
+		if d.Name != old.Name {
+			fields = append(fields, "name")
+		}
+		if d.ParentID != old.ParentID {
+			fields = append(fields, "parentId")
+		}
+		if err := s.audited(ctx, t, tenantID, audit.Change{Action: audit.DepartmentUpdate, Target: "department/" + id, Fields: fields}); err != nil {
+			return err
+		}
 		if err := t.run(ctx, s.DB); err != nil {
 			return err
 		}
@@ -335,6 +356,9 @@ func (s *Service) DeleteDepartment(ctx context.Context, tenantID, id string) err
 			return errs.Wrap(err, "encode event")
 		}
 		t.add(nil, ev)
+		if err := s.audited(ctx, t, tenantID, audit.Change{Action: audit.DepartmentDelete, Target: "department/" + id}); err != nil {
+			return err
+		}
 		return t.run(ctx, s.DB)
 	})
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"workbench/shared/dynamo"
 	"workbench/shared/errs"
 )
 
@@ -68,18 +67,21 @@ func (s *Service) PutFields(ctx context.Context, tenantID string, in []Field) ([
 		if err != nil {
 			return errs.Wrap(err, "encode fields")
 		}
-		put := &dynamodb.PutItemInput{TableName: s.table(), Item: item}
+		put := &types.Put{TableName: s.table(), Item: item}
 		if version == 0 {
 			put.ConditionExpression = aws.String("attribute_not_exists(pk)")
 		} else {
 			put.ConditionExpression = aws.String("version = :v")
 			put.ExpressionAttributeValues = map[string]types.AttributeValue{":v": avn(version)}
 		}
-		_, err = s.DB.PutItem(ctx, put)
-		if dynamo.ConditionFailed(err) {
-			return errRetry
+		// One transaction, so the definitions and their audit entry are
+		// written together.
+		t := &txn{}
+		t.add(errRetry, types.TransactWriteItem{Put: put})
+		if err := s.audited(ctx, t, tenantID, fieldsChange(prev, out)); err != nil {
+			return err
 		}
-		return errs.Wrap(err, "put fields")
+		return t.run(ctx, s.DB)
 	})
 	return out, err
 }

@@ -3,6 +3,8 @@ package directory
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"log/slog"
 	"strings"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"workbench/shared/audit"
 	"workbench/shared/errs"
 	"workbench/shared/ids"
 )
@@ -86,12 +89,30 @@ func (s *Service) CreateInvitation(ctx context.Context, tenantID, tenantCode, by
 	if err != nil {
 		return Invitation{}, errs.Wrap(err, "encode invitation")
 	}
-	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: s.table(), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")})
+	fields := []string{"expiresInHours"}
+	if uses > 0 {
+		fields = append(fields, "maxUses")
+	}
+	err = retry(ctx, func() error {
+		t := &txn{}
+		t.add(errRetry, putNew(s.Codec.Table, item))
+		if err := s.audited(ctx, t, tenantID, audit.Change{Action: audit.InvitationCreate, Target: invitationTarget(inv.Code), Fields: fields}); err != nil {
+			return err
+		}
+		return t.run(ctx, s.DB)
+	})
 	if err != nil {
-		return Invitation{}, errs.Wrap(err, "put invitation")
+		return Invitation{}, err
 	}
 	inv.URL = s.inviteURL(tenantCode, inv.Code)
 	return inv, nil
+}
+
+// invitationTarget names an invitation in the audit log without its code,
+// which lets anyone who reads it register.
+func invitationTarget(code string) string {
+	sum := sha256.Sum256([]byte(code))
+	return "invitation/" + hex.EncodeToString(sum[:8])
 }
 
 func (s *Service) inviteURL(tenantCode, code string) string {
@@ -201,7 +222,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (_ Registered,
 		ConditionExpression:       aws.String("exp > :now AND (attribute_not_exists(maxUses) OR uses < maxUses)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":one": avn(1), ":now": avn(int(now.Unix()))},
 	}}
-	err = s.insert(ctx, &m, free, func(t *txn) { t.add(errInvitationUsedUp, use) })
+	err = s.insert(ctx, &m, free, func(t *txn) error { t.add(errInvitationUsedUp, use); return nil })
 	if errs.Is(err, "mobile_taken") {
 		// Registered at the same time by another request.
 		m, _, err := s.memberByMobile(ctx, tenantID, mobile)

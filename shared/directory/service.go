@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"workbench/shared/audit"
 	"workbench/shared/dynamo"
 	"workbench/shared/errs"
 	"workbench/shared/ids"
@@ -50,6 +51,8 @@ type Service struct {
 	Codes     CodeVerifier // nil: self-registration is unavailable
 	Tenants   TenantFinder
 	Now       func() time.Time
+	// Audit records admins' changes in their transactions (nil: none).
+	Audit *audit.Log
 }
 
 func (s *Service) table() *string { return aws.String(s.Codec.Table) }
@@ -195,7 +198,12 @@ func (s *Service) CreateMember(ctx context.Context, tenantID, tenantCode string,
 		if m.Fields, err = NormalizeFieldValues(in.Fields, defs); err != nil {
 			return err
 		}
-		return s.insert(ctx, &m, free, func(t *txn) { t.add(errRetry, s.fieldsCheck(tenantID, fieldsVersion)) })
+		return s.insert(ctx, &m, free, func(t *txn) error {
+			t.add(errRetry, s.fieldsCheck(tenantID, fieldsVersion))
+			// Each attempt appends to the chain as it is now: an attempt
+			// that lost its account also lost its place in the chain.
+			return s.audited(ctx, t, tenantID, memberChange(Member{}, m))
+		})
 	})
 	if err != nil {
 		return Member{}, err
@@ -258,7 +266,7 @@ func accountCandidates(base string) []string {
 
 // insert writes a new member. With no account given, it takes the first of
 // free; when every candidate is gone it falls back to a random suffix.
-func (s *Service) insert(ctx context.Context, m *Member, free []string, extra func(*txn)) error {
+func (s *Service) insert(ctx context.Context, m *Member, free []string, extra func(*txn) error) error {
 	generated := m.Account == ""
 	for attempt := 0; ; attempt++ {
 		if generated {
@@ -292,7 +300,9 @@ func (s *Service) insert(ctx context.Context, m *Member, free []string, extra fu
 			t.add(why, it)
 		}
 		if extra != nil {
-			extra(t)
+			if err := extra(t); err != nil {
+				return err
+			}
 		}
 		err = t.run(ctx, s.DB)
 		if err == errAccountTaken && generated && attempt < len(free)+3 {
@@ -501,6 +511,9 @@ func (s *Service) replace(ctx context.Context, old Member, oldTokens []string, m
 		return errs.Wrap(err, "encode event")
 	}
 	t.add(nil, ev)
+	if err := s.audited(ctx, t, m.TenantID, memberChange(old, m)); err != nil {
+		return err
+	}
 	if err := t.run(ctx, s.DB); err != nil {
 		return err
 	}
@@ -539,6 +552,9 @@ func (s *Service) DeleteMember(ctx context.Context, tenantID, id string) error {
 			return errs.Wrap(err, "encode event")
 		}
 		t.add(nil, ev)
+		if err := s.audited(ctx, t, tenantID, audit.Change{Action: audit.MemberDelete, Target: "member/" + id}); err != nil {
+			return err
+		}
 		if err := t.run(ctx, s.DB); err != nil {
 			return err
 		}

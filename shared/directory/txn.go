@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"math/rand/v2"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -63,17 +64,25 @@ func (t *txn) run(ctx context.Context, db DB) error {
 	return errs.Wrap(err, "write directory transaction")
 }
 
-// retry runs f until it does not lose a race, a few times.
+// retries bounds retry. Every admin change of a tenant appends to the
+// tenant's audit chain, so concurrent admin changes of one tenant take
+// turns: n of them need up to n rounds.
+const retries = 10
+
+// retry runs f until it does not lose a race, a few times, waiting a
+// growing and jittered while between tries so that the losers of one
+// round do not meet again in the next.
 func retry(ctx context.Context, f func() error) error {
 	var err error
-	for i := 0; i < 4; i++ {
+	for i := 0; i < retries; i++ {
 		if err = f(); err != errRetry {
 			return err
 		}
+		wait := time.Duration(5*(i+1))*time.Millisecond + rand.N(time.Duration(10*(i+1))*time.Millisecond)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(time.Duration(10*(i+1)) * time.Millisecond):
+		case <-time.After(wait):
 		}
 	}
 	return err

@@ -25,6 +25,7 @@ const (
 	Locked                      // account locked for a while
 	RateLimited                 // too many requests; see RetryAfter
 	Unavailable                 // a dependency is down; safe to retry
+	Unprocessable               // well-formed, but contradicts an earlier request
 	TooLarge                    // the request body is over the limit
 )
 
@@ -39,6 +40,7 @@ var kindNames = [...]string{
 	Locked:          "locked",
 	RateLimited:     "rate_limited",
 	Unavailable:     "unavailable",
+	Unprocessable:   "unprocessable",
 	TooLarge:        "too_large",
 }
 

@@ -32,6 +32,7 @@ var statusOf = map[errs.Kind]int{
 	errs.Locked:          http.StatusLocked,
 	errs.RateLimited:     http.StatusTooManyRequests,
 	errs.Unavailable:     http.StatusServiceUnavailable,
+	errs.Unprocessable:   http.StatusUnprocessableEntity,
 	errs.TooLarge:        http.StatusRequestEntityTooLarge,
 }
 

@@ -131,6 +131,7 @@ func TestErrorStatusTable(t *testing.T) {
 		{errs.E(errs.Locked, "x", "x"), 423},
 		{errs.E(errs.RateLimited, "x", "x"), 429},
 		{errs.E(errs.Unavailable, "x", "x"), 503},
+		{errs.E(errs.Unprocessable, "x", "x"), 422},
 		{errs.E(errs.TooLarge, "x", "x"), 413},
 		{errs.Wrap(http.ErrHandlerTimeout, "boom"), 500},
 		{http.ErrAbortHandler, 500},

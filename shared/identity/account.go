@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"workbench/shared/audit"
 	"workbench/shared/auth"
 	"workbench/shared/directory"
 	"workbench/shared/dynamo"
@@ -230,10 +231,10 @@ func (s *Service) ResetPassword(ctx context.Context, p auth.Principal, memberID 
 	if err != nil {
 		return ResetResult{}, errs.Wrap(err, "encode credential")
 	}
-	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &types.Put{TableName: aws.String(s.Table), Item: item}},
-		{Delete: &types.Delete{TableName: aws.String(s.Table), Key: s.lockKey(p.TenantID, target.Account)}},
-	}})
+	err = s.Audit.Write(ctx, s.DB, p.TenantID, audit.Change{Action: audit.MemberPasswordReset, Target: "member/" + target.ID, Fields: []string{"password"}},
+		types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.Table), Item: item}},
+		types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.Table), Key: s.lockKey(p.TenantID, target.Account)}},
+	)
 	if err != nil {
 		return ResetResult{}, errs.Wrap(err, "reset password")
 	}

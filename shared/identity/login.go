@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"workbench/shared/audit"
 	"workbench/shared/auth"
 	"workbench/shared/billing"
 	"workbench/shared/directory"
@@ -40,6 +41,7 @@ type Service struct {
 	Now        func() time.Time
 	SessionTTL time.Duration // how long a login can be refreshed; DefaultSessionTTL when zero
 	Argon2     Argon2Params  // DefaultArgon2 when zero
+	Audit      *audit.Log    // admin resets are audited (nil: not)
 }
 
 func (s *Service) sessionTTL() time.Duration {

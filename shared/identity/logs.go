@@ -126,45 +126,17 @@ const (
 
 // ParseLogFilter reads the query of GET /v1/admin/login-logs.
 func ParseLogFilter(q map[string][]string) (LogFilter, error) {
-	get := func(k string) string {
-		if v := q[k]; len(v) > 0 {
-			return strings.TrimSpace(v[0])
-		}
-		return ""
-	}
-	f := LogFilter{MemberID: get("member"), Result: get("result"), Cursor: get("cursor"), Limit: DefaultLogPage}
+	get := func(k string) string { return httpapi.QueryValue(q, k) }
+	f := LogFilter{MemberID: get("member"), Result: get("result"), Cursor: get("cursor")}
 	if f.Result != "" && f.Result != ResultSuccess && f.Result != ResultFailure {
 		return f, httpapi.InvalidQuery("result", "result must be success or failure")
 	}
-	for _, p := range []struct {
-		name string
-		dst  *time.Time
-	}{{"from", &f.From}, {"to", &f.To}} {
-		if v := get(p.name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				return f, httpapi.InvalidQuery(p.name, "%s must be an RFC 3339 time such as 2026-01-02T15:04:05Z", p.name)
-			}
-			*p.dst = t.UTC()
-		}
+	var err error
+	if f.From, f.To, err = httpapi.Period(q); err != nil {
+		return f, err
 	}
-	if !f.From.IsZero() && !f.To.IsZero() && f.To.Before(f.From) {
-		return f, httpapi.InvalidQuery("to", "to must not be before from")
-	}
-	if v := get("limit"); v != "" {
-		n := 0
-		for _, r := range v {
-			if r < '0' || r > '9' || n > MaxLogPage {
-				return f, httpapi.InvalidQuery("limit", "limit must be a number from 1 to %d", MaxLogPage)
-			}
-			n = n*10 + int(r-'0')
-		}
-		if n < 1 || n > MaxLogPage {
-			return f, httpapi.InvalidQuery("limit", "limit must be a number from 1 to %d", MaxLogPage)
-		}
-		f.Limit = n
-	}
-	return f, nil
+	f.Limit, err = httpapi.Limit(q, DefaultLogPage, MaxLogPage)
+	return f, err
 }
 
 type logCursor struct {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"workbench/shared/audit"
 	"workbench/shared/directory"
 	"workbench/shared/errs"
 	"workbench/shared/tenant"
@@ -224,7 +225,8 @@ func (s *Service) create(ctx context.Context, b Binding, t tenant.Tenant, app Ap
 	if err != nil {
 		return Binding{}, err
 	}
-	if err := s.Store.Commit(ctx, Change{Binding: b, Create: true, Calls: calls, Order: order}); err != nil {
+	bind := &audit.Change{Action: audit.AppBind, Target: "app/" + b.AppID}
+	if err := s.Store.Commit(ctx, Change{Binding: b, Create: true, Calls: calls, Order: order, Audit: bind}); err != nil {
 		return Binding{}, err
 	}
 	s.kick(ctx, b)
@@ -354,7 +356,7 @@ func (s *Service) SetVisibility(ctx context.Context, tenantID, appID string, in 
 	calls = append(calls, more...)
 	b.DepartmentIDs, b.MemberIDs, b.Users, b.Orgs = deptIDs, memberIDs, users, orgs
 	b.UpdatedAt = s.Now().UTC()
-	if err := s.Store.Commit(ctx, Change{Binding: b, PrevSeq: prev, Calls: calls}); err != nil {
+	if err := s.Store.Commit(ctx, Change{Binding: b, PrevSeq: prev, Calls: calls, Audit: &audit.Change{Action: audit.AppVisibilityUpdate, Target: "app/" + appID, Fields: []string{"departmentIds", "memberIds"}}}); err != nil {
 		return ScopeChange{}, err
 	}
 	if len(calls) > 0 {
@@ -513,7 +515,7 @@ func (s *Service) SetExtension(ctx context.Context, tenantID, appID string, in E
 		return ExtensionChange{}, err
 	}
 	b.UpdatedAt = s.Now().UTC()
-	if err := s.Store.Commit(ctx, Change{Binding: b, PrevSeq: prev, Calls: calls, Extensions: sealed}); err != nil {
+	if err := s.Store.Commit(ctx, Change{Binding: b, PrevSeq: prev, Calls: calls, Extensions: sealed, Audit: &audit.Change{Action: audit.AppExtensionUpdate, Target: "app/" + appID, Fields: []string{"extension"}}}); err != nil {
 		return ExtensionChange{}, err
 	}
 	if len(calls) > 0 {
@@ -618,7 +620,7 @@ func (s *Service) Resend(ctx context.Context, tenantID, appID, id string) (LogEn
 	}
 	c.ResendOf = old.ID
 	b.UpdatedAt = s.Now().UTC()
-	if err := s.Store.Commit(ctx, Change{Binding: b, PrevSeq: prev, Calls: []Call{c}}); err != nil {
+	if err := s.Store.Commit(ctx, Change{Binding: b, PrevSeq: prev, Calls: []Call{c}, Audit: &audit.Change{Action: audit.AppSyncRetry, Target: "app/" + appID + "/sync-logs/" + id}}); err != nil {
 		return LogEntry{}, err
 	}
 	s.kick(ctx, b)

@@ -137,9 +137,9 @@ func newWorld(t testing.TB) *world {
 	w.db = dynamodb.NewFromConfig(cfg, dynamo.WithCounter(w.counter))
 	prefix := strings.ToLower(ids.New(time.Now()))
 	w.tables = map[string]string{}
-	for _, name := range []string{"partners", "directory", "tenants"} {
+	for _, name := range []string{"partners", "directory", "tenants", "audit"} {
 		w.tables[name] = prefix + "-" + name
-		w.createTable(w.tables[name], name != "tenants")
+		w.createTable(w.tables[name], name != "tenants" && name != "audit")
 	}
 	w.keys, err = keyring.Parse(`{"active":"k1","k1":"0123456789abcdef0123456789abcdef-test"}`)
 	if err != nil {

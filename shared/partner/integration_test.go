@@ -3,6 +3,7 @@ package partner_test
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,5 +143,20 @@ func TestWalkthroughOnTheStack(t *testing.T) {
 	member := s.Token(t, tn.ID, tn.Code, m.ID)
 	if st, _, _ := s.Do(t, "GET", "/v1/admin/apps", member, nil); st != 403 {
 		t.Fatalf("member reading apps = %d", st)
+	}
+
+	// The admin's app actions are in the tenant's audit log, oldest last.
+	var audited struct {
+		Items []struct{ Action, Target string }
+	}
+	if st := s.DoJSON(t, "GET", "/v1/admin/audit-log?target=app/"+app.AppID, admin, nil, &audited); st != 200 {
+		t.Fatalf("audit log = %d", st)
+	}
+	var actions []string
+	for _, e := range audited.Items {
+		actions = append(actions, e.Action)
+	}
+	if got, want := strings.Join(actions, ","), "app.visibility_update,app.extension_update,app.bind"; got != want {
+		t.Fatalf("audited app actions %s, want %s", got, want)
 	}
 }

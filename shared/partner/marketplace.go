@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"workbench/shared/audit"
 	"workbench/shared/errs"
 )
 
@@ -136,7 +137,7 @@ func (s *Service) Unbind(ctx context.Context, tenantID, appID string) error {
 		return err
 	}
 	b.UpdatedAt = s.Now().UTC()
-	if err := s.Store.Commit(ctx, Change{Binding: b, PrevSeq: prev, Calls: []Call{c}}); err != nil {
+	if err := s.Store.Commit(ctx, Change{Binding: b, PrevSeq: prev, Calls: []Call{c}, Audit: &audit.Change{Action: audit.AppUnbind, Target: "app/" + appID}}); err != nil {
 		return err
 	}
 	s.kick(ctx, b)

@@ -28,6 +28,9 @@ func TestStackWiring(t *testing.T) {
 		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
 		"PARTNERS_TABLE": w.tables["partners"], "DIRECTORY_TABLE": w.tables["directory"],
 		"TENANTS_TABLE": w.tables["tenants"], "IDENTITY_TABLE": w.tables["directory"],
+		"AUDIT_TABLE": w.tables["audit"],
+		// No request here sends an Idempotency-Key, so the table is never read.
+		"IDEMPOTENCY_TABLE":    w.tables["partners"] + "-idempotency",
 		"PARTNER_SYNC_TRIGGER": "inline",
 		"PARTNER_EXTRA_CA":     w.partner.caPEM,
 		"PARTNER_RESOLVE":      partnerHost + ":443=" + w.partner.srv.Listener.Addr().String(),

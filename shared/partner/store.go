@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"workbench/shared/audit"
 	"workbench/shared/dynamo"
 	"workbench/shared/errs"
 	"workbench/shared/ids"
@@ -109,6 +110,9 @@ type Change struct {
 	Calls      []Call
 	Extensions map[string]string // member id → sealed JSON, "" to delete
 	Order      *Order
+	// Audit is the admin action this change is, recorded in the same
+	// transaction (nil: not an admin action).
+	Audit *audit.Change
 }
 
 // Store keeps partners, apps, bindings and the outbox.
@@ -146,7 +150,8 @@ type DB interface {
 type DynamoStore struct {
 	DB     DB
 	Table  string
-	Shards int // partitions of each sparse index (INDEX_SHARDS); zero means dynamo.DefaultShards
+	Shards int        // partitions of each sparse index (INDEX_SHARDS); zero means dynamo.DefaultShards
+	Audit  *audit.Log // admins' changes are audited (nil: not)
 }
 
 // sparse are the sparse gsi1 partitions once keyed by a constant: the
@@ -406,13 +411,19 @@ func (st *DynamoStore) Commit(ctx context.Context, c Change) error {
 	for _, call := range c.Calls {
 		bytes += len(call.Body) + 1024
 	}
-	if len(tx) > dynamo.MaxTransactItems || bytes > maxTransactBytes {
+	if len(tx)+2 > dynamo.MaxTransactItems || bytes > maxTransactBytes { // 2: the audit entry and head
 		return errs.E(errs.Invalid, "change_too_large", "this change needs %d writes of %d KB, more than one transaction allows (%d, 3 MB); change the scope in smaller steps", len(tx), bytes>>10, dynamo.MaxTransactItems)
 	}
-	_, err = st.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+	if c.Audit != nil {
+		err = st.Audit.Write(ctx, st.DB, b.TenantID, *c.Audit, tx...)
+	} else {
+		_, err = st.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+	}
 	switch {
 	case err == nil:
 		return nil
+	case errs.KindOf(err) != errs.Internal:
+		return err
 	case dynamo.FailedCondition(err, changeBinding) && c.Create:
 		return errs.E(errs.Conflict, "already_bound", "the app is bound to this tenant already")
 	case dynamo.FailedCondition(err, changeBinding), dynamo.Conflicted(err):

@@ -11,7 +11,6 @@ import (
 	"workbench/shared/config"
 	"workbench/shared/directory"
 	"workbench/shared/httpapi"
-	"workbench/shared/lambdahttp"
 	"workbench/shared/stack/wire"
 )
 
@@ -34,14 +33,18 @@ func Announcements(ctx context.Context, env *cloud.Env) (lambda.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
+	auditLog, err := wire.AuditLog(env)
+	if err != nil {
+		return nil, err
+	}
 	svc := &announce.Service{
-		Store:     &announce.DynamoStore{DB: env.DynamoDB, Table: table},
+		Store:     &announce.DynamoStore{DB: env.DynamoDB, Table: table, Audit: auditLog},
 		Directory: announceDirectory{&directory.Roster{DB: env.DynamoDB, Table: directoryTable, Codec: codec}},
 		Now:       env.Now,
 	}
 	r := httpapi.NewRouter()
 	(&announce.HTTP{Service: svc, Members: members}).Register(r)
-	return lambdahttp.Handler(r), nil
+	return wire.IdempotentHandler(env, r, members, nil)
 }
 
 // announceDirectory gives the announcements app the directory's roster in

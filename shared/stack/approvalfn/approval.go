@@ -11,7 +11,6 @@ import (
 	"workbench/shared/config"
 	"workbench/shared/directory"
 	"workbench/shared/httpapi"
-	"workbench/shared/lambdahttp"
 	"workbench/shared/notice"
 	"workbench/shared/stack/wire"
 )
@@ -29,15 +28,19 @@ func Approvals(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	auditLog, err := wire.AuditLog(env)
+	if err != nil {
+		return nil, err
+	}
 	svc := &approval.Service{
-		Store:     &approval.DynamoStore{DB: env.DynamoDB, Table: table},
+		Store:     &approval.DynamoStore{DB: env.DynamoDB, Table: table, Audit: auditLog},
 		Directory: &directory.Roster{DB: env.DynamoDB, Table: directoryTable},
 		Notices:   &notice.DynamoStore{DB: env.DynamoDB, Table: noticesTable},
 		Now:       env.Now,
 	}
 	r := httpapi.NewRouter()
 	(&approval.HTTP{Service: svc, Members: members}).Register(r)
-	return lambdahttp.Handler(r), nil
+	return wire.IdempotentHandler(env, r, members, nil)
 }
 
 var _ approval.Directory = (*directory.Roster)(nil)

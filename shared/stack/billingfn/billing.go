@@ -47,8 +47,12 @@ func Subscription(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	auditLog, err := wire.AuditLog(env)
+	if err != nil {
+		return nil, err
+	}
 	svc := &billing.Service{
-		Store: &billing.DynamoStore{DB: env.DynamoDB, Table: tenantsTable, Directory: codec, Shards: shards},
+		Store: &billing.DynamoStore{DB: env.DynamoDB, Table: tenantsTable, Directory: codec, Shards: shards, Audit: auditLog},
 		Now:   env.Now,
 	}
 	r := httpapi.NewRouter()

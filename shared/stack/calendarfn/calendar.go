@@ -14,7 +14,6 @@ import (
 	"workbench/shared/directory"
 	"workbench/shared/dynamo"
 	"workbench/shared/httpapi"
-	"workbench/shared/lambdahttp"
 	"workbench/shared/notice"
 	"workbench/shared/sms"
 	"workbench/shared/stack/wire"
@@ -43,7 +42,7 @@ func Calendar(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	}
 	r := httpapi.NewRouter()
 	(&calendar.HTTP{Service: svc, Members: members}).Register(r)
-	return lambdahttp.Handler(r), nil
+	return wire.IdempotentHandler(env, r, members, nil)
 }
 
 // CalendarReminder is the scheduled sweep of due calendar reminders; the

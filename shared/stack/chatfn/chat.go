@@ -15,7 +15,6 @@ import (
 	"workbench/shared/directory"
 	"workbench/shared/dynamo"
 	"workbench/shared/httpapi"
-	"workbench/shared/lambdahttp"
 	"workbench/shared/notice"
 	"workbench/shared/sms"
 	"workbench/shared/stack/wire"
@@ -56,7 +55,7 @@ func ChatSend(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	}
 	r := httpapi.NewRouter()
 	(&chat.HTTP{Service: svc, Auth: members}).RegisterSend(r)
-	return lambdahttp.Handler(r), nil
+	return wire.IdempotentHandler(env, r, members, nil)
 }
 
 // Chat serves conversations, history, read state, pin and delete, group
@@ -75,9 +74,12 @@ func Chat(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	if svc.Audit, err = wire.AuditLog(env); err != nil {
+		return nil, err
+	}
 	r := httpapi.NewRouter()
 	(&chat.HTTP{Service: svc, Auth: members, Notices: &notice.DynamoStore{DB: env.DynamoDB, Table: noticesTable}}).Register(r)
-	return lambdahttp.Handler(r), nil
+	return wire.IdempotentHandler(env, r, members, nil)
 }
 
 // RocketReminder is the scheduled sweep sending rocket-message reminders.

@@ -8,12 +8,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"workbench/shared/audit"
 	"workbench/shared/cloud"
 	"workbench/shared/config"
 	"workbench/shared/directory"
 	"workbench/shared/directory/directoryhttp"
 	"workbench/shared/httpapi"
-	"workbench/shared/lambdahttp"
 	"workbench/shared/sms"
 	"workbench/shared/stack/identityfn"
 	"workbench/shared/stack/wire"
@@ -66,13 +66,16 @@ func Members(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	if svc.Audit, err = wire.AuditLog(env); err != nil {
+		return nil, err
+	}
 	auth, err := wire.MemberAuth(ctx, env)
 	if err != nil {
 		return nil, err
 	}
 	r := httpapi.NewRouter()
 	(&directoryhttp.MembersHTTP{Service: svc, Auth: auth}).Register(r)
-	return lambdahttp.Handler(r), nil
+	return wire.IdempotentHandler(env, r, auth, nil)
 }
 
 // tenantIDs resolves tenant codes for self-registration.
@@ -100,6 +103,9 @@ func Directory(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if svc.Codes, err = identityfn.SMSCodes(ctx, env); err != nil {
 		return nil, err
 	}
+	if svc.Audit, err = wire.AuditLog(env); err != nil {
+		return nil, err
+	}
 	auth, err := wire.MemberAuth(ctx, env)
 	if err != nil {
 		return nil, err
@@ -107,5 +113,6 @@ func Directory(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	contacts := &directory.Contacts{DB: env.DynamoDB, Codec: svc.Codec, Members: svc, Now: env.Now}
 	r := httpapi.NewRouter()
 	(&directoryhttp.HTTP{Service: svc, Contacts: contacts, Auth: auth}).Register(r)
-	return lambdahttp.Handler(r), nil
+	(&audit.HTTP{Log: svc.Audit, Admins: auth}).Register(r)
+	return wire.IdempotentHandler(env, r, auth, nil)
 }

@@ -85,7 +85,7 @@ func Login(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	}
 	r := httpapi.NewRouter()
 	(&identity.HTTP{Service: svc, Members: members}).Register(r)
-	return lambdahttp.Handler(r), nil
+	return wire.IdempotentHandler(env, r, members, nil)
 }
 
 // loginService builds the login capability from the function's settings;
@@ -123,7 +123,12 @@ func loginService(ctx context.Context, env *cloud.Env) (*identity.Service, *auth
 	if err != nil {
 		return nil, nil, fmt.Errorf("TOKEN_KEY_SECRET: %w", err)
 	}
+	auditLog, err := wire.AuditLog(env)
+	if err != nil {
+		return nil, nil, err
+	}
 	svc := &identity.Service{
+		Audit:      auditLog,
 		DB:         env.DynamoDB,
 		Table:      identityTable,
 		Directory:  codec,

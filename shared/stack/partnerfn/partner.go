@@ -32,6 +32,7 @@ import (
 type partnerParts struct {
 	service *partner.Service
 	worker  *partner.Worker
+	store   *partner.DynamoStore
 }
 
 // partnerOutbound reads the outbound HTTP settings. The local overrides
@@ -154,7 +155,7 @@ func buildPartner(ctx context.Context, env *cloud.Env, worker bool, secrets ...s
 	default:
 		return nil, fmt.Errorf("PARTNER_SYNC_TRIGGER must be invoke, async, inline or none, not %q", trigger)
 	}
-	return &partnerParts{service: svc, worker: w}, nil
+	return &partnerParts{service: svc, worker: w, store: store}, nil
 }
 
 // inProcessDelivery delivers in this process what the delivery function
@@ -180,9 +181,13 @@ func Partner(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	if parts.store.Audit, err = wire.AuditLog(env); err != nil {
+		return nil, err
+	}
 	r := httpapi.NewRouter()
-	(&partner.HTTP{Service: parts.service, Operator: auth.NewOperator(operatorKey), Admins: members}).Register(r)
-	return lambdahttp.Handler(r), nil
+	operator := auth.NewOperator(operatorKey)
+	(&partner.HTTP{Service: parts.service, Operator: operator, Admins: members}).Register(r)
+	return wire.IdempotentHandler(env, r, members, operator)
 }
 
 // Marketplace serves the marketplace's signed instance callbacks.

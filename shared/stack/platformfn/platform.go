@@ -12,7 +12,6 @@ import (
 	"workbench/shared/cloud"
 	"workbench/shared/config"
 	"workbench/shared/httpapi"
-	"workbench/shared/lambdahttp"
 	"workbench/shared/sms"
 	"workbench/shared/stack/wire"
 	"workbench/shared/tenant"
@@ -48,8 +47,9 @@ func Platform(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	}
 	r := httpapi.NewRouter()
 	r.Handle("GET /v1/health", health)
-	(&tenant.HTTP{Service: svc, Operator: auth.NewOperator(operatorKey)}).Register(r)
-	return lambdahttp.Handler(r), nil
+	operator := auth.NewOperator(operatorKey)
+	(&tenant.HTTP{Service: svc, Operator: operator}).Register(r)
+	return wire.IdempotentHandler(env, r, nil, operator)
 }
 
 func health(w http.ResponseWriter, r *http.Request) error {
