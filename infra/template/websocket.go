@@ -15,9 +15,11 @@ type WebSocketAPI struct {
 	// RouteSelection is RouteSelectionExpression, e.g.
 	// "$request.body.action".
 	RouteSelection string
-	// Stage is the StageName of the API's stage ("" when it has none).
-	Stage  string
-	Routes []WebSocketRoute
+	// Stage is the StageName of the API's stage ("" when it has none), and
+	// StageID its logical id.
+	Stage   string
+	StageID string
+	Routes  []WebSocketRoute
 }
 
 // WebSocketRoute is one route of a WebSocket API.
@@ -120,7 +122,7 @@ func (t *Template) parseWebSocketAPI(api *Resource) (WebSocketAPI, error) {
 		}
 		switch r.Type {
 		case TypeGatewayStage:
-			a.Stage = scalar(field(r.Properties, "StageName"))
+			a.Stage, a.StageID = scalar(field(r.Properties, "StageName")), id
 		case TypeGatewayRouteResp:
 			twoWay[refOf(field(r.Properties, "RouteId"))] = true
 		}
