@@ -32,6 +32,9 @@ var Functions = map[string]Builder{
 	// directory
 	"MembersFunction":   Members,
 	"DirectoryFunction": Directory,
+	// bulk import and export
+	"MemberImportsFunction":   MemberImports,
+	"MemberImportJobFunction": MemberImportJob,
 	// messages
 	"ChatSendFunction":       ChatSend,
 	"ChatFunction":           Chat,
