@@ -253,9 +253,9 @@ var errLeaseLost = errs.E(errs.Conflict, "import_lease_lost", "another run holds
 func (st *Store) Claim(ctx context.Context, tenantID, id, owner string, now, until time.Time) (Job, error) {
 	out, err := st.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(st.Table), Key: st.key(tenantID, jobSK(id)),
-		UpdateExpression:         aws.String("SET leaseOwner = :me, leaseUntil = :until, #s = :running, updatedAt = :now ADD runs :one"),
-		ConditionExpression:      aws.String("attribute_exists(pk) AND #s IN (:queued, :running) AND (leaseUntil < :nowms OR leaseOwner = :me)"),
-		ExpressionAttributeNames: map[string]string{"#s": "state"},
+		UpdateExpression:         aws.String("SET #lo = :me, #lu = :until, #s = :running, #ua = :now ADD #r :one"),
+		ConditionExpression:      aws.String("attribute_exists(pk) AND #s IN (:queued, :running) AND (#lu < :nowms OR #lo = :me)"),
+		ExpressionAttributeNames: map[string]string{"#s": "state", "#lo": "leaseOwner", "#lu": "leaseUntil", "#ua": "updatedAt", "#r": "runs"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":me": avs(owner), ":until": avn(until.UnixMilli()), ":nowms": avn(now.UnixMilli()), ":one": avn(1),
 			":running": avs(StateRunning), ":queued": avs(StateQueued), ":now": avs(now.UTC().Format(time.RFC3339Nano)),
@@ -282,8 +282,13 @@ func (st *Store) Claim(ctx context.Context, tenantID, id, owner string, now, unt
 func (st *Store) Advance(tenantID, id, owner string, p Progress, now, until time.Time) types.TransactWriteItem {
 	return types.TransactWriteItem{Update: &types.Update{
 		TableName: aws.String(st.Table), Key: st.key(tenantID, jobSK(id)),
-		UpdateExpression:    aws.String("SET processed = :to, updatedAt = :now, leaseUntil = :until ADD created :c, updated :u, skipped :s, failed :f"),
-		ConditionExpression: aws.String("processed = :from AND leaseOwner = :me"),
+		UpdateExpression:    aws.String("SET #p = :to, #ua = :now, #lu = :until ADD #c :c, #u :u, #s :s, #f :f"),
+		ConditionExpression: aws.String("#p = :from AND #lo = :me"),
+		// Names for every attribute: several are DynamoDB reserved words.
+		ExpressionAttributeNames: map[string]string{
+			"#p": "processed", "#ua": "updatedAt", "#lu": "leaseUntil", "#lo": "leaseOwner",
+			"#c": "created", "#u": "updated", "#s": "skipped", "#f": "failed",
+		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":to": avn(int64(p.To)), ":from": avn(int64(p.From)), ":me": avs(owner),
 			":c": avn(int64(p.Created)), ":u": avn(int64(p.Updated)), ":s": avn(int64(p.Skipped)), ":f": avn(int64(p.Failed)),
@@ -312,9 +317,9 @@ func (st *Store) Apply(ctx context.Context, it types.TransactWriteItem) error {
 func (st *Store) Finish(ctx context.Context, tenantID, id, owner, state, code string, now time.Time) error {
 	in := &dynamodb.UpdateItemInput{
 		TableName: aws.String(st.Table), Key: st.key(tenantID, jobSK(id)),
-		UpdateExpression:         aws.String("SET #s = :s, leaseUntil = :zero, updatedAt = :now"),
-		ConditionExpression:      aws.String("leaseOwner = :me"),
-		ExpressionAttributeNames: map[string]string{"#s": "state"},
+		UpdateExpression:         aws.String("SET #s = :s, #lu = :zero, #ua = :now"),
+		ConditionExpression:      aws.String("#lo = :me"),
+		ExpressionAttributeNames: map[string]string{"#s": "state", "#lo": "leaseOwner", "#lu": "leaseUntil", "#ua": "updatedAt"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":s": avs(state), ":zero": avn(0), ":me": avs(owner), ":now": avs(now.UTC().Format(time.RFC3339Nano)),
 		},
