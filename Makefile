@@ -1,4 +1,4 @@
-# Workbench. `make run` serves the whole stack on http://127.0.0.1:3000;
+# Workbench. `make run` serves the whole stack on http://127.0.0.1:3000 (PORT=3100 for another port);
 # `make test` runs every test. See README.md.
 
 SHELL := /bin/bash
@@ -7,6 +7,7 @@ PYTHON ?= python3
 LOCAL := .local
 VENV := $(LOCAL)/venv
 BUILD := build
+PORT ?= 3000
 GOFLAGS_LAMBDA := -trimpath -tags lambda.norpc -ldflags "-s -w"
 
 # One line per function of template.yaml: LogicalId=directory under functions/.
@@ -31,15 +32,15 @@ FUNCTIONS := \
 	MarketplaceFunction=marketplace \
 	PartnerSyncFunction=partnersync
 
-.PHONY: all run test bench lint build deploy clean deps
+.PHONY: all run test bench coldstart lint build deploy clean deps
 
 all: lint test
 
-## run: start moto, create the template's tables and secrets, serve the API on :3000 (FRESH=1 starts empty)
+## run: start moto, create the template's tables and secrets, serve the API on 127.0.0.1:$(PORT) (default 3000; FRESH=1 starts empty)
 run: deps
 	@mkdir -p $(LOCAL)/bin
 	$(GO) build -o $(LOCAL)/bin/workbench-local ./infra/local
-	exec $(LOCAL)/bin/workbench-local $(if $(FRESH),-fresh)
+	exec $(LOCAL)/bin/workbench-local $(if $(FRESH),-fresh) -addr 127.0.0.1:$(PORT)
 
 ## test: every unit and integration test (starts its own moto servers)
 test: deps
@@ -49,6 +50,10 @@ test: deps
 ## bench: the benchmarks the issues ask for (BENCHTIME=20x for steadier times; the DynamoDB counts do not change)
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(or $(BENCHTIME),3x) -timeout 60m ./...
+
+## coldstart: every function's cold start against a hello function, with the budget (N=9 runs each)
+coldstart: deps
+	$(GO) run ./infra/coldstart -n $(or $(N),9)
 
 ## lint: formatting and vet
 lint:

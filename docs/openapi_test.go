@@ -3,11 +3,13 @@
 package docs
 
 import (
+	"context"
 	"os"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"go.yaml.in/yaml/v3"
 
 	"workbench/infra/template"
@@ -76,4 +78,17 @@ func sorted(m map[string]bool) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// TestOpenAPIIsValid checks the document with a real OpenAPI validator: a
+// schema written as a quoted string, or a description whose unquoted comma
+// splits a flow mapping, loads as YAML but is no OpenAPI.
+func TestOpenAPIIsValid(t *testing.T) {
+	doc, err := openapi3.NewLoader().LoadFromFile("openapi.yaml")
+	if err != nil {
+		t.Fatalf("openapi.yaml does not load: %v", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("openapi.yaml is not a valid OpenAPI document: %v", err)
+	}
 }

@@ -1,17 +1,9 @@
 // Command approvals is the Lambda function serving the approvals app
-// (/v1/approvals/...).
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"workbench/shared/stack"
+	"workbench/shared/stack/approvalfn"
+	"workbench/shared/stack/wire"
 )
 
-func main() {
-	ctx := context.Background()
-	env := stack.Boot(ctx)
-	lambda.Start(stack.Must(stack.Approvals(ctx, env)))
-}
+func main() { wire.Start(approvalfn.Approvals) }

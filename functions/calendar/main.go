@@ -1,17 +1,9 @@
 // Command calendar is the Lambda function serving the schedules app
-// (/v1/calendar/...).
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"workbench/shared/stack"
+	"workbench/shared/stack/calendarfn"
+	"workbench/shared/stack/wire"
 )
 
-func main() {
-	ctx := context.Background()
-	env := stack.Boot(ctx)
-	lambda.Start(stack.Must(stack.Calendar(ctx, env)))
-}
+func main() { wire.Start(calendarfn.Calendar) }

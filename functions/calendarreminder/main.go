@@ -1,17 +1,9 @@
 // Command calendarreminder is the scheduled Lambda function sending due calendar
-// reminders (a system notice, and SMS for meetings that ask for it).
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"workbench/shared/stack"
+	"workbench/shared/stack/calendarfn"
+	"workbench/shared/stack/wire"
 )
 
-func main() {
-	ctx := context.Background()
-	env := stack.Boot(ctx)
-	lambda.Start(stack.Must(stack.CalendarReminder(ctx, env)))
-}
+func main() { wire.Start(calendarfn.CalendarReminder) }

@@ -1,17 +1,9 @@
 // Command directory is the Lambda function serving departments, custom fields,
-// invitations, self-registration and frequent contacts.
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"workbench/shared/stack"
+	"workbench/shared/stack/directoryfn"
+	"workbench/shared/stack/wire"
 )
 
-func main() {
-	ctx := context.Background()
-	env := stack.Boot(ctx)
-	lambda.Start(stack.Must(stack.Directory(ctx, env)))
-}
+func main() { wire.Start(directoryfn.Directory) }

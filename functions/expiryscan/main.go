@@ -1,17 +1,9 @@
 // Command expiryscan is the scheduled Lambda function that sends the
-// subscription expiry notices that are due.
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"workbench/shared/stack"
+	"workbench/shared/stack/billingfn"
+	"workbench/shared/stack/wire"
 )
 
-func main() {
-	ctx := context.Background()
-	env := stack.Boot(ctx)
-	lambda.Start(stack.Must(stack.ExpiryScan(ctx, env)))
-}
+func main() { wire.Start(billingfn.ExpiryScan) }

@@ -2,15 +2,8 @@
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"workbench/shared/stack"
+	"workbench/shared/stack/partnerfn"
+	"workbench/shared/stack/wire"
 )
 
-func main() {
-	ctx := context.Background()
-	env := stack.Boot(ctx)
-	lambda.Start(stack.Must(stack.Marketplace(ctx, env)))
-}
+func main() { wire.Start(partnerfn.Marketplace) }

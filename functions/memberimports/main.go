@@ -3,15 +3,8 @@
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"workbench/shared/stack"
+	"workbench/shared/stack/memberimportfn"
+	"workbench/shared/stack/wire"
 )
 
-func main() {
-	ctx := context.Background()
-	env := stack.Boot(ctx)
-	lambda.Start(stack.Must(stack.MemberImports(ctx, env)))
-}
+func main() { wire.Start(memberimportfn.MemberImports) }

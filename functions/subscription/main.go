@@ -1,18 +1,9 @@
 // Command subscription is the Lambda function serving the operator's
-// subscription route and the admins' subscription and expiry notice
-// settings.
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"workbench/shared/stack"
+	"workbench/shared/stack/billingfn"
+	"workbench/shared/stack/wire"
 )
 
-func main() {
-	ctx := context.Background()
-	env := stack.Boot(ctx)
-	lambda.Start(stack.Must(stack.Subscription(ctx, env)))
-}
+func main() { wire.Start(billingfn.Subscription) }

@@ -92,7 +92,7 @@ func run(ctx context.Context, o options, ready func(url string)) error {
 	defer server.Stop()
 	slog.Info("moto started", "endpoint", server.Endpoint)
 
-	ls, err := localstack.New(localstack.Config{Template: tmpl, Endpoint: server.Endpoint, Logger: slog.Default()})
+	ls, err := localstack.New(localstack.Config{Template: tmpl, Endpoint: server.Endpoint, Logger: slog.Default(), Settings: localOverrides()})
 	if err != nil {
 		return err
 	}
@@ -133,7 +133,7 @@ func run(ctx context.Context, o options, ready func(url string)) error {
 	}
 	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(localstack.Listener(ln)) }()
 	url := "http://" + ln.Addr().String()
 	slog.Info("ready", "url", url, "functions", len(fns), "routes", len(gw.Routes), "moto", server.Endpoint)
 	if ready != nil {
@@ -230,6 +230,19 @@ func withParent(ctx context.Context) context.Context {
 		}
 	}()
 	return ctx
+}
+
+// localOverrides passes the partner functions' local-only settings (README,
+// "Partner sync") from this process's environment to the functions, which
+// read only their own settings.
+func localOverrides() map[string]string {
+	m := map[string]string{}
+	for _, name := range []string{"PARTNER_EXTRA_CA", "PARTNER_RESOLVE", "PARTNER_RETRY_SCHEDULE"} {
+		if v := os.Getenv(name); v != "" {
+			m[name] = v
+		}
+	}
+	return m
 }
 
 func envBool(name string) bool {

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"workbench/infra/moto"
+	"workbench/shared/httpapi"
 )
 
 // MaxBodyBytes is the largest request body the gateway passes on: Lambda's
@@ -89,7 +90,22 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) []slog.Attr {
 	}
 	route, params, ok := Match(g.Routes, r.Method, r.URL.EscapedPath())
 	if !ok {
+		if methods := Allowed(g.Routes, r.URL.EscapedPath()); len(methods) > 0 {
+			// API Gateway's HTTP API answers its own 404 here; the local
+			// stack answers as the API.md contract has it, and as a function
+			// whose router knows the path does.
+			w.Header().Set("Allow", strings.Join(methods, ", "))
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
+				fmt.Sprintf("%s is not allowed on %s; it takes %s", r.Method, r.URL.Path, strings.Join(methods, ", ")))
+			return nil
+		}
 		writeError(w, http.StatusNotFound, "route_not_found", fmt.Sprintf("no route matches %s %s", r.Method, r.URL.Path))
+		return nil
+	}
+	if err := httpapi.CheckPath(r.URL.EscapedPath()); err != nil {
+		// API Gateway would pass the decoded id on to the function, whose
+		// router refuses it the same way.
+		writeFieldError(w, http.StatusBadRequest, "invalid_path", "path", "a path segment must not hold an encoded slash (%2F)")
 		return nil
 	}
 	attrs := []slog.Attr{slog.String("route", route.Key), slog.String("function", route.Function)}
@@ -106,7 +122,8 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) []slog.Attr {
 	attrs = append(attrs, slog.String("request_id", ev.RequestContext.RequestID))
 	payload, err := json.Marshal(ev)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "gateway_error", err.Error())
+		g.logger().ErrorContext(r.Context(), "encode event", "err", err)
+		writeError(w, http.StatusInternalServerError, "gateway_error", "the gateway could not build the event; its log has the cause")
 		return attrs
 	}
 	out, err := fn.Invoke(r.Context(), payload)
@@ -233,7 +250,9 @@ func (g *Gateway) functionFailed(ctx context.Context, w http.ResponseWriter, id 
 		attrs = append(attrs, "stack", string(pe.Stack))
 	}
 	g.logger().ErrorContext(ctx, "function failed", attrs...)
-	writeError(w, http.StatusBadGateway, "function_error", fmt.Sprintf("%s failed: %v", id, err))
+	// The cause is in the log; the caller gets no Go internals, as API
+	// Gateway answers a failed invocation with a bare message.
+	writeError(w, http.StatusBadGateway, "function_error", id+" failed; the local stack's log has the cause")
 }
 
 func (g *Gateway) logger() *slog.Logger {
@@ -405,7 +424,7 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 		if errors.As(err, &tooLarge) {
 			writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is larger than %d bytes", MaxBodyBytes))
 		} else {
-			writeError(w, http.StatusBadRequest, "bad_body", err.Error())
+			writeError(w, http.StatusBadRequest, "bad_body", "the request body could not be read")
 		}
 		return nil, false
 	}

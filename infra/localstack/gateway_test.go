@@ -1,12 +1,14 @@
 package localstack
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -167,7 +169,9 @@ func testGateway(t *testing.T) *httptest.Server {
 			"Scan":  {LogicalID: "Scan", Handler: scheduled},
 		},
 	}
-	srv := httptest.NewServer(g)
+	srv := httptest.NewUnstartedServer(g)
+	srv.Listener = Listener(srv.Listener)
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -261,7 +265,9 @@ func TestGatewayRoundTrip(t *testing.T) {
 		code         string
 	}{
 		{"GET", "/nowhere", 404, "route_not_found"},
-		{"DELETE", "/v1/echo/7", 404, "route_not_found"},
+		{"DELETE", "/v1/echo/7", 405, "method_not_allowed"},
+		{"GET", "/v1/echo/a%2Fb", 400, "invalid_path"},
+		{"GET", "/v1/echo/a%2fb", 400, "invalid_path"},
 		{"POST", "/fail", 502, "function_error"},
 		{"GET", "/panic", 502, "function_error"},
 		{"GET", "/gone", 502, "function_error"},
@@ -278,11 +284,52 @@ func TestGatewayRoundTrip(t *testing.T) {
 		if resp.StatusCode != tc.status || errorCode(t, body) != tc.code {
 			t.Errorf("%s %s = %d %s, want %d %s", tc.method, tc.path, resp.StatusCode, body, tc.status, tc.code)
 		}
+		for _, leak := range []string{"boom", "kaboom", "panic", "runtime", "goroutine"} {
+			if strings.Contains(string(body), leak) {
+				t.Errorf("%s %s leaks %q: %s", tc.method, tc.path, leak, body)
+			}
+		}
 	}
 
 	resp, body = do(t, "POST", srv.URL+"/fail", strings.Repeat("x", MaxBodyBytes+1))
 	if resp.StatusCode != 413 || errorCode(t, body) != "body_too_large" {
 		t.Errorf("large body: %d %s", resp.StatusCode, body)
+	}
+	resp, body = do(t, "DELETE", srv.URL+"/v1/echo/7", "")
+	if resp.Header.Get("Allow") != "GET" || resp.Header.Get("X-Request-Id") == "" {
+		t.Errorf("405: Allow %q, X-Request-Id %q: %s", resp.Header.Get("Allow"), resp.Header.Get("X-Request-Id"), body)
+	}
+}
+
+// Requests net/http refuses before any handler runs get the API's JSON
+// error with a request id, not the server's plain text.
+func TestGatewayMalformedRequests(t *testing.T) {
+	srv := testGateway(t)
+	for _, raw := range []string{
+		"GET /v1/echo/7 HTTP/1.1\r\nHost: x\r\nX-Test: a\x00b\r\n\r\n",
+		"GET /v1/echo/7 HTTP/1.1\r\nHost: x\r\nX-Te\x00st: ab\r\n\r\n",
+		"GET /v1/echo/7 HTTP/1.1\r\nHost: x\r\nX-Test: a\rb\r\n\r\n",
+	} {
+		c, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte(raw))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("%q: %v", raw, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		c.Close()
+		if resp.StatusCode != 400 || errorCode(t, body) != "bad_request" || resp.Header.Get("X-Request-Id") == "" ||
+			!strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+			t.Errorf("%q: %d %v %s", raw, resp.StatusCode, resp.Header, body)
+		}
+	}
+	// A handler's own 400 passes through untouched.
+	resp, body := do(t, "GET", srv.URL+"/_local/sms", "")
+	if resp.StatusCode != 400 || errorCode(t, body) != "required" {
+		t.Errorf("handler 400: %d %s", resp.StatusCode, body)
 	}
 }
 

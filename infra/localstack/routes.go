@@ -169,3 +169,15 @@ func variable(seg string) (string, bool) {
 	}
 	return "", false
 }
+
+// Allowed lists the methods that some route other than $default has for
+// path (escaped), in a fixed order: what a 405's Allow header says.
+func Allowed(routes []Route, path string) []string {
+	var out []string
+	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} {
+		if r, _, ok := Match(routes, m, path); ok && r.Key != "$default" {
+			out = append(out, m)
+		}
+	}
+	return out
+}

@@ -149,7 +149,9 @@ func New(t testing.TB, opts ...Option) *Stack {
 	if err != nil {
 		t.Fatalf("stacktest: %v", err)
 	}
-	srv := httptest.NewServer(gw)
+	srv := httptest.NewUnstartedServer(gw)
+	srv.Listener = localstack.Listener(srv.Listener)
+	srv.Start()
 	t.Cleanup(srv.Close)
 
 	return &Stack{
@@ -270,6 +272,7 @@ func (s *Stack) Do(t testing.TB, method, path, token string, body any) (status i
 	if err != nil {
 		t.Fatalf("stacktest: %s %s: %v", method, path, err)
 	}
+	CheckResponse(t, method, path, resp.StatusCode, resp.Header, respBody)
 	return resp.StatusCode, respBody, resp.Header
 }
 

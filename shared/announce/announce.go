@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"workbench/shared/errs"
+	"workbench/shared/text"
 )
 
 // Limits.
@@ -85,6 +86,9 @@ type Input struct {
 
 func normalizeTitle(s string) (string, error) {
 	s = strings.TrimSpace(s)
+	if err := text.Line("title", s); err != nil {
+		return "", err
+	}
 	if n := utf8.RuneCountInString(s); n < 1 || n > MaxTitle {
 		return "", errs.Invalidf("title", "invalid_title", "title must be 1 to %d characters", MaxTitle)
 	}
@@ -92,8 +96,8 @@ func normalizeTitle(s string) (string, error) {
 }
 
 func normalizeBody(s string) (string, error) {
-	if !utf8.ValidString(s) {
-		return "", errs.Invalidf("body", "invalid_body", "body must be UTF-8 text")
+	if err := text.Lines("body", s); err != nil {
+		return "", err
 	}
 	if utf8.RuneCountInString(s) > MaxBody {
 		return "", errs.Invalidf("body", "body_too_long", "body is at most %d characters", MaxBody)

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"workbench/shared/errs"
+	texts "workbench/shared/text"
 )
 
 // Forms.
@@ -94,21 +95,21 @@ type Action struct {
 // move approvals in flight); Step is the index of the approver whose turn it
 // is while pending.
 type Approval struct {
-	ID            string         `json:"id"`
-	TenantID      string         `json:"-"`
-	Form          string         `json:"form"`
-	ApplicantID   string         `json:"applicantId"`
-	Status        string         `json:"status"`
-	Step          int            `json:"step"`
-	Approvers     []string       `json:"approvers"`
-	CC            []string       `json:"cc"`
-	Leave         *Leave         `json:"leave,omitempty"`
-	Outing        *Outing        `json:"outing,omitempty"`
-	Reimbursement *Reimbursement `json:"reimbursement,omitempty"`
-	History       []Action       `json:"history"`
-	CreatedAt     time.Time      `json:"createdAt"`
-	UpdatedAt     time.Time      `json:"updatedAt"`
-	Version       int            `json:"version"`
+	ID            string         `json:"id" dynamodbav:"id"`
+	TenantID      string         `json:"-" dynamodbav:"tenantId"`
+	Form          string         `json:"form" dynamodbav:"form"`
+	ApplicantID   string         `json:"applicantId" dynamodbav:"applicantId"`
+	Status        string         `json:"status" dynamodbav:"status"`
+	Step          int            `json:"step" dynamodbav:"step"`
+	Approvers     []string       `json:"approvers" dynamodbav:"approvers"`
+	CC            []string       `json:"cc" dynamodbav:"cc"`
+	Leave         *Leave         `json:"leave,omitempty" dynamodbav:"leave,omitempty"`
+	Outing        *Outing        `json:"outing,omitempty" dynamodbav:"outing,omitempty"`
+	Reimbursement *Reimbursement `json:"reimbursement,omitempty" dynamodbav:"reimbursement,omitempty"`
+	History       []Action       `json:"history" dynamodbav:"history"`
+	CreatedAt     time.Time      `json:"createdAt" dynamodbav:"createdAt"`
+	UpdatedAt     time.Time      `json:"updatedAt" dynamodbav:"updatedAt"`
+	Version       int            `json:"version" dynamodbav:"version"`
 }
 
 // CurrentApprover returns whose turn it is, or "" when finished.
@@ -139,13 +140,13 @@ func (a *Approval) Involves(member string) bool {
 
 // Summary is what the lists show of an approval.
 type Summary struct {
-	ID          string    `json:"id"`
-	Form        string    `json:"form"`
-	ApplicantID string    `json:"applicantId"`
-	Status      string    `json:"status"`
-	Title       string    `json:"title"`
-	CreatedAt   time.Time `json:"createdAt"`
-	UpdatedAt   time.Time `json:"updatedAt"`
+	ID          string    `json:"id" dynamodbav:"id"`
+	Form        string    `json:"form" dynamodbav:"form"`
+	ApplicantID string    `json:"applicantId" dynamodbav:"applicantId"`
+	Status      string    `json:"status" dynamodbav:"status"`
+	Title       string    `json:"title" dynamodbav:"title"`
+	CreatedAt   time.Time `json:"createdAt" dynamodbav:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt" dynamodbav:"updatedAt"`
 }
 
 // Summary returns a's list entry.
@@ -203,8 +204,17 @@ func (in *SubmitInput) Normalize() error {
 	return errs.Invalidf("form", "invalid_form", "form must be one of %s", strings.Join(Forms, ", "))
 }
 
-func text(field, s string, min, max int) (string, error) {
+// text trims a field a person reads and checks its length and its
+// characters: multi-line fields may hold tabs and line breaks.
+func text(field, s string, min, max int, multiline bool) (string, error) {
 	s = strings.TrimSpace(s)
+	check := texts.Line
+	if multiline {
+		check = texts.Lines
+	}
+	if err := check(field, s); err != nil {
+		return "", err
+	}
 	if n := utf8.RuneCountInString(s); n < min || n > max {
 		if min > 0 && n == 0 {
 			return "", errs.Invalidf(field, "required", "%s is required", field)
@@ -247,13 +257,13 @@ func (l *Leave) normalize() error {
 	if halves%2 == 1 {
 		l.Days += ".5"
 	}
-	l.Reason, err = text("leave.reason", l.Reason, 0, MaxReasonLen)
+	l.Reason, err = text("leave.reason", l.Reason, 0, MaxReasonLen, true)
 	return err
 }
 
 func (o *Outing) normalize() error {
 	var err error
-	if o.Destination, err = text("outing.destination", o.Destination, 1, 100); err != nil {
+	if o.Destination, err = text("outing.destination", o.Destination, 1, 100, false); err != nil {
 		return err
 	}
 	if o.Start.IsZero() {
@@ -266,7 +276,7 @@ func (o *Outing) normalize() error {
 		return errs.Invalidf("outing.end", "end_before_start", "outing.end must be after outing.start")
 	}
 	o.Start, o.End = o.Start.UTC(), o.End.UTC()
-	o.Reason, err = text("outing.reason", o.Reason, 0, MaxReasonLen)
+	o.Reason, err = text("outing.reason", o.Reason, 0, MaxReasonLen, true)
 	return err
 }
 
@@ -293,26 +303,26 @@ func (r *Reimbursement) normalize() error {
 		}
 		it.Amount = a.String()
 		total += a
-		if it.Category, err = text(field+".category", it.Category, 1, 20); err != nil {
+		if it.Category, err = text(field+".category", it.Category, 1, 20, false); err != nil {
 			return err
 		}
-		if it.Description, err = text(field+".description", it.Description, 0, 200); err != nil {
+		if it.Description, err = text(field+".description", it.Description, 0, 200, false); err != nil {
 			return err
 		}
 	}
 	r.Total = total.String()
 	var err error
-	r.Reason, err = text("reimbursement.reason", r.Reason, 0, MaxReasonLen)
+	r.Reason, err = text("reimbursement.reason", r.Reason, 0, MaxReasonLen, true)
 	return err
 }
 
 // Chain is an admin's configuration of a form: approvers act in order,
 // CC members are told and may read the approval.
 type Chain struct {
-	Form      string     `json:"form"`
-	Approvers []Approver `json:"approvers"`
-	CC        []string   `json:"cc"`
-	UpdatedAt time.Time  `json:"updatedAt"`
+	Form      string     `json:"form" dynamodbav:"form"`
+	Approvers []Approver `json:"approvers" dynamodbav:"approvers"`
+	CC        []string   `json:"cc" dynamodbav:"cc"`
+	UpdatedAt time.Time  `json:"updatedAt" dynamodbav:"updatedAt"`
 }
 
 // Approver is one step of a chain. Only members for now: the directory has

@@ -1,13 +1,21 @@
 package approval_test
 
 import (
+	"context"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"workbench/infra/stacktest"
+	"workbench/shared/approval"
 )
 
 type approvalOut struct {
@@ -333,5 +341,31 @@ func TestApprovalTenantIsolation(t *testing.T) {
 	stacktest.Want(t, s.Call(t, "PUT", "/v1/approvals/chains/leave", other.Admin.Token, map[string]any{"approvers": []map[string]string{{"memberId": f.ap1.ID}}}), 400, "unknown_member")
 	if p := f.list(t, "todo", other.Admin.Token); len(p.Items) != 0 {
 		t.Fatalf("other tenant sees %+v", p)
+	}
+}
+
+// A stored approval names its attributes as the API does, not by Go field
+// names: the table is read by people and tools, not only by this package.
+func TestApprovalStoredAttributeNames(t *testing.T) {
+	t.Parallel()
+	f := newApprovals(t)
+	a := f.submit(t, leave())
+	out, err := f.s.DynamoDB().GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName: aws.String(f.s.Tables["ApprovalsTable"]),
+		Key: map[string]types.AttributeValue{
+			"pk": &types.AttributeValueMemberS{Value: "T#" + f.t.ID}, "sk": &types.AttributeValueMemberS{Value: "APPROVAL#" + a.ID},
+		},
+	})
+	if err != nil || out.Item == nil {
+		t.Fatalf("stored approval: %v %v", out, err)
+	}
+	got := slices.Sorted(maps.Keys(out.Item))
+	want := slices.Sorted(slices.Values(append([]string{"pk", "sk", "gsi1pk", "gsi1sk", "type", "leave"}, approval.ApprovalAttributes[:12]...)))
+	if !slices.Equal(got, want) {
+		t.Errorf("stored attributes %v, documented %v", got, want)
+	}
+	leave := out.Item["leave"].(*types.AttributeValueMemberM).Value
+	if _, ok := leave["reason"]; !ok {
+		t.Errorf("leave attributes: %v", slices.Sorted(maps.Keys(leave)))
 	}
 }

@@ -147,7 +147,7 @@ func (s *Service) Reject(ctx context.Context, tenantID, memberID, id string, d D
 }
 
 func (s *Service) act(ctx context.Context, tenantID, memberID, id, action, comment string) (*Approval, error) {
-	comment, err := text("comment", comment, 0, MaxCommentLen)
+	comment, err := text("comment", comment, 0, MaxCommentLen, true)
 	if err != nil {
 		return nil, err
 	}

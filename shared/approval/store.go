@@ -48,12 +48,22 @@ type DB interface {
 //	pk=CC#<tenant>#<member>     sk=<id>            "CC to me"
 //
 // Ids are time-ordered, so every list reads one partition backwards.
+// Attribute names are the API's field names (ApprovalAttributes).
 type DynamoStore struct {
 	DB    DB
 	Table string
 }
 
 var _ Store = (*DynamoStore)(nil)
+
+// ApprovalAttributes are the attributes of a stored approval of each form,
+// beside its keys (pk, sk, gsi1pk, gsi1sk, type).
+var ApprovalAttributes = []string{
+	"id", "tenantId", "form", "applicantId", "status", "step", "approvers", "cc",
+	"history", "createdAt", "updatedAt", "version",
+	// one of, by form
+	"leave", "outing", "reimbursement",
+}
 
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 
@@ -180,7 +190,7 @@ func (d *DynamoStore) Update(ctx context.Context, a *Approval, removeTodo, addTo
 	tx := []types.TransactWriteItem{{Put: &types.Put{
 		TableName: aws.String(d.Table), Item: item,
 		ConditionExpression:       aws.String("#v = :v AND #s = :pending"),
-		ExpressionAttributeNames:  map[string]string{"#v": "Version", "#s": "Status"},
+		ExpressionAttributeNames:  map[string]string{"#v": "version", "#s": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.Itoa(a.Version - 1)}, ":pending": s(Pending)},
 	}}}
 	if removeTodo != "" {

@@ -95,13 +95,15 @@ func (s *DynamoSessions) CheckSession(ctx context.Context, p Principal) (Status,
 	out, err := s.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
 		s.IdentityTable: {
 			Keys:                 []map[string]types.AttributeValue{SessionKey(p.TenantID, p.SessionID)},
-			ProjectionExpression: aws.String("memberId, createdAt, expiresAt, revokedAt"),
+			ProjectionExpression: aws.String("memberId, tenantCode, createdAt, expiresAt, revokedAt"),
 		},
 		s.DirectoryTable: {
 			Keys:                     []map[string]types.AttributeValue{memberKey},
 			ProjectionExpression:     aws.String("#r, enabled, departmentIds, sessionsNotBefore"),
 			ExpressionAttributeNames: map[string]string{"#r": "role"},
 		},
+		// Read in the same round trip by the token's code, and used only
+		// once the session (keyed by the tenant id) has vouched for it.
 		s.TenantsTable: {
 			Keys:                 []map[string]types.AttributeValue{billing.Key(p.TenantCode)},
 			ProjectionExpression: aws.String(billing.Projection),
@@ -114,10 +116,11 @@ func (s *DynamoSessions) CheckSession(ctx context.Context, p Principal) (Status,
 		return Status{}, errs.E(errs.Unavailable, "try_again", "the session could not be checked; try again")
 	}
 	var sess struct {
-		MemberID  string     `dynamodbav:"memberId"`
-		CreatedAt time.Time  `dynamodbav:"createdAt"`
-		ExpiresAt time.Time  `dynamodbav:"expiresAt"`
-		RevokedAt *time.Time `dynamodbav:"revokedAt"`
+		MemberID   string     `dynamodbav:"memberId"`
+		TenantCode string     `dynamodbav:"tenantCode"`
+		CreatedAt  time.Time  `dynamodbav:"createdAt"`
+		ExpiresAt  time.Time  `dynamodbav:"expiresAt"`
+		RevokedAt  *time.Time `dynamodbav:"revokedAt"`
 	}
 	var member struct {
 		Role          string     `dynamodbav:"role"`
@@ -129,6 +132,11 @@ func (s *DynamoSessions) CheckSession(ctx context.Context, p Principal) (Status,
 	if len(sessions) != 1 || attributevalue.UnmarshalMap(sessions[0], &sess) != nil ||
 		sess.MemberID != p.MemberID || sess.RevokedAt != nil || !s.Now().Before(sess.ExpiresAt) {
 		return Status{}, errs.E(errs.Unauthenticated, "session_revoked", "this session has ended; log in again")
+	}
+	if sess.TenantCode == "" || sess.TenantCode != p.TenantCode {
+		// The tenant is the session's: a token whose code claims another
+		// tenant would have the subscription gate read that tenant's state.
+		return Status{}, errs.E(errs.Unauthenticated, "invalid_token", "the access token is not valid")
 	}
 	if len(members) != 1 || attributevalue.UnmarshalMap(members[0], &member) != nil {
 		return Status{}, errs.E(errs.Unauthenticated, "session_revoked", "this session has ended; log in again")

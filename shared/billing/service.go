@@ -6,12 +6,12 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"workbench/shared/directory"
 	"workbench/shared/errs"
 	"workbench/shared/ids"
+	"workbench/shared/text"
 )
 
 // Service sets subscriptions and keeps the notice settings.
@@ -96,7 +96,7 @@ func (s *Service) update(ctx context.Context, tenantID, code string, change func
 // nothing but plan and periods, so an operator's retry sends nothing twice.
 func (s *Service) Set(ctx context.Context, code string, in SetInput) (View, error) {
 	plan := strings.TrimSpace(in.Plan)
-	if plan == "" || utf8.RuneCountInString(plan) > 64 || strings.IndexFunc(plan, unicode.IsControl) >= 0 {
+	if plan == "" || utf8.RuneCountInString(plan) > 64 || text.Line("plan", plan) != nil {
 		return View{}, errs.Invalidf("plan", "invalid_plan", "plan must be 1 to 64 characters")
 	}
 	if (in.ExpiresAt == "") == (in.ExtendDays == nil) {

@@ -499,3 +499,28 @@ func TestRenewalSkipsThresholdsAlreadyPast(t *testing.T) {
 		t.Fatalf("inbox holds %d notices, want 5 (d7, grace, d15, d7, grace)", len(n))
 	}
 }
+
+// The gate reads the state of the session's tenant: a token whose code
+// claims another tenant (one with no subscription, which is valid) must not
+// carry a released tenant's member past it.
+func TestGateUsesTheSessionsTenant(t *testing.T) {
+	h := newHarness(t, utc("2027-01-20T00:00:00Z"))
+	gone := h.newTenant(t, "gone")
+	other := h.newTenant(t, "other")
+	h.setSubscription(t, "gone", map[string]any{"plan": "std", "expiresAt": "2026-01-01T00:00:00Z"})
+	h.expectError(t, "GET", "/v1/admin/subscription", gone.Token, nil, 403, "subscription_released", "")
+
+	now := h.clock.Now()
+	sid := ids.New(now)
+	sessions := &auth.DynamoSessions{DB: h.DynamoDB(), IdentityTable: h.Tables["IdentityTable"]}
+	if err := sessions.Put(context.Background(), auth.NewSession(sid, gone.ID, gone.Code, gone.AdminID, "sms", now, 24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	forged, _, err := h.tokens.Issue(auth.Principal{TenantID: gone.ID, TenantCode: other.Code, MemberID: gone.AdminID, SessionID: sid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/v1/admin/subscription", "/v1/me"} {
+		h.expectError(t, "GET", path, forged, nil, 401, "invalid_token", "")
+	}
+}

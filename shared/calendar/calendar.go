@@ -17,6 +17,7 @@ import (
 	"github.com/teambition/rrule-go"
 
 	"workbench/shared/errs"
+	texts "workbench/shared/text"
 )
 
 // Kinds.
@@ -126,8 +127,17 @@ type Input struct {
 	SMSReminder     bool     `json:"smsReminder"`
 }
 
-func text(field, s string, min, max int) (string, error) {
+// text trims a field a person reads and checks its length and its
+// characters: multi-line fields may hold tabs and line breaks.
+func text(field, s string, min, max int, multiline bool) (string, error) {
 	s = strings.TrimSpace(s)
+	check := texts.Line
+	if multiline {
+		check = texts.Lines
+	}
+	if err := check(field, s); err != nil {
+		return "", err
+	}
 	if n := utf8.RuneCountInString(s); n < min || n > max {
 		if n == 0 {
 			return "", errs.Invalidf(field, "required", "%s is required", field)
@@ -163,13 +173,13 @@ func (in *Input) Build() (*Event, error) {
 		return nil, errs.Invalidf("kind", "invalid_kind", "kind must be meeting, reminder, notice or schedule")
 	}
 	var err error
-	if e.Title, err = text("title", in.Title, 1, 100); err != nil {
+	if e.Title, err = text("title", in.Title, 1, 100, false); err != nil {
 		return nil, err
 	}
-	if e.Description, err = text("description", in.Description, 0, 2000); err != nil {
+	if e.Description, err = text("description", in.Description, 0, 2000, true); err != nil {
 		return nil, err
 	}
-	if e.Location, err = text("location", in.Location, 0, 200); err != nil {
+	if e.Location, err = text("location", in.Location, 0, 200, false); err != nil {
 		return nil, err
 	}
 	loc, zone, err := LoadZone("timezone", in.TimeZone)
@@ -266,7 +276,7 @@ func normalizeRRule(s string, e *Event) (string, error) {
 	}
 	opt, err := rrule.StrToROption(strings.ToUpper(s))
 	if err != nil {
-		return "", errs.Invalidf("rrule", "invalid_rrule", "rrule is not a valid RRULE: %v", err)
+		return "", invalidRRule(s)
 	}
 	switch opt.Freq {
 	case rrule.DAILY, rrule.WEEKLY, rrule.MONTHLY:
@@ -282,7 +292,7 @@ func normalizeRRule(s string, e *Event) (string, error) {
 	norm := opt.RRuleString()
 	r, err := e.rule(norm)
 	if err != nil {
-		return "", errs.Invalidf("rrule", "invalid_rrule", "rrule is not a valid RRULE: %v", err)
+		return "", invalidRRule(s)
 	}
 	limit := e.Start.AddDate(MaxSeries, 0, 0)
 	next := r.Iterator()
@@ -301,6 +311,21 @@ func normalizeRRule(s string, e *Event) (string, error) {
 		return "", errs.Invalidf("rrule", "rrule_empty", "rrule has no occurrence")
 	}
 	return norm, nil
+}
+
+// invalidRRule names the first part of s that does not parse, in the
+// caller's words: the parser's own errors ("strconv.Atoi: parsing …") are
+// Go internals, not an answer.
+func invalidRRule(s string) error {
+	for part := range strings.SplitSeq(strings.ToUpper(s), ";") {
+		if _, err := rrule.StrToROption("FREQ=DAILY;" + part); err != nil {
+			if r := []rune(part); len(r) > 40 {
+				part = string(r[:40]) + "…"
+			}
+			return errs.Invalidf("rrule", "invalid_rrule", "rrule part %q is not valid; an RRULE reads like FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10", part)
+		}
+	}
+	return errs.Invalidf("rrule", "invalid_rrule", "rrule is not a valid RRULE; it reads like FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10")
 }
 
 func (e *Event) rule(s string) (*rrule.RRule, error) {

@@ -39,6 +39,13 @@ func TestBuildRejectsBadInput(t *testing.T) {
 		{"yearly rrule", func(in *Input) { in.RRule = "FREQ=YEARLY;COUNT=3" }, "rrule", "invalid_rrule"},
 		{"rrule with dtstart", func(in *Input) { in.RRule = "DTSTART:20261207T010000Z\nRRULE:FREQ=DAILY;COUNT=3" }, "rrule", "invalid_rrule"},
 		{"garbage rrule", func(in *Input) { in.RRule = "FREQ=WEEKLY;BYDAY=XX;COUNT=3" }, "rrule", "invalid_rrule"},
+		{"rrule count not a number", func(in *Input) { in.RRule = "FREQ=WEEKLY;COUNT=x" }, "rrule", "invalid_rrule"},
+		{"rrule interval not a number", func(in *Input) { in.RRule = "FREQ=DAILY;INTERVAL=1.5;COUNT=3" }, "rrule", "invalid_rrule"},
+		{"rrule unknown part", func(in *Input) { in.RRule = "FREQ=DAILY;BOGUS=1;COUNT=3" }, "rrule", "invalid_rrule"},
+		{"title on two lines", func(in *Input) { in.Title = "周会\n改期" }, "title", "invalid_text"},
+		{"title with a tab", func(in *Input) { in.Title = "周会\t改期" }, "title", "invalid_text"},
+		{"location on two lines", func(in *Input) { in.Location = "A\nB" }, "location", "invalid_text"},
+		{"title with bidi override", func(in *Input) { in.Title = "会议\u202e反转" }, "title", "invalid_text"},
 		{"negative reminder", func(in *Input) { in.ReminderMinutes = intp(-5) }, "reminderMinutes", "invalid_reminder"},
 		{"sms on schedule", func(in *Input) { in.Kind = Schedule; in.SMSReminder = true }, "smsReminder", "sms_for_meetings_only"},
 		{"attendees on reminder", func(in *Input) { in.Kind = Reminder; in.Attendees = []string{"a"} }, "attendees", "personal_event"},
@@ -54,6 +61,12 @@ func TestBuildRejectsBadInput(t *testing.T) {
 			e := errs.As(err)
 			if err == nil || e.Kind != errs.Invalid || e.Field != c.field || e.Code != c.code {
 				t.Fatalf("Build = %v; want 400 %s on %s", err, c.code, c.field)
+			}
+			// Messages are for people: no Go internals.
+			for _, leak := range []string{"strconv", "Atoi", "parsing", "invalid syntax", "runtime", "%!"} {
+				if strings.Contains(e.Message, leak) {
+					t.Errorf("message %q leaks %q", e.Message, leak)
+				}
 			}
 		})
 	}

@@ -21,6 +21,7 @@ import (
 	"unicode/utf8"
 
 	"workbench/shared/errs"
+	texts "workbench/shared/text"
 )
 
 // Limits of the chat rules (SPEC.md §3 and the messages issue).
@@ -145,8 +146,8 @@ func NormalizeText(field, text string) (string, error) {
 	text = strings.ReplaceAll(text, "\r\n", "\n")
 	text = strings.ReplaceAll(text, "\t", " ")
 	text = strings.TrimSpace(text)
-	if !utf8.ValidString(text) {
-		return "", errs.Invalidf(field, "invalid_text", "%s must be valid UTF-8", field)
+	if err := texts.Lines(field, text); err != nil {
+		return "", err
 	}
 	n := utf8.RuneCountInString(text)
 	if n == 0 {
@@ -174,10 +175,8 @@ func NormalizeGroupName(field, name string) (string, error) {
 	if n > MaxGroupNameRunes {
 		return "", errs.Invalidf(field, "invalid_group_name", "%s must be at most %d characters, not %d", field, MaxGroupNameRunes, n)
 	}
-	for _, r := range name {
-		if unicode.IsControl(r) {
-			return "", errs.Invalidf(field, "invalid_group_name", "%s must not hold control characters", field)
-		}
+	if err := texts.Line(field, name); err != nil {
+		return "", err
 	}
 	return name, nil
 }

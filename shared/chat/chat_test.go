@@ -23,6 +23,9 @@ func TestNormalizeText(t *testing.T) {
 		{"nul", "a\x00b", "", "invalid_text"},
 		{"escape", "a\x1b[31mb", "", "invalid_text"},
 		{"c1 control", "a\u0085b", "", "invalid_text"},
+		{"bidi override", "会议\u202e反转", "", "invalid_text"},
+		{"bidi isolate", "a\u2067b", "", "invalid_text"},
+		{"invalid utf-8", "a\xffb", "", "invalid_text"},
 		{"max", strings.Repeat("字", MaxTextRunes), strings.Repeat("字", MaxTextRunes), ""},
 		{"too long", strings.Repeat("字", MaxTextRunes+1), "", "text_too_long"},
 	} {
@@ -45,9 +48,15 @@ func TestNormalizeGroupName(t *testing.T) {
 	if n, err := NormalizeGroupName("name", " 生产部 "); err != nil || n != "生产部" {
 		t.Fatalf("got %q, %v", n, err)
 	}
-	for _, bad := range []string{"", "  ", strings.Repeat("a", 31), "a\x01b"} {
+	for _, bad := range []string{"", "  ", strings.Repeat("a", 31)} {
 		if _, err := NormalizeGroupName("name", bad); !errs.Is(err, "invalid_group_name") {
 			t.Errorf("NormalizeGroupName(%q) = %v, want invalid_group_name", bad, err)
+		}
+	}
+	// The text rules of shared/text: one line, no controls, no bidi.
+	for _, bad := range []string{"a\x01b", "a\nb", "a\tb", "生产\u202e部", "a\u2066b", "a\xffb"} {
+		if _, err := NormalizeGroupName("name", bad); !errs.Is(err, "invalid_text") || errs.As(err).Field != "name" {
+			t.Errorf("NormalizeGroupName(%q) = %v, want invalid_text", bad, err)
 		}
 	}
 	if _, err := NormalizeGroupName("name", strings.Repeat("群", 30)); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -397,8 +398,10 @@ func TestConcurrentSendsOverHTTP(t *testing.T) {
 				return
 			}
 			defer resp.Body.Close()
+			raw, _ := io.ReadAll(resp.Body)
+			stacktest.CheckResponse(t, "POST", "/v1/conversations/"+dm+"/messages", resp.StatusCode, resp.Header, raw)
 			var m struct{ Seq int }
-			json.NewDecoder(resp.Body).Decode(&m)
+			json.Unmarshal(raw, &m)
 			if resp.StatusCode != 201 {
 				fails[i] = fmt.Sprint(resp.StatusCode)
 			}

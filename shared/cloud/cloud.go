@@ -9,9 +9,11 @@ package cloud
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -36,8 +38,9 @@ type Env struct {
 	// replace it to move time.
 	Now func() time.Time
 
-	mu    sync.Mutex
-	cache map[string]string
+	mu          sync.Mutex
+	cache       map[string]string // secret id → text
+	secretTrips atomic.Int32
 }
 
 // Load reads the AWS settings from src and builds the clients. It makes no
@@ -70,22 +73,69 @@ func Load(ctx context.Context, src config.Source, optFns ...func(*awsconfig.Load
 
 // Secret returns the text of the Secrets Manager secret whose id (name or
 // ARN) is in the setting named setting. Secrets are read once per cold
-// start.
+// start; a builder reads all of its secrets first with Prefetch, so that
+// this finds them cached.
 func (e *Env) Secret(ctx context.Context, setting string) (string, error) {
-	id := strings.TrimSpace(e.Config(setting))
-	if id == "" {
-		return "", fmt.Errorf("%s is required (the id of a secret)", setting)
+	if err := e.Prefetch(ctx, setting); err != nil {
+		return "", err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if v, ok := e.cache[id]; ok {
-		return v, nil
-	}
-	out, err := e.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
-	if err != nil {
-		return "", fmt.Errorf("read secret named by %s: %w", setting, err)
-	}
-	value := aws.ToString(out.SecretString)
-	e.cache[id] = value
-	return value, nil
+	return e.cache[strings.TrimSpace(e.Config(setting))], nil
 }
+
+// Prefetch reads the secrets named by the settings that are not read yet,
+// concurrently: a cold start waits for one round trip, however many
+// secrets its function has. (Concurrent GetSecretValue calls rather than
+// one BatchGetSecretValue, which IAM can only grant on every secret.)
+func (e *Env) Prefetch(ctx context.Context, settings ...string) error {
+	type read struct{ setting, id, value string }
+	var todo []*read
+	var errs []error
+	e.mu.Lock()
+	seen := map[string]bool{}
+	for _, setting := range settings {
+		id := strings.TrimSpace(e.Config(setting))
+		switch _, cached := e.cache[id]; {
+		case id == "":
+			errs = append(errs, fmt.Errorf("%s is required (the id of a secret)", setting))
+		case !cached && !seen[id]:
+			seen[id] = true
+			todo = append(todo, &read{setting: setting, id: id})
+		}
+	}
+	e.mu.Unlock()
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	e.secretTrips.Add(1)
+	errs = make([]error, len(todo))
+	var wg sync.WaitGroup
+	for i, r := range todo {
+		wg.Go(func() {
+			out, err := e.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(r.id)})
+			if err != nil {
+				errs[i] = fmt.Errorf("read secret named by %s: %w", r.setting, err)
+				return
+			}
+			r.value = aws.ToString(out.SecretString)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, r := range todo {
+		e.cache[r.id] = r.value
+	}
+	return nil
+}
+
+// SecretTrips is how many times this Env waited for Secrets Manager: the
+// cold-start budget allows one.
+func (e *Env) SecretTrips() int { return int(e.secretTrips.Load()) }

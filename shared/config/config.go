@@ -22,6 +22,12 @@ type Source func(name string) string
 // Env is the process environment.
 func Env() Source { return os.Getenv }
 
+// InLambda reports whether src is the environment of a Lambda function
+// (AWS_LAMBDA_FUNCTION_NAME is set). It is the one place that asks: the
+// local stack runs the same builders off Lambda, where some defaults
+// differ and local-only settings are allowed.
+func InLambda(src Source) bool { return strings.TrimSpace(src("AWS_LAMBDA_FUNCTION_NAME")) != "" }
+
 // Map is a fixed environment, for tests and the local stack.
 func Map(m map[string]string) Source { return func(name string) string { return m[name] } }
 

@@ -119,13 +119,16 @@ func TestCustomFields(t *testing.T) {
 		{[]map[string]any{{"code": strings.Repeat("a", 65), "name": "x", "type": "text"}}, "invalid_field_code", "items[0].code"},
 		{[]map[string]any{{"code": "a", "name": strings.Repeat("名", 16), "type": "text"}}, "invalid_field_name", "items[0].name"},
 		{[]map[string]any{{"code": "a", "name": "x", "type": "number"}}, "invalid_field_type", "items[0].type"},
+		{[]map[string]any{{"code": "a", "name": "职\n级", "type": "text"}}, "invalid_text", "items[0].name"},
+		{[]map[string]any{{"code": "a", "name": "x", "type": "single", "options": []string{"P5", "P\t6"}}}, "invalid_text", "items[0].options[1]"},
+		{[]map[string]any{{"code": "a", "name": "x", "type": "single", "options": []string{"P5", "P\u202e6"}}}, "invalid_text", "items[0].options[1]"},
 		{[]map[string]any{{"code": "a", "name": "x", "type": "single"}}, "invalid_field_options", "items[0].options"},
 		{[]map[string]any{{"code": "a", "name": "x", "type": "text", "description": strings.Repeat("d", 257)}}, "invalid_field_description", "items[0].description"},
 		{[]map[string]any{{"code": "a", "name": "x", "type": "text"}, {"code": "a", "name": "y", "type": "text"}}, "duplicate_field_code", "items[1].code"},
 		{[]map[string]any{{"code": "level", "name": "职级", "type": "text"}}, "field_type_immutable", "items[0].type"},
 		// An object without the list, or null, never reads as "delete them all".
 		{map[string]any{}, "field_required", "items"},
-		{json.RawMessage(`null`), "field_required", "items"},
+		{json.RawMessage(`null`), "malformed_json", ""}, // the decoder refuses a null body
 		{map[string]any{"items": []any{}, "fields": []any{}}, "ambiguous_fields", "items"},
 		{[]map[string]any{{"code": "a", "name": "x", "type": "text", "bogus": 1}}, "unknown_field", "items[0].bogus"},
 		{map[string]any{"items": []map[string]any{{"code": "a", "name": "x", "type": "text", "bogus": 1}}}, "unknown_field", "items[0].bogus"},
@@ -199,6 +202,7 @@ func TestInvitationAndRegister(t *testing.T) {
 	reg := map[string]any{"tenant": tn.Code, "invitation": inv.Code, "mobile": mobile, "code": "123456", "name": "陈十二"}
 	bad := map[string]any{"tenant": tn.Code, "invitation": inv.Code, "mobile": mobile, "code": "000000", "name": "陈十二"}
 	stacktest.Want(t, s.do(t, "POST", "/v1/register", "", bad), http.StatusBadRequest, "invalid_code", "code")
+	reg["code"] = s.registerCode(t, tn.Code, mobile)
 	for _, tt := range []struct{ key, value, code string }{
 		{"mobile", "123", "invalid_mobile"}, {"name", "陈!", "invalid_name"}, {"invitation", "", "invalid_invitation"},
 	} {
@@ -219,10 +223,11 @@ func TestInvitationAndRegister(t *testing.T) {
 	if out.Result != "joined" || out.Member.Account != "chenshier" || !out.Member.Enabled || out.Member.Mobile != mobile {
 		t.Fatalf("register %s", r.Body)
 	}
-	sms := s.SMS.to(mobile)
-	if len(sms) != 1 || !strings.Contains(sms[0], "chenshier") || !strings.Contains(sms[0], tn.Code+".workbench.example.com/login") {
+	sms := s.SMS.to(mobile) // the code, then the welcome
+	if len(sms) != 2 || !strings.Contains(sms[1], "chenshier") || !strings.Contains(sms[1], tn.Code+".workbench.example.com/login") {
 		t.Fatalf("SMS %q", sms)
 	}
+	reg["code"] = s.registerCode(t, tn.Code, mobile)
 	r = s.do(t, "POST", "/v1/register", "", reg)
 	stacktest.Want(t, r, http.StatusOK)
 	r.Decode(t, &out)
@@ -230,7 +235,7 @@ func TestInvitationAndRegister(t *testing.T) {
 		t.Fatalf("second register %s", r.Body)
 	}
 	// The admin's own mobile is already a member too.
-	reg2 := map[string]any{"tenant": tn.Code, "invitation": inv.Code, "mobile": tn.AdminMobile, "code": "123456", "name": "管理员"}
+	reg2 := map[string]any{"tenant": tn.Code, "invitation": inv.Code, "mobile": tn.AdminMobile, "code": s.registerCode(t, tn.Code, tn.AdminMobile), "name": "管理员"}
 	s.do(t, "POST", "/v1/register", "", reg2).Decode(t, &out)
 	if out.Result != "already_member" {
 		t.Fatalf("admin registers: %+v", out)
@@ -241,8 +246,9 @@ func TestInvitationAndRegister(t *testing.T) {
 	stacktest.Want(t, r, http.StatusCreated)
 	var once directory.Invitation
 	r.Decode(t, &once)
-	stacktest.Want(t, s.do(t, "POST", "/v1/register", "", map[string]any{"tenant": tn.Code, "invitation": once.Code, "mobile": s.mobile(), "code": "123456", "name": "楚一"}), http.StatusOK)
-	stacktest.Want(t, s.do(t, "POST", "/v1/register", "", map[string]any{"tenant": tn.Code, "invitation": once.Code, "mobile": s.mobile(), "code": "123456", "name": "楚二"}), http.StatusGone, "invitation_used_up")
+	m1, m2 := s.mobile(), s.mobile()
+	stacktest.Want(t, s.do(t, "POST", "/v1/register", "", map[string]any{"tenant": tn.Code, "invitation": once.Code, "mobile": m1, "code": s.registerCode(t, tn.Code, m1), "name": "楚一"}), http.StatusOK)
+	stacktest.Want(t, s.do(t, "POST", "/v1/register", "", map[string]any{"tenant": tn.Code, "invitation": once.Code, "mobile": m2, "code": s.registerCode(t, tn.Code, m2), "name": "楚二"}), http.StatusGone, "invitation_used_up")
 
 	// Expiry: 410 once the clock passes it.
 	s.advance(25 * time.Hour)
@@ -464,7 +470,7 @@ func TestNoPlaintextPersonalData(t *testing.T) {
 	var inv directory.Invitation
 	r.Decode(t, &inv)
 	regMobile := s.mobile()
-	stacktest.Want(t, s.do(t, "POST", "/v1/register", "", map[string]any{"tenant": tn.Code, "invitation": inv.Code, "mobile": regMobile, "code": "123456", "name": "王语嫣"}), http.StatusOK)
+	stacktest.Want(t, s.do(t, "POST", "/v1/register", "", map[string]any{"tenant": tn.Code, "invitation": inv.Code, "mobile": regMobile, "code": s.registerCode(t, tn.Code, regMobile), "name": "王语嫣"}), http.StatusOK)
 
 	// The account is a login name, stored as it is (it is not among the
 	// personal data SPEC.md §7 seals).

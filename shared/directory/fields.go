@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"workbench/shared/errs"
+	"workbench/shared/text"
 )
 
 // Field is a tenant's custom directory field.
@@ -63,10 +64,16 @@ func NormalizeFields(in []Field, prev []Field) ([]Field, error) {
 		}
 		seen[f.Code] = true
 		f.Name = strings.TrimSpace(f.Name)
+		if err := text.Line(at("name"), f.Name); err != nil {
+			return nil, err
+		}
 		if n := utf8.RuneCountInString(f.Name); n == 0 || n > MaxFieldNameRunes {
 			return nil, errs.Invalidf(at("name"), "invalid_field_name", "%s must be 1–%d characters", at("name"), MaxFieldNameRunes)
 		}
 		f.Description = strings.TrimSpace(f.Description)
+		if err := text.Line(at("description"), f.Description); err != nil {
+			return nil, err
+		}
 		if utf8.RuneCountInString(f.Description) > MaxFieldDescRunes {
 			return nil, errs.Invalidf(at("description"), "invalid_field_description", "%s must be at most %d characters", at("description"), MaxFieldDescRunes)
 		}
@@ -83,6 +90,9 @@ func NormalizeFields(in []Field, prev []Field) ([]Field, error) {
 			opts := map[string]bool{}
 			for j, o := range f.Options {
 				o = strings.TrimSpace(o)
+				if err := text.Line(fmt.Sprintf("%s[%d]", at("options"), j), o); err != nil {
+					return nil, err
+				}
 				if n := utf8.RuneCountInString(o); n == 0 || n > MaxFieldOptionRunes || opts[o] {
 					return nil, errs.Invalidf(at("options"), "invalid_field_options",
 						"option %d must be 1–%d characters and not repeat another", j, MaxFieldOptionRunes)
@@ -132,6 +142,9 @@ func NormalizeFieldValues(values map[string]any, defs []Field) (map[string]any, 
 			}
 			switch d.Type {
 			case FieldText:
+				if err := text.Lines(field, str); err != nil {
+					return nil, err
+				}
 				if utf8.RuneCountInString(str) > MaxFieldTextRunes {
 					return nil, errs.Invalidf(field, "invalid_field_value", "%s must be at most %d characters", field, MaxFieldTextRunes)
 				}

@@ -2,7 +2,8 @@ package directory_test
 
 import (
 	"context"
-	"os"
+	"net/http"
+	"regexp"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,28 +15,13 @@ import (
 	"workbench/shared/config"
 	"workbench/shared/directory"
 	"workbench/shared/dynamo"
-	"workbench/shared/errs"
-	"workbench/shared/stack"
+	"workbench/shared/stack/directoryfn"
 )
 
 // The tests drive the members and directory functions over real HTTP on a
 // stacktest stack (the template's functions built by stack.Functions, on
-// moto). Self-registration needs Identity's register-code check; until the
-// lead wires Identity's into stack.RegisterCodes, the tests set a stand-in
-// that accepts "123456".
-func TestMain(m *testing.M) {
-	stack.RegisterCodes = func(context.Context, *cloud.Env) (directory.CodeVerifier, error) { return codes{}, nil }
-	os.Exit(m.Run())
-}
-
-type codes struct{}
-
-func (codes) Verify(_ context.Context, tenantID, mobile, purpose, code string) error {
-	if purpose != "register" || code != "123456" {
-		return errs.Invalidf("code", "invalid_code", "the code is wrong or has expired")
-	}
-	return nil
-}
+// moto). Self-registration verifies real "register" codes: registerCode
+// asks for one as a person would.
 
 // testStack is a stacktest stack with the directory's Go API on the same
 // tables (for Contacts.Touch, which chat calls, and for the benchmarks).
@@ -80,12 +66,29 @@ func newStack(tb testing.TB) *testStack {
 	env.Now = clock
 	s.DB = dynamodb.NewFromConfig(env.AWS, dynamo.WithCounter(s.Counter))
 	env.DynamoDB = s.DB
-	if s.Contacts, err = stack.DirectoryContacts(ctx, env); err != nil {
+	if s.Contacts, err = directoryfn.Contacts(ctx, env); err != nil {
 		tb.Fatal(err)
 	}
 	s.Service, s.Codec = s.Contacts.Members, s.Contacts.Codec
 	return s
 }
+
+// registerCode asks for a "register" SMS code to mobile, as a person
+// registering does, and returns it.
+func (s *testStack) registerCode(t testing.TB, tenantCode, mobile string) string {
+	t.Helper()
+	stacktest.Want(t, s.do(t, "POST", "/v1/auth/sms-codes", "", map[string]any{"tenant": tenantCode, "mobile": mobile, "purpose": "register"}), http.StatusAccepted)
+	texts := s.SMS.to(mobile)
+	if len(texts) > 0 {
+		if codes := sixDigits.FindAllString(texts[len(texts)-1], -1); len(codes) > 0 {
+			return codes[len(codes)-1]
+		}
+	}
+	t.Fatalf("no register code in the SMS to %s: %q", mobile, texts)
+	return ""
+}
+
+var sixDigits = regexp.MustCompile(`\b\d{6}\b`)
 
 // advance moves the stack's clock ahead.
 func (s *testStack) advance(d time.Duration) { s.offset.Add(int64(d)) }

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/mozillazg/go-pinyin"
 )
 
 // Search works on blind-index token items. Each member writes one item per
@@ -125,14 +123,12 @@ func searchForms(name, account, mobile string) []form {
 // (张三 → zhangsan, zs), every reading of polyphonic characters, capped at
 // maxReadings. Letters and digits of the name stand for themselves.
 func readings(name string) (full, initials []string) {
-	args := pinyin.NewArgs()
-	args.Heteronym = true
 	fulls, inits := []string{""}, []string{""}
 	for _, r := range strings.ToLower(name) {
 		var opts []string
 		switch {
 		case unicode.Is(unicode.Han, r):
-			opts = dedupe(pinyin.SinglePinyin(r, args))
+			opts = pinyinReadings(r)
 		case r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)):
 			opts = []string{string(r)}
 		}
@@ -160,18 +156,6 @@ func extend(prefixes, opts []string, initial bool) []string {
 				seen[s] = true
 				out = append(out, s)
 			}
-		}
-	}
-	return out
-}
-
-func dedupe(s []string) []string {
-	seen := map[string]bool{}
-	out := s[:0:0]
-	for _, v := range s {
-		if v != "" && !seen[v] {
-			seen[v] = true
-			out = append(out, v)
 		}
 	}
 	return out

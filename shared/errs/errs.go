@@ -25,6 +25,7 @@ const (
 	Locked                      // account locked for a while
 	RateLimited                 // too many requests; see RetryAfter
 	Unavailable                 // a dependency is down; safe to retry
+	TooLarge                    // the request body is over the limit
 )
 
 var kindNames = [...]string{
@@ -38,6 +39,7 @@ var kindNames = [...]string{
 	Locked:          "locked",
 	RateLimited:     "rate_limited",
 	Unavailable:     "unavailable",
+	TooLarge:        "too_large",
 }
 
 func (k Kind) String() string {

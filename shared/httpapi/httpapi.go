@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"math"
 	"net"
@@ -31,6 +32,7 @@ var statusOf = map[errs.Kind]int{
 	errs.Locked:          http.StatusLocked,
 	errs.RateLimited:     http.StatusTooManyRequests,
 	errs.Unavailable:     http.StatusServiceUnavailable,
+	errs.TooLarge:        http.StatusRequestEntityTooLarge,
 }
 
 // StatusOf returns the HTTP status for err.
@@ -88,19 +90,47 @@ func (rt *Router) Handle(pattern string, h HandlerFunc) {
 }
 
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := CheckPath(r.URL.EscapedPath()); err != nil {
+		WriteError(w, r, err)
+		return
+	}
 	if _, pattern := rt.mux.Handler(r); pattern != "" {
 		rt.mux.ServeHTTP(w, r)
 		return
 	}
+	var allow []string
 	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
 		if _, pattern := rt.mux.Handler(probe); pattern != "" {
-			WriteError(w, r, errs.E(errs.Invalid, "method_not_allowed", "%s is not allowed on %s", r.Method, r.URL.Path))
-			return
+			allow = append(allow, m)
 		}
 	}
+	if len(allow) > 0 {
+		MethodNotAllowed(w, r, allow)
+		return
+	}
 	WriteError(w, r, errs.NotFoundf("route_not_found", "no route for %s %s", r.Method, r.URL.Path))
+}
+
+// MethodNotAllowed answers 405 for a path that has the methods allow but
+// not r's, listing them in Allow.
+func MethodNotAllowed(w http.ResponseWriter, r *http.Request, allow []string) {
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	JSON(w, http.StatusMethodNotAllowed, errorBody{errorDetail{Code: "method_not_allowed",
+		Message: fmt.Sprintf("%s is not allowed on %s; it takes %s", r.Method, r.URL.Path, strings.Join(allow, ", "))}})
+}
+
+// CheckPath refuses an escaped path with an encoded slash (%2F) in a
+// segment: every path id is one segment, so such a path names no object,
+// and decoded it would read as another route.
+func CheckPath(escaped string) error {
+	for seg := range strings.SplitSeq(escaped, "/") {
+		if strings.Contains(strings.ToUpper(seg), "%2F") {
+			return errs.Invalidf("path", "invalid_path", "a path segment must not hold an encoded slash (%%2F)")
+		}
+	}
+	return nil
 }
 
 // Request describes the caller as the gateway saw it.

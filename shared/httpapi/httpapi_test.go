@@ -44,6 +44,12 @@ func TestDecode(t *testing.T) {
 		Count  int               `json:"count"`
 		Tags   []string          `json:"tags"`
 		Admin  admin             `json:"admin"`
+		Boss   *admin            `json:"boss"`
+		On     bool              `json:"on"`
+		Parent *string           `json:"parent"`
+		Fields map[string]any    `json:"fields"`
+		Ext    json.RawMessage   `json:"ext"`
+		IDs    []string          `json:"ids"`
 	}
 	tests := []struct {
 		body, code, field string
@@ -62,6 +68,34 @@ func TestDecode(t *testing.T) {
 		{`{"items":[{"name":"a"},{"name":"b","bogus":1}]}`, "unknown_field", "items[1].bogus"},
 		{`{"labels":{"k":"v"},"extra":1}`, "unknown_field", "extra"},
 		{`{"code":"` + strings.Repeat("x", MaxBodyBytes) + `"}`, "body_too_large", ""},
+		// Text no field may hold, wherever it is.
+		{`{"code":"会\u0000议"}`, "invalid_text", "code"},
+		{`{"code":"会议\u202e反转"}`, "invalid_text", "code"},
+		{`{"admin":{"name":"a\u2067b"}}`, "invalid_text", "admin.name"},
+		{`{"items":[{"name":"ok"},{"name":"\u001b[31m"}]}`, "invalid_text", "items[1].name"},
+		{`{"labels":{"k":"a\u0085b"}}`, "invalid_text", "labels.k"},
+		{`{"labels":{"k\u202e":"v"}}`, "invalid_text", "labels"},
+		{`{"k\u0000":1}`, "invalid_text", ""},
+		{`{"fields":{"note":"\u007f"}}`, "invalid_text", "fields.note"},
+		{`{"ext":{"deep":["\u2066"]}}`, "invalid_text", "ext.deep[0]"},
+		{"{\"code\":\"a\xffb\"}", "invalid_text", "code"},
+		{"{\"admin\":{\"name\":\"\xe4\xbc\"}}", "invalid_text", "admin.name"},
+		{`{"code":"tab\tand\nnewline are the domain's to judge"}`, "", ""},
+		{`{"code":"a\ud800b"}`, "invalid_text", "code"},
+		{`{"admin":{"name":"\udfffx"}}`, "invalid_text", "admin.name"},
+		{`{"code":"a pair \ud83d\ude00 is fine, as is \ufffd and \uFFFD and �"}`, "", ""},
+		// null where the value cannot be absent.
+		{`null`, "malformed_json", ""},
+		{` null `, "malformed_json", ""},
+		{`{"admin":null}`, "wrong_type", "admin"},
+		{`{"code":null}`, "wrong_type", "code"},
+		{`{"on":null}`, "wrong_type", "on"},
+		{`{"count":null}`, "wrong_type", "count"},
+		{`{"ids":["a",null]}`, "wrong_type", "ids[1]"},
+		{`{"items":[null]}`, "wrong_type", "items[0]"},
+		{`{"admin":{"name":null}}`, "wrong_type", "admin.name"},
+		{`{"boss":null,"parent":null,"fields":{"note":null},"ext":null,"ids":null,"labels":null,"tags":null}`, "", ""},
+		{`{"ext":{"a":null,"b":[null]}}`, "", ""},
 	}
 	for _, tt := range tests {
 		var in input
@@ -73,7 +107,7 @@ func TestDecode(t *testing.T) {
 			continue
 		}
 		e := errs.As(err)
-		if err == nil || e.Kind != errs.Invalid || e.Code != tt.code || e.Field != tt.field {
+		if err == nil || StatusOf(err) != wantStatus(tt.code) || e.Code != tt.code || e.Field != tt.field {
 			t.Errorf("DecodeBytes(%.40q) = %v; want code %s field %q", tt.body, err, tt.code, tt.field)
 		}
 	}
@@ -93,6 +127,7 @@ func TestErrorStatusTable(t *testing.T) {
 		{errs.E(errs.Locked, "x", "x"), 423},
 		{errs.E(errs.RateLimited, "x", "x"), 429},
 		{errs.E(errs.Unavailable, "x", "x"), 503},
+		{errs.E(errs.TooLarge, "x", "x"), 413},
 		{errs.Wrap(http.ErrHandlerTimeout, "boom"), 500},
 		{http.ErrAbortHandler, 500},
 	}
@@ -140,8 +175,45 @@ func TestWriteErrorBodies(t *testing.T) {
 		t.Errorf("unknown route: %d %+v", rec.Code, e)
 	}
 	rec, e = serve(t, r, "DELETE", "/invalid", "")
-	if rec.Code != 400 || e.Error.Code != "method_not_allowed" {
-		t.Errorf("wrong method: %d %+v", rec.Code, e)
+	if rec.Code != 405 || e.Error.Code != "method_not_allowed" || rec.Header().Get("Allow") != "GET" || rec.Header().Get("X-Request-Id") == "" {
+		t.Errorf("wrong method: %d Allow %q %+v", rec.Code, rec.Header().Get("Allow"), e)
+	}
+}
+
+func wantStatus(code string) int {
+	if code == "body_too_large" {
+		return 413
+	}
+	return 400
+}
+
+func TestRouterRefusesEncodedSlashesAndLargeBodies(t *testing.T) {
+	r := NewRouter()
+	var seen string
+	r.Handle("GET /things/{id}", func(w http.ResponseWriter, r *http.Request) error {
+		seen = r.PathValue("id")
+		return nil
+	})
+	r.Handle("POST /things", func(w http.ResponseWriter, r *http.Request) error {
+		var in struct{ Name string }
+		return Decode(r, &in)
+	})
+	for _, path := range []string{"/things/a%2Fb", "/things/a%2fb", "/things/%2F"} {
+		rec, e := serve(t, r, "GET", path, "")
+		if rec.Code != 400 || e.Error.Code != "invalid_path" || e.Error.Field != "path" || seen != "" {
+			t.Errorf("GET %s: %d %+v (handler saw %q)", path, rec.Code, e, seen)
+		}
+	}
+	if rec, _ := serve(t, r, "GET", "/things/a%20b", ""); rec.Code != 200 || seen != "a b" {
+		t.Errorf("GET /things/a%%20b: %d, id %q", rec.Code, seen)
+	}
+	rec, e := serve(t, r, "POST", "/things", `{"name":"`+strings.Repeat("x", MaxBodyBytes)+`"}`)
+	if rec.Code != 413 || e.Error.Code != "body_too_large" {
+		t.Errorf("large body: %d %+v", rec.Code, e)
+	}
+	rec, e = serve(t, r, "PUT", "/things", `{}`)
+	if rec.Code != 405 || rec.Header().Get("Allow") != "POST" {
+		t.Errorf("PUT /things: %d Allow %q %+v", rec.Code, rec.Header().Get("Allow"), e)
 	}
 }
 

@@ -18,8 +18,10 @@ import (
 const MaxBodyBytes = 64 << 10
 
 // Decode reads one JSON object from r's body into dst. Unknown fields, wrong
-// types, trailing data and bodies over MaxBodyBytes are Invalid errors that
-// name the field at fault.
+// types, trailing data, text no field may hold and nulls where a value must
+// be are Invalid errors that name the field at fault; a body over
+// MaxBodyBytes is TooLarge (413 body_too_large, as the gateway answers for
+// bodies over its own limit).
 func Decode(r *http.Request, dst any) error {
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 	if err != nil {
@@ -31,10 +33,19 @@ func Decode(r *http.Request, dst any) error {
 // DecodeBytes is Decode for a body already in memory.
 func DecodeBytes(body []byte, dst any) error {
 	if len(body) > MaxBodyBytes {
-		return errs.Invalidf("", "body_too_large", "the request body is larger than %d KiB", MaxBodyBytes>>10)
+		return errs.E(errs.TooLarge, "body_too_large", "the request body is larger than %d KiB", MaxBodyBytes>>10)
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
 		return errs.Invalidf("", "empty_body", "a JSON object is required")
+	}
+	if string(trimmed) == "null" {
+		return errs.Invalidf("", "malformed_json", "the body must be a JSON object, not null")
+	}
+	// Text first: the decoder's own errors (an unknown field) would name
+	// a key with the very characters that must not be echoed.
+	if err := scanBody(body, reflect.TypeOf(dst)); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

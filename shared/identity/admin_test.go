@@ -139,7 +139,7 @@ func TestLoginLogs(t *testing.T) {
 	s.Clock.Add(time.Minute)
 	want(t, "unknown account", passwordLogin(t, s, ten.Code, "ghost", "Wrong-Pass-0000"), 401, "")
 	s.Clock.Add(time.Minute)
-	want(t, "password not set", passwordLogin(t, s, ten.Code, "zhaoliu", "Wrong-Pass-0000"), 403, "password_not_set")
+	want(t, "password not set", passwordLogin(t, s, ten.Code, "zhaoliu", "Wrong-Pass-0000"), 401, "invalid_credentials")
 	mid := s.Clock.Now()
 	s.Clock.Add(time.Minute)
 	memberAccess := smsLogin(t, s, ten.Code, member.Mobile).Str("accessToken")

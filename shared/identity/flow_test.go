@@ -178,9 +178,10 @@ func TestWalkthrough(t *testing.T) {
 	s := newStack(t)
 	ten := newTenant(t, s)
 
-	// The admin has no password: password login says so.
+	// The admin has no password: password login answers as for a wrong
+	// password, so that it does not tell the account exists.
 	r := passwordLogin(t, s, ten.Code, ten.AdminAccount, "whatever-password")
-	want(t, "password login before one is set", r, 403, "password_not_set")
+	want(t, "password login before one is set", r, 401, "invalid_credentials")
 
 	// SMS login: mustSetPassword.
 	r = smsLogin(t, s, ten.Code, ten.AdminMobile)

@@ -221,16 +221,18 @@ func (s *Service) passwordLogin(ctx context.Context, a attempt, account, passwor
 	}
 	if member == nil {
 		CheckPassword(dummyHash, password)
-		return Tokens{}, s.passwordFailed(ctx, a, lockK, lock)
+		return Tokens{}, s.passwordFailed(ctx, a, lockK, lock, "invalid_credentials")
 	}
 	a.log.MemberID = member.ID
 	if cred == nil {
+		// An account without a password answers like a wrong password, and
+		// counts toward the lockout like one: a different answer would tell
+		// that the account exists. SMS login says a password must be set.
 		CheckPassword(dummyHash, password)
-		s.writeLog(ctx, a, "password_not_set", nil)
-		return Tokens{}, errs.E(errs.Forbidden, "password_not_set", "no password is set for this account yet; log in by SMS code and set one")
+		return Tokens{}, s.passwordFailed(ctx, a, lockK, lock, "password_not_set")
 	}
 	if !CheckPassword(cred.Hash, password) {
-		return Tokens{}, s.passwordFailed(ctx, a, lockK, lock)
+		return Tokens{}, s.passwordFailed(ctx, a, lockK, lock, "invalid_credentials")
 	}
 	if !member.Enabled {
 		s.writeLog(ctx, a, "disabled", nil)
@@ -252,10 +254,11 @@ func (s *Service) passwordLogin(ctx context.Context, a attempt, account, passwor
 	return s.startSession(ctx, a, member, cred.MustChange, extra)
 }
 
-// passwordFailed counts a wrong password against the account and logs it.
-// The lock item is written on condition of the version read, so concurrent
-// failures all count.
-func (s *Service) passwordFailed(ctx context.Context, a attempt, lockK map[string]types.AttributeValue, lock *lockRecord) error {
+// passwordFailed counts a failed password login against the account and
+// logs it with reason, the real one, which only admins read. The lock item
+// is written on condition of the version read, so concurrent failures all
+// count.
+func (s *Service) passwordFailed(ctx context.Context, a attempt, lockK map[string]types.AttributeValue, lock *lockRecord, reason string) error {
 	attemptID := ids.New(a.now)
 	for try := 0; try < 3; try++ {
 		next := lockRecord{
@@ -279,7 +282,7 @@ func (s *Service) passwordFailed(ctx context.Context, a attempt, lockK map[strin
 			return errs.Wrap(err, "encode lock")
 		}
 		put := types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.Table), Item: item, ConditionExpression: cond, ExpressionAttributeValues: vals}}
-		err = s.writeLog(ctx, a, "invalid_credentials", []types.TransactWriteItem{put})
+		err = s.writeLog(ctx, a, reason, []types.TransactWriteItem{put})
 		if err != nil && !dynamo.FailedCondition(err, 0) {
 			// An uncounted failure would give guesses for free: fail loudly.
 			return err

@@ -73,8 +73,13 @@ func CheckPassword(encoded, pw string) bool {
 }
 
 // dummyHash is checked against when the account is unknown, so that an
-// unknown account costs the same time as a wrong password.
-var dummyHash = DefaultArgon2.HashPassword("workbench-dummy-password")
+// unknown account costs the same time as a wrong password. It is a
+// constant, not computed at package init, because one argon2id hash is
+// tens of milliseconds of every cold start of every function that links
+// this package; its parameters must stay DefaultArgon2's (a test checks),
+// since the parameters, not the salt, set the cost. It is
+// DefaultArgon2.HashPassword("workbench-dummy-password").
+const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$FfJCKGhdFnyEf3wYOdttrQ$fA5PoX3BBFkoZvQKePgcmzILMeTJPzI8/P8fEH9gbSg"
 
 // CheckPasswordPolicy applies the password rules: 8–128 characters, not the
 // member's account or mobile.

@@ -29,7 +29,14 @@ func TestPasswordHashRoundTrip(t *testing.T) {
 		}
 	}
 	if !CheckPassword(dummyHash, "workbench-dummy-password") {
-		t.Error("the dummy hash does not verify with default parameters")
+		t.Error("the dummy hash does not verify")
+	}
+	// An unknown account must cost what a known one does: the dummy hash
+	// has the parameters new hashes get.
+	fresh := strings.Split(DefaultArgon2.HashPassword("x"), "$")
+	if dummy := strings.Split(dummyHash, "$"); strings.Join(dummy[:4], "$") != strings.Join(fresh[:4], "$") ||
+		len(dummy[4]) != len(fresh[4]) || len(dummy[5]) != len(fresh[5]) {
+		t.Errorf("dummyHash %s has other parameters than DefaultArgon2's %s: compute it again", dummyHash, strings.Join(fresh[:4], "$"))
 	}
 }
 

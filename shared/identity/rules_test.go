@@ -199,6 +199,22 @@ func TestPasswordLockout(t *testing.T) {
 		want(t, "unknown account", passwordLogin(t, s, ten.Code, "nobody", "wrong-pass-1"), 401, "invalid_credentials")
 	}
 	want(t, "unknown account, locked", passwordLogin(t, s, ten.Code, "nobody", "wrong-pass-1"), 423, "account_locked")
+
+	// So do accounts that have no password yet: the same answer as an
+	// unknown account, byte for byte but the message, and the same lock.
+	// SMS login is where such a member learns a password must be set.
+	member := addMember(t, s, ten.ID, "赵六", "zhaoliu", "member")
+	for i := 0; i < 5; i++ {
+		r := passwordLogin(t, s, ten.Code, "zhaoliu", "wrong-pass-1")
+		want(t, "no password yet", r, 401, "invalid_credentials")
+		if unknown := passwordLogin(t, s, ten.Code, "nobody2", "wrong-pass-1"); string(unknown.Raw) != string(r.Raw) {
+			t.Errorf("no password yet answers %s, an unknown account %s", r.Raw, unknown.Raw)
+		}
+	}
+	want(t, "no password yet, locked", passwordLogin(t, s, ten.Code, "zhaoliu", "wrong-pass-1"), 423, "account_locked")
+	if r := smsLogin(t, s, ten.Code, member.Mobile); r.Body["mustSetPassword"] != true {
+		t.Errorf("SMS login of a member without a password: %s, want mustSetPassword true", r.Raw)
+	}
 	want(t, "unknown tenant", passwordLogin(t, s, "no-such-tenant", ten.AdminAccount, "Right-Pass-2026"), 401, "invalid_credentials")
 	want(t, "unknown tenant by sms", s.Do(t, "POST", "/v1/auth/login", "", smsBody("no-such-tenant", ten.AdminMobile, "123456")), 401, "invalid_credentials")
 }

@@ -56,3 +56,37 @@ func TestHandlerUsesGatewayContextAndDropsProxyHeaders(t *testing.T) {
 		t.Errorf("body %q", resp.Body)
 	}
 }
+
+// On AWS the gateway passes the raw path on: a %2F inside an id reaches the
+// function's router, which refuses it rather than reading another route.
+func TestEncodedSlashInAPathIDIsRefused(t *testing.T) {
+	r := httpapi.NewRouter()
+	r.Handle("GET /v1/things/{id}", func(w http.ResponseWriter, r *http.Request) error {
+		httpapi.JSON(w, http.StatusOK, map[string]string{"id": r.PathValue("id")})
+		return nil
+	})
+	r.Handle("GET /v1/things/{id}/parts/{part}", func(w http.ResponseWriter, r *http.Request) error {
+		httpapi.JSON(w, http.StatusOK, map[string]string{"id": r.PathValue("id")})
+		return nil
+	})
+	h := Handler(r)
+	for raw, want := range map[string]int{"/v1/things/a%2Fparts%2Fb": 400, "/v1/things/a": 200} {
+		ev := events.APIGatewayV2HTTPRequest{
+			Version: "2.0", RouteKey: "GET /v1/things/{id}", RawPath: raw,
+			RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "gw-req-2",
+				HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "GET", Path: raw, SourceIP: "203.0.113.7"}},
+		}
+		payload, _ := json.Marshal(ev)
+		out, err := h.Invoke(context.Background(), payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var resp events.APIGatewayV2HTTPResponse
+		if err := json.Unmarshal(out, &resp); err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != want || resp.Headers["X-Request-Id"] != "gw-req-2" {
+			t.Errorf("%s: %d %s", raw, resp.StatusCode, resp.Body)
+		}
+	}
+}

@@ -26,8 +26,8 @@ type Outbound struct {
 	Resolve map[string]string
 	// Timeout bounds a whole call; 5 s when zero.
 	Timeout time.Duration
-	// InLambda is true when running as a Lambda function
-	// (AWS_LAMBDA_FUNCTION_NAME is set); local overrides are then refused.
+	// InLambda is true when running as a Lambda function (config.InLambda);
+	// local overrides are then refused.
 	InLambda bool
 }
 
@@ -79,11 +79,16 @@ func NewClient(o Outbound) (*http.Client, error) {
 	if o.InLambda && (o.ExtraCA != "" || len(o.Resolve) > 0) {
 		return nil, errors.New("partner: the local test overrides (extra CA, resolve override) cannot be enabled in Lambda")
 	}
-	roots, err := x509.SystemCertPool()
-	if err != nil || roots == nil {
-		roots = x509.NewCertPool()
-	}
+	// Nil roots are the system roots, which crypto/tls loads on the first
+	// handshake: reading and parsing them is ~14 ms that a cold start
+	// should not pay before any partner is called. Only the local extra CA
+	// needs the pool built here.
+	var roots *x509.CertPool
 	if o.ExtraCA != "" {
+		var err error
+		if roots, err = x509.SystemCertPool(); err != nil || roots == nil {
+			roots = x509.NewCertPool()
+		}
 		if !roots.AppendCertsFromPEM([]byte(o.ExtraCA)) {
 			return nil, errors.New("partner: the extra CA holds no PEM certificate")
 		}

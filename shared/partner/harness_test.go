@@ -32,6 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"workbench/infra/stacktest"
 	"workbench/shared/auth"
 	"workbench/shared/directory"
 	"workbench/shared/dynamo"
@@ -251,6 +252,7 @@ func (w *world) do(method, path, token string, body any) (int, map[string]any) {
 	defer resp.Body.Close()
 	var out map[string]any
 	raw, _ := io.ReadAll(resp.Body)
+	stacktest.CheckResponse(w.t, method, path, resp.StatusCode, resp.Header, raw)
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out); err != nil {
 			w.t.Fatalf("%s %s: answer is not JSON: %s", method, path, raw)

@@ -1,6 +1,7 @@
 package partner
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -202,7 +203,9 @@ func decodeInstance(raw []byte) (InstanceInput, error) {
 	}
 	known := map[string]json.RawMessage{}
 	for _, k := range []string{"activity", "orderId", "instanceId", "appId", "tenantCode", "expireTime", "testFlag", "timeStamp"} {
-		if v, ok := all[k]; ok {
+		// A null is the marketplace saying "none": absent, as for a field
+		// it leaves out (the decoder refuses null for a string).
+		if v, ok := all[k]; ok && string(bytes.TrimSpace(v)) != "null" {
 			known[k] = v
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"workbench/infra/stacktest"
 	"workbench/shared/partner"
 )
 
@@ -31,6 +32,7 @@ func (w *world) market(key string, at time.Time, nonce string, body any) (int, m
 	defer resp.Body.Close()
 	var out map[string]any
 	b, _ := io.ReadAll(resp.Body)
+	stacktest.CheckResponse(w.t, "POST", "/v1/marketplace/instances", resp.StatusCode, resp.Header, b)
 	if err := json.Unmarshal(b, &out); err != nil {
 		w.t.Fatalf("marketplace answer %s", b)
 	}

@@ -20,6 +20,7 @@ import (
 	"workbench/shared/errs"
 	"workbench/shared/keyring"
 	"workbench/shared/tenant"
+	"workbench/shared/text"
 )
 
 // Partner is an ISV. Its partner key authenticates its API calls (only a
@@ -168,6 +169,9 @@ func extensionAAD(pk, sk string) string { return "extension|" + pk + "|" + sk }
 
 func normalizeName(field, name string) (string, error) {
 	name = strings.TrimSpace(name)
+	if err := text.Line(field, name); err != nil {
+		return "", err
+	}
 	n := utf8.RuneCountInString(name)
 	if n == 0 {
 		return "", errs.Invalidf(field, "invalid_name", "%s is required", field)

@@ -11,6 +11,9 @@ import (
 	"sync"
 	"testing"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/smithy-go/middleware"
+
 	"workbench/infra/stacktest"
 	"workbench/infra/template"
 	"workbench/shared/cloud"
@@ -173,6 +176,45 @@ func TestFunctionsTouchOnlyTheTablesTheirPoliciesAllow(t *testing.T) {
 			if !found {
 				t.Errorf("%s's policies allow %s, which its code never uses (used: %v)", fn.LogicalID, table, used)
 			}
+		}
+	}
+}
+
+// The cold-start budget, counted rather than timed (make coldstart times
+// it): building a function makes no DynamoDB or SNS call, and waits on
+// Secrets Manager once at most, for all of its secrets together.
+func TestBuildersWaitOnAWSOnce(t *testing.T) {
+	t.Parallel()
+	st := stacktest.New(t)
+	tmpl := parseTemplate(t)
+	for _, fn := range tmpl.Functions {
+		var mu sync.Mutex
+		calls := map[string]int{} // service/operation → calls
+		count := awsconfig.WithAPIOptions([]func(*middleware.Stack) error{func(s *middleware.Stack) error {
+			return s.Initialize.Add(middleware.InitializeMiddlewareFunc("count", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				mu.Lock()
+				calls[middleware.GetServiceID(ctx)+"/"+middleware.GetOperationName(ctx)]++
+				mu.Unlock()
+				return next.HandleInitialize(ctx, in)
+			}), middleware.Before)
+		}})
+		env, err := cloud.Load(context.Background(), config.Map(st.Env(fn.LogicalID)), count)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := stack.Functions[fn.LogicalID](context.Background(), env); err != nil {
+			t.Errorf("%s does not build: %v", fn.LogicalID, err)
+			continue
+		}
+		secrets := 0
+		for op, n := range calls {
+			if op != "Secrets Manager/GetSecretValue" {
+				t.Errorf("%s calls %s %d times at cold start; only secrets may be read", fn.LogicalID, op, n)
+			}
+			secrets += n
+		}
+		if trips := env.SecretTrips(); trips > 1 || (secrets > 0) != (trips == 1) {
+			t.Errorf("%s waits on Secrets Manager %d times for %d secrets; read them all with one env.Prefetch", fn.LogicalID, trips, secrets)
 		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"workbench/shared/billing"
@@ -15,6 +14,7 @@ import (
 	"workbench/shared/errs"
 	"workbench/shared/ids"
 	"workbench/shared/sms"
+	"workbench/shared/text"
 )
 
 // Tenant is an enterprise using Workbench.
@@ -179,8 +179,8 @@ func normalizeTenantName(field, name string) (string, error) {
 	if utf8.RuneCountInString(n) > MaxNameRunes {
 		return "", errs.Invalidf(field, "invalid_name", "%s must be at most %d characters", field, MaxNameRunes)
 	}
-	if strings.IndexFunc(n, unicode.IsControl) >= 0 {
-		return "", errs.Invalidf(field, "invalid_name", "%s must not hold control characters", field)
+	if err := text.Line(field, n); err != nil {
+		return "", err
 	}
 	return n, nil
 }

@@ -1,4 +1,6 @@
-package stack
+// Package billingfn builds the subscription functions:
+// SubscriptionFunction and the ExpiryScanFunction sweep.
+package billingfn
 
 import (
 	"context"
@@ -16,6 +18,7 @@ import (
 	"workbench/shared/lambdahttp"
 	"workbench/shared/notice"
 	"workbench/shared/sms"
+	"workbench/shared/stack/wire"
 )
 
 // Subscription serves the operator's subscription route and the admins'
@@ -27,11 +30,14 @@ func Subscription(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	codec, err := directoryCodec(ctx, env, directoryTable)
+	if err := env.Prefetch(ctx, "DATA_KEYS_SECRET", "INDEX_KEY_SECRET", "TOKEN_KEY_SECRET", "OPERATOR_KEY_SECRET"); err != nil {
+		return nil, err
+	}
+	codec, err := wire.DirectoryCodec(ctx, env, directoryTable)
 	if err != nil {
 		return nil, err
 	}
-	members, err := memberAuth(ctx, env)
+	members, err := wire.MemberAuth(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +66,10 @@ func ExpiryScan(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	codec, err := directoryCodec(ctx, env, directoryTable)
+	if err := env.Prefetch(ctx, "DATA_KEYS_SECRET", "INDEX_KEY_SECRET"); err != nil {
+		return nil, err
+	}
+	codec, err := wire.DirectoryCodec(ctx, env, directoryTable)
 	if err != nil {
 		return nil, err
 	}

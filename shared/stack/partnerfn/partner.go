@@ -1,11 +1,15 @@
-package stack
+// Package partnerfn builds the partner functions: PartnerFunction (the
+// operator's, partners' and tenant admins' partner routes),
+// MarketplaceFunction (signed instance callbacks) and PartnerSyncFunction
+// (the delivery worker). Only these link the Lambda client, which the
+// immediate sync trigger invokes.
+package partnerfn
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
@@ -19,6 +23,7 @@ import (
 	"workbench/shared/keyring"
 	"workbench/shared/lambdahttp"
 	"workbench/shared/partner"
+	"workbench/shared/stack/wire"
 	"workbench/shared/tenant"
 )
 
@@ -29,38 +34,22 @@ type partnerParts struct {
 }
 
 // partnerOutbound reads the outbound HTTP settings. The local overrides
-// (PARTNER_EXTRA_CA, PARTNER_RESOLVE) are not in the template: off Lambda
-// they may also come from the process environment (the local stack and
-// tests run functions in-process), and NewClient refuses them in Lambda.
+// (PARTNER_EXTRA_CA, PARTNER_RESOLVE) are not in the template: the local
+// stack and tests set them, and NewClient refuses them in Lambda.
 func partnerOutbound(c *config.Reader, env *cloud.Env) (partner.Outbound, error) {
-	local := localSetting(c, env)
-	ca, err := partner.ReadCA(local("PARTNER_EXTRA_CA"))
+	ca, err := partner.ReadCA(c.String("PARTNER_EXTRA_CA", ""))
 	if err != nil {
 		return partner.Outbound{}, fmt.Errorf("PARTNER_EXTRA_CA: %w", err)
 	}
-	resolve, err := partner.ParseResolve(local("PARTNER_RESOLVE"))
+	resolve, err := partner.ParseResolve(c.String("PARTNER_RESOLVE", ""))
 	if err != nil {
 		return partner.Outbound{}, fmt.Errorf("PARTNER_RESOLVE: %w", err)
 	}
 	return partner.Outbound{
 		ExtraCA: ca, Resolve: resolve,
 		Timeout:  c.Duration("PARTNER_TIMEOUT", partner.DefaultTimeout),
-		InLambda: env.Config("AWS_LAMBDA_FUNCTION_NAME") != "",
+		InLambda: config.InLambda(env.Config),
 	}, nil
-}
-
-// localSetting reads a setting from the function's configuration and, off
-// Lambda only, from the process environment: the local stack and the tests
-// run functions in-process with the template's environment, and these
-// settings are for local runs (the overrides are refused in Lambda anyway).
-func localSetting(c *config.Reader, env *cloud.Env) func(name string) string {
-	inLambda := env.Config("AWS_LAMBDA_FUNCTION_NAME") != ""
-	return func(name string) string {
-		if v := c.String(name, ""); v != "" || inLambda {
-			return v
-		}
-		return strings.TrimSpace(os.Getenv(name))
-	}
 }
 
 // parseSchedule reads PARTNER_RETRY_SCHEDULE, e.g. "5s,30s,2m"; empty is
@@ -82,7 +71,7 @@ func parseSchedule(s string) ([]time.Duration, error) {
 
 // buildPartner builds the service and worker. The delivery function binds
 // no apps, so it reads no tenants (worker true): least privilege.
-func buildPartner(ctx context.Context, env *cloud.Env, worker bool) (*partnerParts, error) {
+func buildPartner(ctx context.Context, env *cloud.Env, worker bool, secrets ...string) (*partnerParts, error) {
 	c := config.NewReader(env.Config)
 	table := c.Required("PARTNERS_TABLE")
 	tenantsTable := ""
@@ -90,23 +79,25 @@ func buildPartner(ctx context.Context, env *cloud.Env, worker bool) (*partnerPar
 		tenantsTable = c.Required("TENANTS_TABLE")
 	}
 	directoryTable := c.Required("DIRECTORY_TABLE")
-	loginURL := c.String("LOGIN_URL_TEMPLATE", DefaultLoginURL)
+	loginURL := c.String("LOGIN_URL_TEMPLATE", wire.DefaultLoginURL)
 	testFlag := c.Int("PARTNER_TEST_FLAG", 0)
-	local := localSetting(c, env)
-	trigger := local("PARTNER_SYNC_TRIGGER")
+	trigger := c.String("PARTNER_SYNC_TRIGGER", "")
 	syncFunction := c.String("PARTNER_SYNC_FUNCTION", "")
 	out, err := partnerOutbound(c, env)
 	if err != nil {
 		return nil, err
 	}
-	schedule, err := parseSchedule(local("PARTNER_RETRY_SCHEDULE"))
+	schedule, err := parseSchedule(c.String("PARTNER_RETRY_SCHEDULE", ""))
 	if err != nil {
 		return nil, err
 	}
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	codec, err := directoryCodec(ctx, env, directoryTable)
+	if err := env.Prefetch(ctx, append(secrets, "DATA_KEYS_SECRET", "INDEX_KEY_SECRET")...); err != nil {
+		return nil, err
+	}
+	codec, err := wire.DirectoryCodec(ctx, env, directoryTable)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +134,7 @@ func buildPartner(ctx context.Context, env *cloud.Env, worker bool) (*partnerPar
 	// overrides: invoke, async, inline or none (the schedule only).
 	if trigger == "" {
 		trigger = "async"
-		if env.Config("AWS_LAMBDA_FUNCTION_NAME") != "" {
+		if config.InLambda(env.Config) {
 			trigger = "invoke"
 		}
 	}
@@ -167,11 +158,11 @@ func buildPartner(ctx context.Context, env *cloud.Env, worker bool) (*partnerPar
 // Partner serves the operator's partner route, the partners' app route and
 // the tenant admins' app routes.
 func Partner(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
-	parts, err := buildPartner(ctx, env, false)
+	parts, err := buildPartner(ctx, env, false, "TOKEN_KEY_SECRET", "OPERATOR_KEY_SECRET")
 	if err != nil {
 		return nil, err
 	}
-	members, err := memberAuth(ctx, env)
+	members, err := wire.MemberAuth(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +177,7 @@ func Partner(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 
 // Marketplace serves the marketplace's signed instance callbacks.
 func Marketplace(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
-	parts, err := buildPartner(ctx, env, false)
+	parts, err := buildPartner(ctx, env, false, "MARKETPLACE_KEY_SECRET")
 	if err != nil {
 		return nil, err
 	}

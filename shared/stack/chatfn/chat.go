@@ -1,4 +1,6 @@
-package stack
+// Package chatfn builds the chat functions: ChatSendFunction,
+// ChatFunction and the RocketReminderFunction sweep.
+package chatfn
 
 import (
 	"context"
@@ -15,6 +17,7 @@ import (
 	"workbench/shared/lambdahttp"
 	"workbench/shared/notice"
 	"workbench/shared/sms"
+	"workbench/shared/stack/wire"
 )
 
 func chatService(ctx context.Context, env *cloud.Env) (*chat.Service, error) {
@@ -44,7 +47,7 @@ func ChatSend(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	members, err := memberAuth(ctx, env)
+	members, err := wire.MemberAuth(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +68,7 @@ func Chat(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	members, err := memberAuth(ctx, env)
+	members, err := wire.MemberAuth(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +87,10 @@ func RocketReminder(ctx context.Context, env *cloud.Env) (lambda.Handler, error)
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	codec, err := directoryCodec(ctx, env, directoryTable)
+	if err := env.Prefetch(ctx, "DATA_KEYS_SECRET", "INDEX_KEY_SECRET"); err != nil {
+		return nil, err
+	}
+	codec, err := wire.DirectoryCodec(ctx, env, directoryTable)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,7 @@
-package stack
+// Package directoryfn builds the directory functions: MembersFunction
+// (member CRUD) and DirectoryFunction (departments, fields, invitations,
+// self-registration, frequent contacts).
+package directoryfn
 
 import (
 	"context"
@@ -12,6 +15,8 @@ import (
 	"workbench/shared/httpapi"
 	"workbench/shared/lambdahttp"
 	"workbench/shared/sms"
+	"workbench/shared/stack/identityfn"
+	"workbench/shared/stack/wire"
 	"workbench/shared/tenant"
 )
 
@@ -19,23 +24,21 @@ import (
 // INVITE_URL_TEMPLATE is unset.
 const DefaultInviteURL = "https://{tenant}.workbench.example.com/join?code={code}"
 
-// RegisterCodes builds the verifier of "register" SMS codes that POST
-// /v1/register needs. Identity provides it; while it is nil,
-// self-registration answers 503 register_unavailable.
-var RegisterCodes func(ctx context.Context, env *cloud.Env) (directory.CodeVerifier, error)
-
 // directoryService builds the directory service from the function's
 // settings.
 func directoryService(ctx context.Context, env *cloud.Env) (*directory.Service, error) {
 	c := config.NewReader(env.Config)
 	table := c.Required("DIRECTORY_TABLE")
-	loginURL := c.String("LOGIN_URL_TEMPLATE", DefaultLoginURL)
+	loginURL := c.String("LOGIN_URL_TEMPLATE", wire.DefaultLoginURL)
 	inviteURL := c.String("INVITE_URL_TEMPLATE", DefaultInviteURL)
 	senderID := c.String("SMS_SENDER_ID", "")
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	codec, err := directoryCodec(ctx, env, table)
+	if err := env.Prefetch(ctx, "DATA_KEYS_SECRET", "INDEX_KEY_SECRET", "TOKEN_KEY_SECRET"); err != nil {
+		return nil, err
+	}
+	codec, err := wire.DirectoryCodec(ctx, env, table)
 	if err != nil {
 		return nil, err
 	}
@@ -46,10 +49,10 @@ func directoryService(ctx context.Context, env *cloud.Env) (*directory.Service, 
 	}, nil
 }
 
-// DirectoryContacts builds the frequent-contacts recorder that chat calls
-// (Touch) when a member sends a message; the function needs the directory
-// settings (DIRECTORY_TABLE, DATA_KEYS_SECRET, INDEX_KEY_SECRET).
-func DirectoryContacts(ctx context.Context, env *cloud.Env) (*directory.Contacts, error) {
+// Contacts builds the frequent-contacts recorder that chat calls (Touch)
+// when a member sends a message; the function needs the directory settings
+// (DIRECTORY_TABLE, DATA_KEYS_SECRET, INDEX_KEY_SECRET, TOKEN_KEY_SECRET).
+func Contacts(ctx context.Context, env *cloud.Env) (*directory.Contacts, error) {
 	svc, err := directoryService(ctx, env)
 	if err != nil {
 		return nil, err
@@ -63,7 +66,7 @@ func Members(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	auth, err := memberAuth(ctx, env)
+	auth, err := wire.MemberAuth(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -93,12 +96,11 @@ func Directory(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 		return nil, err
 	}
 	svc.Tenants = tenantIDs{&tenant.DynamoStore{DB: env.DynamoDB, Table: tenantsTable}}
-	if RegisterCodes != nil {
-		if svc.Codes, err = RegisterCodes(ctx, env); err != nil {
-			return nil, err
-		}
+	// Self-registration verifies "register" codes with identity's verifier.
+	if svc.Codes, err = identityfn.SMSCodes(ctx, env); err != nil {
+		return nil, err
 	}
-	auth, err := memberAuth(ctx, env)
+	auth, err := wire.MemberAuth(ctx, env)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,6 @@
-package stack
+// Package platformfn builds PlatformFunction: health and the operator's
+// tenant routes.
+package platformfn
 
 import (
 	"context"
@@ -12,24 +14,24 @@ import (
 	"workbench/shared/httpapi"
 	"workbench/shared/lambdahttp"
 	"workbench/shared/sms"
+	"workbench/shared/stack/wire"
 	"workbench/shared/tenant"
 )
-
-// DefaultLoginURL is the login address template when LOGIN_URL_TEMPLATE is
-// unset.
-const DefaultLoginURL = "https://{tenant}.workbench.example.com/login"
 
 // Platform serves health and the operator's tenant routes.
 func Platform(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	c := config.NewReader(env.Config)
 	tenantsTable := c.Required("TENANTS_TABLE")
 	directoryTable := c.Required("DIRECTORY_TABLE")
-	loginURL := c.String("LOGIN_URL_TEMPLATE", DefaultLoginURL)
+	loginURL := c.String("LOGIN_URL_TEMPLATE", wire.DefaultLoginURL)
 	senderID := c.String("SMS_SENDER_ID", "")
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	codec, err := directoryCodec(ctx, env, directoryTable)
+	if err := env.Prefetch(ctx, "DATA_KEYS_SECRET", "INDEX_KEY_SECRET", "OPERATOR_KEY_SECRET"); err != nil {
+		return nil, err
+	}
+	codec, err := wire.DirectoryCodec(ctx, env, directoryTable)
 	if err != nil {
 		return nil, err
 	}

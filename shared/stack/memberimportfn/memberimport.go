@@ -1,4 +1,7 @@
-package stack
+// Package memberimportfn builds the member import functions:
+// MemberImportsFunction (upload, status, error report, template, export)
+// and MemberImportJobFunction (the jobs).
+package memberimportfn
 
 import (
 	"context"
@@ -10,35 +13,47 @@ import (
 
 	"workbench/shared/cloud"
 	"workbench/shared/config"
+	"workbench/shared/directory"
 	"workbench/shared/httpapi"
 	"workbench/shared/lambdahttp"
 	"workbench/shared/memberimport"
+	"workbench/shared/sms"
+	"workbench/shared/stack/wire"
 )
 
-// memberImports builds the import runner and the trigger that starts it:
-// in Lambda an asynchronous invoke of the job function
+// runner builds the import runner and the trigger that starts it: in
+// Lambda an asynchronous invoke of the job function
 // (MEMBER_IMPORT_FUNCTION); elsewhere (the local stack, tests) a run in
-// this process, in the background. MEMBER_IMPORT_TRIGGER overrides:
-// invoke or local.
-func memberImports(ctx context.Context, env *cloud.Env) (*memberimport.Runner, error) {
+// this process, in the background. MEMBER_IMPORT_TRIGGER overrides: invoke
+// or local. secrets are the ones the function reads, fetched at once.
+func runner(ctx context.Context, env *cloud.Env, secrets ...string) (*memberimport.Runner, error) {
 	c := config.NewReader(env.Config)
 	table := c.Required("MEMBER_IMPORTS_TABLE")
+	directoryTable := c.Required("DIRECTORY_TABLE")
+	loginURL := c.String("LOGIN_URL_TEMPLATE", wire.DefaultLoginURL)
+	senderID := c.String("SMS_SENDER_ID", "")
 	function := c.String("MEMBER_IMPORT_FUNCTION", "")
-	local := localSetting(c, env)
-	trigger := local("MEMBER_IMPORT_TRIGGER")
+	trigger := c.String("MEMBER_IMPORT_TRIGGER", "")
 	every := c.Duration("MEMBER_IMPORT_SMS_INTERVAL", memberimport.DefaultWelcomeInterval)
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	dir, err := directoryService(ctx, env)
+	if err := env.Prefetch(ctx, secrets...); err != nil {
+		return nil, err
+	}
+	codec, err := wire.DirectoryCodec(ctx, env, directoryTable)
 	if err != nil {
 		return nil, err
 	}
-	store := &memberimport.Store{DB: env.DynamoDB, Table: table, Keys: dir.Codec.Keys}
+	dir := &directory.Service{
+		DB: env.DynamoDB, Codec: codec, SMS: &sms.SNS{Client: env.SNS, SenderID: senderID},
+		LoginURL: loginURL, Now: env.Now,
+	}
+	store := &memberimport.Store{DB: env.DynamoDB, Table: table, Keys: codec.Keys}
 	run := &memberimport.Runner{Store: store, Directory: dir, Now: env.Now, WelcomeInterval: every}
 	if trigger == "" {
 		trigger = "local"
-		if env.Config("AWS_LAMBDA_FUNCTION_NAME") != "" {
+		if config.InLambda(env.Config) {
 			trigger = "invoke"
 		}
 	}
@@ -59,11 +74,11 @@ func memberImports(ctx context.Context, env *cloud.Env) (*memberimport.Runner, e
 // MemberImports serves the import routes (upload, status, error report,
 // template) and the export.
 func MemberImports(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
-	run, err := memberImports(ctx, env)
+	run, err := runner(ctx, env, "DATA_KEYS_SECRET", "INDEX_KEY_SECRET", "TOKEN_KEY_SECRET")
 	if err != nil {
 		return nil, err
 	}
-	members, err := memberAuth(ctx, env)
+	members, err := wire.MemberAuth(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -73,10 +88,10 @@ func MemberImports(ctx context.Context, env *cloud.Env) (lambda.Handler, error) 
 	return lambdahttp.Handler(r), nil
 }
 
-// MemberImportJob runs an import job named by its event, and invokes
-// itself again to go on when its time runs out.
+// MemberImportJob runs the import job its event names, and invokes itself
+// again to go on when its time runs out.
 func MemberImportJob(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
-	run, err := memberImports(ctx, env)
+	run, err := runner(ctx, env, "DATA_KEYS_SECRET", "INDEX_KEY_SECRET")
 	if err != nil {
 		return nil, err
 	}

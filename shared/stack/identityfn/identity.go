@@ -1,4 +1,7 @@
-package stack
+// Package identityfn builds the identity functions: VerifyCodeFunction
+// (SMS codes) and LoginFunction (logins, sessions, passwords, login logs).
+// SMSCodes is also the register-code check of DirectoryFunction.
+package identityfn
 
 import (
 	"context"
@@ -12,20 +15,20 @@ import (
 	"workbench/shared/directory"
 	"workbench/shared/httpapi"
 	"workbench/shared/identity"
-	"workbench/shared/keyring"
 	"workbench/shared/lambdahttp"
 	"workbench/shared/sms"
+	"workbench/shared/stack/wire"
 	"workbench/shared/tenant"
 )
 
-// smsCodes builds the SMS-code verifier any function can use to consume a
+// SMSCodes builds the SMS-code verifier any function can use to consume a
 // code (registration verifies "register" codes with it). It needs the
 // settings IDENTITY_TABLE and INDEX_KEY_SECRET: the code-hashing key is
 // derived from the index-key secret under its own label
 // (identity.LabelCodes), so no extra secret is needed and the key never
 // equals the blind-index key. The function's policy needs dynamodb:GetItem,
 // UpdateItem and DeleteItem on the identity table.
-func smsCodes(ctx context.Context, env *cloud.Env) (*identity.Codes, error) {
+func SMSCodes(ctx context.Context, env *cloud.Env) (*identity.Codes, error) {
 	c := config.NewReader(env.Config)
 	table := c.Required("IDENTITY_TABLE")
 	if err := c.Err(); err != nil {
@@ -55,17 +58,13 @@ func VerifyCode(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	codes, err := smsCodes(ctx, env)
+	codes, err := SMSCodes(ctx, env)
 	if err != nil {
 		return nil, err
 	}
-	indexText, err := env.Secret(ctx, "INDEX_KEY_SECRET")
+	index, err := wire.Index(ctx, env)
 	if err != nil {
 		return nil, err
-	}
-	index, err := keyring.NewIndex(indexText)
-	if err != nil {
-		return nil, fmt.Errorf("INDEX_KEY_SECRET: %w", err)
 	}
 	codes.Tenants = &tenant.DynamoStore{DB: env.DynamoDB, Table: tenantsTable}
 	codes.Directory = &directory.Codec{Table: directoryTable, Index: index}
@@ -101,15 +100,18 @@ func loginService(ctx context.Context, env *cloud.Env) (*identity.Service, *auth
 	if err := c.Err(); err != nil {
 		return nil, nil, err
 	}
-	codec, err := directoryCodec(ctx, env, directoryTable)
+	if err := env.Prefetch(ctx, "DATA_KEYS_SECRET", "INDEX_KEY_SECRET", "TOKEN_KEY_SECRET"); err != nil {
+		return nil, nil, err
+	}
+	codec, err := wire.DirectoryCodec(ctx, env, directoryTable)
 	if err != nil {
 		return nil, nil, err
 	}
-	codes, err := smsCodes(ctx, env)
+	codes, err := SMSCodes(ctx, env)
 	if err != nil {
 		return nil, nil, err
 	}
-	members, err := memberAuth(ctx, env)
+	members, err := wire.MemberAuth(ctx, env)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -134,12 +136,4 @@ func loginService(ctx context.Context, env *cloud.Env) (*identity.Service, *auth
 		SessionTTL: sessionTTL,
 	}
 	return svc, members, nil
-}
-
-// Self-registration (DirectoryFunction's POST /v1/register) verifies
-// "register" codes with identity's verifier.
-func init() {
-	RegisterCodes = func(ctx context.Context, env *cloud.Env) (directory.CodeVerifier, error) {
-		return smsCodes(ctx, env)
-	}
 }

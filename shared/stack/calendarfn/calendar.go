@@ -1,0 +1,81 @@
+// Package calendarfn builds the calendar functions: CalendarFunction and
+// the CalendarReminderFunction sweep.
+package calendarfn
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"workbench/shared/calendar"
+	"workbench/shared/cloud"
+	"workbench/shared/config"
+	"workbench/shared/directory"
+	"workbench/shared/httpapi"
+	"workbench/shared/lambdahttp"
+	"workbench/shared/notice"
+	"workbench/shared/sms"
+	"workbench/shared/stack/wire"
+)
+
+// Calendar serves /v1/calendar/...
+func Calendar(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
+	c := config.NewReader(env.Config)
+	table := c.Required("CALENDAR_TABLE")
+	directoryTable := c.Required("DIRECTORY_TABLE")
+	conflictLimit := c.Int("CALENDAR_CONFLICT_CHECK_LIMIT", 50)
+	if err := c.Err(); err != nil {
+		return nil, err
+	}
+	members, err := wire.MemberAuth(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	// The HTTP side sends nothing: notices and SMS are the sweep's.
+	svc := &calendar.Service{
+		Store:              &calendar.DynamoStore{DB: env.DynamoDB, Table: table},
+		Directory:          &directory.Roster{DB: env.DynamoDB, Table: directoryTable},
+		Now:                env.Now,
+		ConflictCheckLimit: conflictLimit,
+	}
+	r := httpapi.NewRouter()
+	(&calendar.HTTP{Service: svc, Members: members}).Register(r)
+	return lambdahttp.Handler(r), nil
+}
+
+// CalendarReminder is the scheduled sweep of due calendar reminders; the
+// EventBridge event's time is the sweep's "now".
+func CalendarReminder(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
+	c := config.NewReader(env.Config)
+	table := c.Required("CALENDAR_TABLE")
+	noticesTable := c.Required("NOTICES_TABLE")
+	directoryTable := c.Required("DIRECTORY_TABLE")
+	senderID := c.String("SMS_SENDER_ID", "")
+	if err := c.Err(); err != nil {
+		return nil, err
+	}
+	if err := env.Prefetch(ctx, "DATA_KEYS_SECRET", "INDEX_KEY_SECRET"); err != nil {
+		return nil, err
+	}
+	codec, err := wire.DirectoryCodec(ctx, env, directoryTable)
+	if err != nil {
+		return nil, err
+	}
+	svc := &calendar.Service{
+		Store:     &calendar.DynamoStore{DB: env.DynamoDB, Table: table},
+		Directory: &directory.Roster{DB: env.DynamoDB, Table: directoryTable, Codec: codec},
+		Notices:   &notice.DynamoStore{DB: env.DynamoDB, Table: noticesTable},
+		SMS:       &sms.SNS{Client: env.SNS, SenderID: senderID},
+		Now:       env.Now,
+	}
+	return lambda.NewHandler(func(ctx context.Context, ev events.EventBridgeEvent) (calendar.SweepResult, error) {
+		now := ev.Time
+		if now.IsZero() {
+			now = env.Now()
+		}
+		return svc.Sweep(ctx, now)
+	}), nil
+}
+
+var _ calendar.Directory = (*directory.Roster)(nil)
