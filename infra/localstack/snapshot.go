@@ -11,13 +11,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"workbench/infra/moto"
+	"workbench/shared/dynamo"
 )
 
 // Snapshot writes every item of every table to dir/<LogicalId>.json, in
@@ -135,35 +135,14 @@ func (s *Stack) scan(ctx context.Context, table string) ([]map[string]types.Attr
 	return items, nil
 }
 
-// batchPut writes items in batches of 25, DynamoDB's limit (moto accepts
-// more; DynamoDB would not), resending what comes back unprocessed.
+// batchPut writes items in batches DynamoDB accepts (moto accepts more;
+// DynamoDB would not), resending what comes back unprocessed.
 func (s *Stack) batchPut(ctx context.Context, table string, items []map[string]types.AttributeValue) error {
-	const batch = 25
-	for start := 0; start < len(items); start += batch {
-		var reqs []types.WriteRequest
-		for _, item := range items[start:min(start+batch, len(items))] {
-			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
-		}
-		pending := map[string][]types.WriteRequest{table: reqs}
-		for attempt := 0; len(pending) > 0; attempt++ {
-			if attempt == 10 {
-				return fmt.Errorf("items still unprocessed after %d attempts", attempt)
-			}
-			if attempt > 0 {
-				select {
-				case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}
-			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
-			if err != nil {
-				return err
-			}
-			pending = out.UnprocessedItems
-		}
+	reqs := make([]types.WriteRequest, len(items))
+	for i, item := range items {
+		reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: item}}
 	}
-	return nil
+	return dynamo.BatchWrite(ctx, s.db, map[string][]types.WriteRequest{table: reqs})
 }
 
 // writeFileAtomic replaces name with data so that a reader (or a crash)

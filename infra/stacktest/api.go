@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"workbench/infra/localstack"
@@ -175,28 +174,16 @@ func (s *Stack) SeedMembers(t testing.TB, tn Tenant, n int, departmentIDs ...str
 	return memberIDs
 }
 
-// BatchWrite puts items into table with BatchWriteItem, in chunks of
-// dynamo.MaxBatchWrite, retrying unprocessed items until all are written.
-// The client is the stack's own, so a counter given to New does not see
-// the seeding.
+// BatchWrite puts items into table with dynamo.BatchWrite. The client is
+// the stack's own, so a counter given to New does not see the seeding.
 func (s *Stack) BatchWrite(t testing.TB, table string, items []map[string]types.AttributeValue) {
 	t.Helper()
-	db := s.DynamoDB()
-	for len(items) > 0 {
-		n := min(len(items), dynamo.MaxBatchWrite)
-		req := make([]types.WriteRequest, n)
-		for i, it := range items[:n] {
-			req[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: it}}
-		}
-		items = items[n:]
-		pending := map[string][]types.WriteRequest{table: req}
-		for len(pending[table]) > 0 {
-			out, err := db.BatchWriteItem(context.Background(), &dynamodb.BatchWriteItemInput{RequestItems: pending})
-			if err != nil {
-				t.Fatalf("stacktest: batch write %s: %v", table, err)
-			}
-			pending = out.UnprocessedItems
-		}
+	reqs := make([]types.WriteRequest, len(items))
+	for i, it := range items {
+		reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: it}}
+	}
+	if err := dynamo.BatchWrite(context.Background(), s.DynamoDB(), map[string][]types.WriteRequest{table: reqs}); err != nil {
+		t.Fatalf("stacktest: batch write %s: %v", table, err)
 	}
 }
 

@@ -74,6 +74,7 @@ type options struct {
 	now      func() time.Time
 	settings map[string]string
 	counter  *dynamo.Counter
+	dynamodb []func(*dynamodb.Options)
 }
 
 // WithClock makes now the clock of every function.
@@ -97,6 +98,12 @@ func WithEnv(settings map[string]string) Option {
 // WithCounter counts the DynamoDB round trips of every function in c.
 func WithCounter(c *dynamo.Counter) Option {
 	return func(o *options) { o.counter = c }
+}
+
+// WithDynamoDB applies opts to every function's DynamoDB client: a fault
+// injector's middleware, say.
+func WithDynamoDB(opts ...func(*dynamodb.Options)) Option {
+	return func(o *options) { o.dynamodb = append(o.dynamodb, opts...) }
 }
 
 // New provisions a fresh namespace on the shared moto server, builds every
@@ -123,6 +130,7 @@ func New(t testing.TB, opts ...Option) *Stack {
 	if o.counter != nil {
 		cfg.DynamoDBOptions = append(cfg.DynamoDBOptions, dynamo.WithCounter(o.counter))
 	}
+	cfg.DynamoDBOptions = append(cfg.DynamoDBOptions, o.dynamodb...)
 	ls, err := localstack.New(cfg)
 	if err != nil {
 		t.Fatalf("stacktest: %v", err)

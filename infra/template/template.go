@@ -30,6 +30,8 @@ const (
 // Template is a parsed SAM template.
 type Template struct {
 	Parameters map[string]Parameter
+	// Conditions holds each condition's expression, unevaluated.
+	Conditions map[string]*yaml.Node
 	Globals    Globals
 	// Resources holds every resource by logical id; Order lists the ids in
 	// the order the template declares them.
@@ -64,6 +66,8 @@ type FunctionGlobals struct {
 	Architectures []string
 	MemorySize    int
 	Timeout       int
+	Tracing       string                // Active or PassThrough
+	LogFormat     string                // LoggingConfig.LogFormat: JSON or Text
 	Environment   map[string]*yaml.Node // Environment.Variables
 }
 
@@ -73,6 +77,11 @@ type Resource struct {
 	Type       string
 	Properties *yaml.Node // a mapping, or nil when the resource has none
 	Metadata   *yaml.Node // a mapping, or nil
+	// DeletionPolicy and UpdateReplacePolicy as written; "" when absent
+	// (CloudFormation then deletes).
+	DeletionPolicy, UpdateReplacePolicy string
+	// Condition names the condition the resource is created under, if any.
+	Condition string
 }
 
 // Function is an AWS::Serverless::Function with Globals applied.
@@ -85,6 +94,8 @@ type Function struct {
 	BuildMethod   string // Metadata.BuildMethod
 	MemorySize    int    // MB
 	Timeout       int    // seconds
+	Tracing       string // Tracing, Active or PassThrough; "" when not set
+	LogFormat     string // LoggingConfig.LogFormat; "" when not set
 	// Environment is Environment.Variables merged over the globals' (the
 	// function's own value wins). Values may be intrinsics; see Resolver.
 	Environment map[string]*yaml.Node
@@ -201,9 +212,12 @@ func Parse(data []byte) (*Template, error) {
 	if root.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("template: the document is not a mapping")
 	}
-	t := &Template{Parameters: map[string]Parameter{}, Resources: map[string]*Resource{}}
+	t := &Template{Parameters: map[string]Parameter{}, Conditions: map[string]*yaml.Node{}, Resources: map[string]*Resource{}}
 	if err := t.parseParameters(field(root, "Parameters")); err != nil {
 		return nil, err
+	}
+	for name, c := range pairs(field(root, "Conditions")) {
+		t.Conditions[name] = c
 	}
 	if err := t.parseGlobals(field(root, "Globals")); err != nil {
 		return nil, err
@@ -341,6 +355,8 @@ func (t *Template) parseGlobals(n *yaml.Node) error {
 	var err error
 	g.Runtime, g.Handler, g.CodeURI = scalar(field(fn, "Runtime")), scalar(field(fn, "Handler")), scalar(field(fn, "CodeUri"))
 	g.Architectures = list(field(fn, "Architectures"))
+	g.Tracing = scalar(field(fn, "Tracing"))
+	g.LogFormat = scalar(field(field(fn, "LoggingConfig"), "LogFormat"))
 	if g.MemorySize, err = integer(field(fn, "MemorySize")); err != nil {
 		return fmt.Errorf("template: Globals.Function.MemorySize: %w", err)
 	}
@@ -375,7 +391,12 @@ func (t *Template) parseResources(n *yaml.Node) error {
 		if props != nil && props.Kind != yaml.MappingNode {
 			return fmt.Errorf("template: resource %s: Properties is not a mapping", id)
 		}
-		t.Resources[id] = &Resource{LogicalID: id, Type: typ, Properties: props, Metadata: field(r, "Metadata")}
+		t.Resources[id] = &Resource{
+			LogicalID: id, Type: typ, Properties: props, Metadata: field(r, "Metadata"),
+			DeletionPolicy:      scalar(field(r, "DeletionPolicy")),
+			UpdateReplacePolicy: scalar(field(r, "UpdateReplacePolicy")),
+			Condition:           scalar(field(r, "Condition")),
+		}
 		t.Order = append(t.Order, id)
 	}
 	return nil
@@ -393,6 +414,8 @@ func (t *Template) parseFunction(r *Resource) (Function, error) {
 		BuildMethod:   scalar(field(r.Metadata, "BuildMethod")),
 		MemorySize:    g.MemorySize,
 		Timeout:       g.Timeout,
+		Tracing:       or(scalar(field(p, "Tracing")), g.Tracing),
+		LogFormat:     or(scalar(field(field(p, "LoggingConfig"), "LogFormat")), g.LogFormat),
 		Environment:   map[string]*yaml.Node{},
 		tmpl:          t,
 	}

@@ -250,18 +250,14 @@ func (d *DynamoStore) ReadBy(ctx context.Context, tenantID, memberID string, ids
 	for _, id := range ids {
 		keys = append(keys, readKey(tenantID, id, memberID))
 	}
-	req := map[string]types.KeysAndAttributes{d.Table: {Keys: keys, ProjectionExpression: aws.String("pk")}}
-	for len(req) > 0 {
-		out, err := d.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-		if err != nil {
-			return nil, errs.Wrap(err, "read marks")
+	got, err := dynamo.BatchGet(ctx, d.DB, map[string]types.KeysAndAttributes{d.Table: {Keys: keys, ProjectionExpression: aws.String("pk")}})
+	if err != nil {
+		return nil, errs.Wrap(err, "read marks")
+	}
+	for _, item := range got[d.Table] {
+		if pk, ok := item["pk"].(*types.AttributeValueMemberS); ok {
+			read[strings.TrimPrefix(pk.Value, "READ#"+tenantID+"#")] = true
 		}
-		for _, item := range out.Responses[d.Table] {
-			if pk, ok := item["pk"].(*types.AttributeValueMemberS); ok {
-				read[strings.TrimPrefix(pk.Value, "READ#"+tenantID+"#")] = true
-			}
-		}
-		req = out.UnprocessedKeys
 	}
 	return read, nil
 }

@@ -227,8 +227,17 @@ func (s *Service) notifyResult(ctx context.Context, a *Approval) {
 	})
 }
 
+// deliver tries a few times: the state change has committed, so a notice
+// lost to a throttled write would be lost for good (delivery is idempotent
+// by id, so trying again never notifies twice).
 func (s *Service) deliver(ctx context.Context, n notice.Notice) {
-	if err := s.Notices.Deliver(ctx, n); err != nil {
+	var err error
+	for range 3 {
+		if err = s.Notices.Deliver(ctx, n); err == nil || !errs.Transient(err) {
+			break
+		}
+	}
+	if err != nil {
 		slog.ErrorContext(ctx, "approval notice not delivered", "notice", n.ID, "error", err)
 	}
 }

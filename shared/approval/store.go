@@ -316,20 +316,16 @@ func (d *DynamoStore) ListCC(ctx context.Context, tenantID, memberID, cursor str
 		keys[i] = approvalKey(tenantID, e.ID)
 	}
 	current := map[string]Summary{}
-	req := map[string]types.KeysAndAttributes{d.Table: {Keys: keys}}
-	for len(req) > 0 {
-		out, err := d.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-		if err != nil {
-			return nil, "", errs.Wrap(err, "read approvals")
+	got, err := dynamo.BatchGet(ctx, d.DB, map[string]types.KeysAndAttributes{d.Table: {Keys: keys}})
+	if err != nil {
+		return nil, "", errs.Wrap(err, "read approvals")
+	}
+	for _, item := range got[d.Table] {
+		var r approvalRecord
+		if err := attributevalue.UnmarshalMap(item, &r); err != nil {
+			return nil, "", errs.Wrap(err, "decode approval")
 		}
-		for _, item := range out.Responses[d.Table] {
-			var r approvalRecord
-			if err := attributevalue.UnmarshalMap(item, &r); err != nil {
-				return nil, "", errs.Wrap(err, "decode approval")
-			}
-			current[r.ID] = r.Approval.Summary()
-		}
-		req = out.UnprocessedKeys
+		current[r.ID] = r.Approval.Summary()
 	}
 	for i, e := range entries {
 		if c, ok := current[e.ID]; ok {

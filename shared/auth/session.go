@@ -12,6 +12,7 @@ import (
 
 	"workbench/shared/billing"
 	"workbench/shared/directory"
+	"workbench/shared/dynamo"
 	"workbench/shared/errs"
 )
 
@@ -92,7 +93,7 @@ func (s *DynamoSessions) CheckSession(ctx context.Context, p Principal) (Status,
 		"pk": &types.AttributeValueMemberS{Value: directory.TenantPK(p.TenantID)},
 		"sk": &types.AttributeValueMemberS{Value: directory.MemberSK(p.MemberID)},
 	}
-	out, err := s.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
+	got, err := dynamo.BatchGet(ctx, s.DB, map[string]types.KeysAndAttributes{
 		s.IdentityTable: {
 			Keys:                 []map[string]types.AttributeValue{SessionKey(p.TenantID, p.SessionID)},
 			ProjectionExpression: aws.String("memberId, tenantCode, createdAt, expiresAt, revokedAt"),
@@ -108,12 +109,9 @@ func (s *DynamoSessions) CheckSession(ctx context.Context, p Principal) (Status,
 			Keys:                 []map[string]types.AttributeValue{billing.Key(p.TenantCode)},
 			ProjectionExpression: aws.String(billing.Projection),
 		},
-	}})
+	})
 	if err != nil {
 		return Status{}, errs.Wrap(err, "check session")
-	}
-	if len(out.UnprocessedKeys) > 0 {
-		return Status{}, errs.E(errs.Unavailable, "try_again", "the session could not be checked; try again")
 	}
 	var sess struct {
 		MemberID   string     `dynamodbav:"memberId"`
@@ -128,7 +126,7 @@ func (s *DynamoSessions) CheckSession(ctx context.Context, p Principal) (Status,
 		DepartmentIDs []string   `dynamodbav:"departmentIds"`
 		NotBefore     *time.Time `dynamodbav:"sessionsNotBefore"`
 	}
-	sessions, members := out.Responses[s.IdentityTable], out.Responses[s.DirectoryTable]
+	sessions, members := got[s.IdentityTable], got[s.DirectoryTable]
 	if len(sessions) != 1 || attributevalue.UnmarshalMap(sessions[0], &sess) != nil ||
 		sess.MemberID != p.MemberID || sess.RevokedAt != nil || !s.Now().Before(sess.ExpiresAt) {
 		return Status{}, errs.E(errs.Unauthenticated, "session_revoked", "this session has ended; log in again")
@@ -149,7 +147,7 @@ func (s *DynamoSessions) CheckSession(ctx context.Context, p Principal) (Status,
 		return Status{}, errs.E(errs.Unauthenticated, "session_revoked", "this session has ended; log in again")
 	}
 	var sub map[string]types.AttributeValue
-	if subs := out.Responses[s.TenantsTable]; len(subs) == 1 {
+	if subs := got[s.TenantsTable]; len(subs) == 1 {
 		sub = subs[0]
 	}
 	state, err := billing.StateOf(sub, p.TenantID, s.Now())

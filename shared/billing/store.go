@@ -174,16 +174,11 @@ func (st *DynamoStore) Members(ctx context.Context, tenantID string, ids []strin
 		for _, id := range ids {
 			keys = append(keys, st.Directory.Key(tenantID, id))
 		}
-		for len(keys) > 0 {
-			out, err := st.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
-				st.Directory.Table: {Keys: keys},
-			}})
-			if err != nil {
-				return nil, errs.Wrap(err, "get members")
-			}
-			items = append(items, out.Responses[st.Directory.Table]...)
-			keys = out.UnprocessedKeys[st.Directory.Table].Keys
+		got, err := dynamo.BatchGet(ctx, st.DB, map[string]types.KeysAndAttributes{st.Directory.Table: {Keys: keys}})
+		if err != nil {
+			return nil, errs.Wrap(err, "get members")
 		}
+		items = got[st.Directory.Table]
 	} else {
 		// Every member item of the tenant is read to find its admins: the
 		// cost grows with the tenant's size (a few hundred items for a large

@@ -418,6 +418,14 @@ func (s *Service) Sweep(ctx context.Context, now time.Time) (SweepResult, error)
 			}
 			res.Notices++
 		}
+		// The mobiles are read before the reminder moves on: once it has,
+		// no later run sends this occurrence's SMS.
+		var mobiles map[string]string
+		if e.Kind == Meeting && e.SMSReminder {
+			if mobiles, err = s.Directory.Mobiles(ctx, e.TenantID, recipients); err != nil {
+				return res, err
+			}
+		}
 		won, err := s.Store.Advance(ctx, d, laterDueAfter(e, d.Start))
 		if err != nil {
 			return res, err
@@ -426,12 +434,7 @@ func (s *Service) Sweep(ctx context.Context, now time.Time) (SweepResult, error)
 			continue
 		}
 		res.Advanced++
-		if e.Kind == Meeting && e.SMSReminder {
-			mobiles, err := s.Directory.Mobiles(ctx, e.TenantID, recipients)
-			if err != nil {
-				slog.ErrorContext(ctx, "meeting reminder SMS skipped", "event", e.ID, "error", err)
-				continue
-			}
+		if mobiles != nil {
 			for _, m := range recipients {
 				if mobiles[m] == "" {
 					continue

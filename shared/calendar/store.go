@@ -223,36 +223,24 @@ func (d *DynamoStore) Save(ctx context.Context, prev, next *Event, remind Due) e
 			}
 		}
 		_, err := d.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
-		return saveErr(err)
+		return saveErr(err, prev == nil)
 	}
 	// Too many participants for one transaction: the event commits first
 	// (so a lost race writes nothing), then the entries in batches.
 	if _, err := d.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: head}); err != nil {
-		return saveErr(err)
+		return saveErr(err, prev == nil)
 	}
-	for len(entries) > 0 {
-		n := min(len(entries), dynamo.MaxBatchWrite)
-		req := map[string][]types.WriteRequest{d.Table: entries[:n]}
-		entries = entries[n:]
-		for tries := 0; len(req[d.Table]) > 0; tries++ {
-			if tries == 5 {
-				return errs.E(errs.Unavailable, "try_again", "the calendars of event %s were not all updated; try again", ref.ID)
-			}
-			out, err := d.DB.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: req})
-			if err != nil {
-				return errs.Wrap(err, "write entries")
-			}
-			req = out.UnprocessedItems
-			if len(req[d.Table]) > 0 {
-				time.Sleep(time.Duration(50<<tries) * time.Millisecond)
-			}
-		}
+	if err := dynamo.BatchWrite(ctx, d.DB, map[string][]types.WriteRequest{d.Table: entries}); err != nil {
+		return errs.Wrap(fmt.Errorf("entries of event %s: %w", ref.ID, err), "write entries")
 	}
 	return nil
 }
 
-func saveErr(err error) error {
-	if dynamo.FailedCondition(err, 0) || dynamo.Conflicted(err) {
+// saveErr reads a failed save. A lost race is stale state for a change;
+// a new event has no state to be stale, so its conflict is transient
+// (errs.Wrap makes it a 503: the same request may succeed).
+func saveErr(err error, creating bool) error {
+	if dynamo.FailedCondition(err, 0) || dynamo.Conflicted(err) && !creating {
 		return errs.E(errs.Conflict, "stale_state", "the event changed meanwhile; reload it")
 	}
 	return errs.Wrap(err, "save event")

@@ -214,31 +214,16 @@ func num(n int64) types.AttributeValue {
 // batchGet reads keys of one table, 100 at a time, retrying what DynamoDB
 // left unprocessed. Items come back in no particular order.
 func batchGet(ctx context.Context, db DB, table string, keys []map[string]types.AttributeValue, consistent bool, projection string, names map[string]string) ([]map[string]types.AttributeValue, error) {
-	var items []map[string]types.AttributeValue
-	for start := 0; start < len(keys); start += dynamo.MaxBatchGet {
-		end := min(start+dynamo.MaxBatchGet, len(keys))
-		ka := types.KeysAndAttributes{Keys: keys[start:end], ConsistentRead: aws.Bool(consistent)}
-		if projection != "" {
-			ka.ProjectionExpression = aws.String(projection)
-			ka.ExpressionAttributeNames = names
-		}
-		req := map[string]types.KeysAndAttributes{table: ka}
-		for attempt := 0; len(req) > 0; attempt++ {
-			if attempt == 5 {
-				return nil, errs.E(errs.Unavailable, "try_again", "the store is busy; try again")
-			}
-			if attempt > 0 {
-				time.Sleep(time.Duration(attempt*attempt) * 20 * time.Millisecond)
-			}
-			out, err := db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-			if err != nil {
-				return nil, errs.Wrap(err, "batch get")
-			}
-			items = append(items, out.Responses[table]...)
-			req = out.UnprocessedKeys
-		}
+	if len(keys) == 0 {
+		return nil, nil
 	}
-	return items, nil
+	ka := types.KeysAndAttributes{Keys: keys, ConsistentRead: aws.Bool(consistent)}
+	if projection != "" {
+		ka.ProjectionExpression = aws.String(projection)
+		ka.ExpressionAttributeNames = names
+	}
+	got, err := dynamo.BatchGet(ctx, db, map[string]types.KeysAndAttributes{table: ka})
+	return got[table], err
 }
 
 func unmarshal(item map[string]types.AttributeValue, v any) error {

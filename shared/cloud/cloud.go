@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -48,7 +49,10 @@ type Env struct {
 func Load(ctx context.Context, src config.Source, optFns ...func(*awsconfig.LoadOptions) error) (*Env, error) {
 	// awshttp's buildable client, not a plain http.Client: the SDK panics
 	// when AWS_CA_BUNDLE is set and the client cannot take a CA pool.
-	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithHTTPClient(awshttp.NewBuildableClient())}
+	opts := []func(*awsconfig.LoadOptions) error{
+		awsconfig.WithHTTPClient(awshttp.NewBuildableClient()),
+		awsconfig.WithRetryer(newRetryer),
+	}
 	if region := src("AWS_REGION"); region != "" {
 		opts = append(opts, awsconfig.WithRegion(region))
 	}
@@ -69,6 +73,22 @@ func Load(ctx context.Context, src config.Source, optFns ...func(*awsconfig.Load
 		Now:      time.Now,
 		cache:    map[string]string{},
 	}, nil
+}
+
+// The SDK retries throttling, 5xx and transport errors itself, at most
+// retryAttempts times in all; the cap on its wait (20 s by default) keeps
+// the retries inside a function's timeout, so that what is still failing
+// reaches the handler in time to answer 503 with Retry-After.
+const (
+	retryAttempts   = 3
+	retryMaxBackoff = time.Second
+)
+
+func newRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = retryAttempts
+		o.MaxBackoff = retryMaxBackoff
+	})
 }
 
 // Secret returns the text of the Secrets Manager secret whose id (name or

@@ -130,7 +130,7 @@ var (
 // "already_member" (and uses nothing of the invitation); otherwise the
 // member is created, enabled, with a generated account, and gets an SMS
 // with the account and the login address.
-func (s *Service) Register(ctx context.Context, in RegisterInput) (Registered, error) {
+func (s *Service) Register(ctx context.Context, in RegisterInput) (_ Registered, err error) {
 	tenantCode := strings.ToLower(strings.TrimSpace(in.Tenant))
 	if tenantCode == "" {
 		return Registered{}, errs.Invalidf("tenant", "invalid_tenant", "tenant is required")
@@ -172,9 +172,15 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (Registered, e
 	if s.Codes == nil {
 		return Registered{}, errs.E(errs.Unavailable, "register_unavailable", "self-registration is not available")
 	}
-	if err := s.Codes.Verify(ctx, tenantID, mobile, "register", in.Code); err != nil {
+	undo, err := s.Codes.Verify(ctx, tenantID, mobile, "register", in.Code)
+	if err != nil {
 		return Registered{}, err
 	}
+	defer func() {
+		if err != nil {
+			undo(ctx) // nothing was registered: the retry may use the code
+		}
+	}()
 	if m, ok, err := s.memberByMobile(ctx, tenantID, mobile); err != nil || ok {
 		return Registered{Result: AlreadyMember, Member: m}, err
 	}

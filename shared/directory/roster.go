@@ -59,25 +59,20 @@ func (d *Roster) batch(ctx context.Context, tenantID string, memberIDs []string,
 			"sk": &types.AttributeValueMemberS{Value: MemberSK(id)},
 		})
 	}
-	for len(keys) > 0 {
-		n := min(len(keys), dynamo.MaxBatchGet)
-		ka := types.KeysAndAttributes{Keys: keys[:n]}
-		if projection != "" {
-			ka.ProjectionExpression = aws.String(projection)
-		}
-		req := map[string]types.KeysAndAttributes{d.Table: ka}
-		keys = keys[n:]
-		for len(req) > 0 {
-			out, err := d.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-			if err != nil {
-				return errs.Wrap(err, "read members")
-			}
-			for _, item := range out.Responses[d.Table] {
-				if err := f(item); err != nil {
-					return err
-				}
-			}
-			req = out.UnprocessedKeys
+	if len(keys) == 0 {
+		return nil
+	}
+	ka := types.KeysAndAttributes{Keys: keys}
+	if projection != "" {
+		ka.ProjectionExpression = aws.String(projection)
+	}
+	got, err := dynamo.BatchGet(ctx, d.DB, map[string]types.KeysAndAttributes{d.Table: ka})
+	if err != nil {
+		return errs.Wrap(err, "read members")
+	}
+	for _, item := range got[d.Table] {
+		if err := f(item); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"workbench/shared/dynamo"
 	"workbench/shared/errs"
 	"workbench/shared/ids"
 	"workbench/shared/sms"
@@ -25,8 +26,10 @@ import (
 
 // CodeVerifier checks (and consumes) an SMS verification code sent for a
 // purpose; Identity implements it. A wrong or expired code is its error.
+// undo gives the code back, for a request that fails after using it, so
+// that its retry can use the code again.
 type CodeVerifier interface {
-	Verify(ctx context.Context, tenantID, mobile, purpose, code string) error
+	Verify(ctx context.Context, tenantID, mobile, purpose, code string) (undo func(context.Context), err error)
 }
 
 // TenantFinder resolves a tenant code to its id (for self-registration,
@@ -701,24 +704,11 @@ func (s *Service) batchGet(ctx context.Context, keys []map[string]types.Attribut
 }
 
 func batchGet(ctx context.Context, db DB, table string, keys []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
-	var out []map[string]types.AttributeValue
-	for len(keys) > 0 {
-		chunk := keys[:min(len(keys), 100)]
-		keys = keys[len(chunk):]
-		req := map[string]types.KeysAndAttributes{table: {Keys: chunk, ConsistentRead: aws.Bool(true)}}
-		for tries := 0; len(req) > 0; tries++ {
-			if tries > 5 {
-				return nil, errs.E(errs.Unavailable, "busy", "the directory is busy; try again")
-			}
-			res, err := db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-			if err != nil {
-				return nil, errs.Wrap(err, "batch get directory items")
-			}
-			out = append(out, res.Responses[table]...)
-			req = res.UnprocessedKeys
-		}
+	if len(keys) == 0 {
+		return nil, nil
 	}
-	return out, nil
+	got, err := dynamo.BatchGet(ctx, db, map[string]types.KeysAndAttributes{table: {Keys: keys, ConsistentRead: aws.Bool(true)}})
+	return got[table], err
 }
 
 func str(v types.AttributeValue) string {

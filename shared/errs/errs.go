@@ -56,7 +56,7 @@ type Error struct {
 	Code       string        // stable, snake_case: "mobile_taken"
 	Message    string        // human text for the caller
 	Field      string        // the input field at fault, if one is
-	RetryAfter time.Duration // for RateLimited and Locked
+	RetryAfter time.Duration // for RateLimited, Locked and Unavailable
 	Err        error         // underlying cause, never sent to callers
 }
 
@@ -92,8 +92,20 @@ func NotFoundf(code, format string, args ...any) *Error {
 	return E(NotFound, code, format, args...)
 }
 
-// Wrap records an internal failure. The cause goes to logs; the caller sees
-// only a generic message.
+// RetrySoon is how long a caller is asked to wait after an Unavailable
+// error that names no wait of its own.
+const RetrySoon = time.Second
+
+// Unavailablef reports a dependency that is busy or slow: nothing is
+// wrong with the request, and the caller may send it again.
+func Unavailablef(format string, args ...any) *Error {
+	return &Error{Kind: Unavailable, Code: "unavailable", Message: fmt.Sprintf(format, args...), RetryAfter: RetrySoon}
+}
+
+// Wrap records a failure the caller cannot act on. The cause goes to logs;
+// the caller sees only a generic message: an internal error, or, when the
+// cause is transient (a throttled or failing AWS call, a deadline that
+// passed), an Unavailable one that asks for a retry.
 func Wrap(err error, what string) error {
 	if err == nil {
 		return nil
@@ -102,16 +114,22 @@ func Wrap(err error, what string) error {
 	if errors.As(err, &e) {
 		return err
 	}
-	return &Error{Kind: Internal, Code: "internal", Message: "internal error", Err: fmt.Errorf("%s: %w", what, err)}
+	return classify(fmt.Errorf("%s: %w", what, err))
 }
 
-// KindOf returns the Kind of err, Internal for errors that carry none.
-func KindOf(err error) Kind {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Kind
+func classify(err error) *Error {
+	if Transient(err) {
+		e := Unavailablef("the service is busy; try again")
+		e.Err = err
+		return e
 	}
-	return Internal
+	return &Error{Kind: Internal, Code: "internal", Message: "internal error", Err: err}
+}
+
+// KindOf returns the Kind of err: Unavailable for transient failures that
+// carry none, Internal for other errors.
+func KindOf(err error) Kind {
+	return As(err).Kind
 }
 
 // Is reports whether err is an *Error with the given code.
@@ -120,11 +138,12 @@ func Is(err error, code string) bool {
 	return errors.As(err, &e) && e.Code == code
 }
 
-// As returns the *Error in err's chain, or an Internal one wrapping err.
+// As returns the *Error in err's chain, or one wrapping err: Unavailable
+// when err is transient, Internal otherwise.
 func As(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
 	}
-	return &Error{Kind: Internal, Code: "internal", Message: "internal error", Err: err}
+	return classify(err)
 }

@@ -54,17 +54,25 @@ type errorDetail struct {
 }
 
 // WriteError answers with err's status and JSON body. Internal errors are
-// logged with their cause and answered with a generic message.
+// logged with their cause and answered with a generic message; Unavailable
+// ones (a throttled or failing dependency, a passed deadline) are a 503
+// with Retry-After, since the same request may well succeed again.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	e := errs.As(err)
-	status := StatusOf(e)
-	if status >= 500 {
+	status, retryAfter := StatusOf(e), e.RetryAfter
+	switch {
+	case e.Kind == errs.Unavailable:
+		// Busy, not broken: the caller is told when to retry, and the
+		// cause (a throttled call, a passed deadline) is logged for us.
+		slog.WarnContext(r.Context(), "request deferred", "status", status, "error", e.Error())
+		retryAfter = max(retryAfter, errs.RetrySoon)
+	case status >= 500:
 		slog.ErrorContext(r.Context(), "request failed", "status", status, "error", e.Error())
 		JSON(w, status, errorBody{errorDetail{Code: "internal", Message: "internal error; quote the request id when reporting it"}})
 		return
 	}
-	if e.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+	if retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retryAfter.Seconds()))))
 	}
 	JSON(w, status, errorBody{errorDetail{Code: e.Code, Message: e.Message, Field: e.Field}})
 }

@@ -1,12 +1,16 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/smithy-go"
 
 	"workbench/shared/errs"
 )
@@ -130,6 +134,10 @@ func TestErrorStatusTable(t *testing.T) {
 		{errs.E(errs.TooLarge, "x", "x"), 413},
 		{errs.Wrap(http.ErrHandlerTimeout, "boom"), 500},
 		{http.ErrAbortHandler, 500},
+		// Transient failures are never our 500s.
+		{errs.Wrap(&smithy.GenericAPIError{Code: "ThrottlingException"}, "put"), 503},
+		{errs.Wrap(fmt.Errorf("query: %w", context.DeadlineExceeded), "list"), 503},
+		{context.DeadlineExceeded, 503},
 	}
 	for _, tt := range tests {
 		if got := StatusOf(tt.err); got != tt.status {
@@ -151,6 +159,9 @@ func TestWriteErrorBodies(t *testing.T) {
 	r.Handle("GET /internal", func(w http.ResponseWriter, r *http.Request) error {
 		return errs.Wrap(http.ErrHandlerTimeout, "table secret-table-name")
 	})
+	r.Handle("GET /throttled", func(w http.ResponseWriter, r *http.Request) error {
+		return errs.Wrap(&smithy.GenericAPIError{Code: "ProvisionedThroughputExceededException", Message: "table secret-table-name"}, "put")
+	})
 	r.Handle("GET /panic", func(w http.ResponseWriter, r *http.Request) error { panic("boom") })
 
 	rec, e := serve(t, r, "GET", "/invalid", "")
@@ -160,6 +171,10 @@ func TestWriteErrorBodies(t *testing.T) {
 	rec, e = serve(t, r, "GET", "/limited", "")
 	if rec.Code != 429 || rec.Header().Get("Retry-After") != "2" {
 		t.Errorf("limited: %d Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	rec, e = serve(t, r, "GET", "/throttled", "")
+	if rec.Code != 503 || rec.Header().Get("Retry-After") != "1" || e.Error.Code != "unavailable" || strings.Contains(rec.Body.String(), "secret-table-name") {
+		t.Errorf("throttled: %d Retry-After %q %q", rec.Code, rec.Header().Get("Retry-After"), rec.Body.String())
 	}
 	for _, path := range []string{"/internal", "/panic"} {
 		rec, e = serve(t, r, "GET", path, "")

@@ -33,6 +33,9 @@ type Me struct {
 // Me returns the caller, with tenant and whether a password must be set.
 func (s *Service) Me(ctx context.Context, p auth.Principal) (Me, error) {
 	t, err := s.Tenants.Get(ctx, p.TenantCode)
+	if err != nil && errs.KindOf(err) != errs.NotFound {
+		return Me{}, err // a failing read says nothing about the session
+	}
 	if err != nil || t.ID != p.TenantID {
 		return Me{}, errs.E(errs.Unauthenticated, "session_revoked", "this session has ended; log in again")
 	}
@@ -177,7 +180,7 @@ type ResetResult struct {
 // password goes to the member by SMS (the admin never sees it); it works
 // for OneTimeTTL and must be replaced at the next login. The member's
 // sessions end and a lockout is lifted.
-func (s *Service) ResetPassword(ctx context.Context, p auth.Principal, memberID string, in ResetInput) (ResetResult, error) {
+func (s *Service) ResetPassword(ctx context.Context, p auth.Principal, memberID string, in ResetInput) (_ ResetResult, err error) {
 	if err := checkCodeFormat("code", in.Code); err != nil {
 		return ResetResult{}, err
 	}
@@ -202,9 +205,17 @@ func (s *Service) ResetPassword(ctx context.Context, p auth.Principal, memberID 
 	if err != nil {
 		return ResetResult{}, errs.Wrap(err, "open member")
 	}
-	if err := s.Codes.Verify(ctx, p.TenantID, admin.Mobile, PurposeAdminConfirm, in.Code); err != nil {
+	undo, err := s.Codes.Verify(ctx, p.TenantID, admin.Mobile, PurposeAdminConfirm, in.Code)
+	if err != nil {
 		return ResetResult{}, err
 	}
+	defer func() {
+		// The new password never reached the member: a retry with the
+		// same code resets it again and sends it.
+		if err != nil {
+			undo(ctx)
+		}
+	}()
 	t, err := s.Tenants.Get(ctx, p.TenantCode)
 	if err != nil {
 		return ResetResult{}, err

@@ -218,6 +218,23 @@ func (c *Codes) consumeItems(rec *codeRecord, use string, now time.Time) []types
 	}
 }
 
+// compensate runs undo, a write that puts back what a failed request
+// changed, in a context of its own (the request's deadline may be what
+// failed it) and a few times: an undo lost to throttling would leave the
+// caller's retry refused. A failed condition means there is nothing (left)
+// to undo.
+func compensate(ctx context.Context, what string, undo func(context.Context) error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	var err error
+	for range 3 {
+		if err = undo(ctx); err == nil || dynamo.ConditionFailed(err) {
+			return
+		}
+	}
+	slog.WarnContext(ctx, "not undone: "+what, "error", err)
+}
+
 // cooldownSK is the sort key of the cooldown item of the code with sort
 // key codeSK: both end in "<purpose>#<mobile token>".
 func cooldownSK(codeSK string) string { return "COOLDOWN#" + strings.TrimPrefix(codeSK, "CODE#") }
@@ -225,43 +242,65 @@ func cooldownSK(codeSK string) string { return "COOLDOWN#" + strings.TrimPrefix(
 // Verify consumes a code sent to mobile for purpose in the tenant. It
 // answers 401 invalid_code (wrong, unknown or used), code_expired or
 // code_exhausted (CodeMaxTries wrong tries); a wrong try is counted. A code
-// verifies once.
-func (c *Codes) Verify(ctx context.Context, tenantID, mobile, purpose, code string) error {
-	mobile, err := directory.NormalizeMobile("mobile", mobile)
+// verifies once; undo gives it back to a request that then failed.
+func (c *Codes) Verify(ctx context.Context, tenantID, mobile, purpose, code string) (undo func(context.Context), err error) {
+	mobile, err = directory.NormalizeMobile("mobile", mobile)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkPurpose("purpose", purpose); err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkCodeFormat("code", code); err != nil {
-		return err
+		return nil, err
 	}
 	rec, err := c.get(ctx, c.key(tenantID, purpose, mobile))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if reason := c.check(rec, tenantID, purpose, mobile, code, c.Now()); reason != "" {
 		if reason == reasonInvalidCode && rec != nil {
 			if err := c.countTry(ctx, rec); err != nil {
-				return err
+				return nil, err
 			}
 		}
-		return codeError(reason)
+		return nil, codeError(reason)
 	}
 	now := c.Now()
 	use := ids.New(now)
+	undo = func(ctx context.Context) { c.unuse(ctx, rec, use) }
 	_, err = c.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: c.consumeItems(rec, use, now)})
-	if dynamo.FailedCondition(err, 0) {
-		if again, gerr := c.get(ctx, key(rec.PK, rec.SK)); gerr == nil && again != nil && again.UsedBy == use {
-			return nil // the SDK retried a write that had succeeded
+	if dynamo.FailedCondition(err, 0) || dynamo.Conflicted(err) {
+		again, gerr := c.get(ctx, key(rec.PK, rec.SK))
+		switch {
+		case gerr != nil:
+			return nil, gerr
+		case again != nil && again.UsedBy == use:
+			return undo, nil // the SDK retried a write that had succeeded
+		case again != nil && again.UsedBy == "" && dynamo.Conflicted(err):
+			// Not used by anyone: the conflict was with another write
+			// (a wrong try counted), and the same request may succeed.
+			return nil, errs.Unavailablef("the code could not be checked; try again")
 		}
-		return codeError(reasonInvalidCode)
+		return nil, codeError(reasonInvalidCode) // used, by a concurrent request
 	}
-	if dynamo.Conflicted(err) {
-		return codeError(reasonInvalidCode) // a concurrent use of the same code
+	if err != nil {
+		return nil, errs.Wrap(err, "consume code")
 	}
-	return errs.Wrap(err, "consume code")
+	return undo, nil
+}
+
+// unuse gives back a code that this request (use) consumed.
+func (c *Codes) unuse(ctx context.Context, rec *codeRecord, use string) {
+	compensate(ctx, "sms code given back", func(ctx context.Context) error {
+		_, err := c.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: aws.String(c.Table), Key: key(rec.PK, rec.SK),
+			UpdateExpression:          aws.String("REMOVE usedBy"),
+			ConditionExpression:       aws.String("usedBy = :use"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":use": str(use)},
+		})
+		return err
+	})
 }
 
 // CodeRequest asks for a code to be sent.
@@ -296,19 +335,31 @@ func (c *Codes) Request(ctx context.Context, in CodeRequest) error {
 		return err
 	}
 	now := c.Now()
-	if err := c.limit(ctx, t.ID, in.Purpose, mobile, httpapi.RequestOf(ctx).SourceIP, now); err != nil {
+	release, err := c.limit(ctx, t.ID, in.Purpose, mobile, httpapi.RequestOf(ctx).SourceIP, now)
+	if err != nil {
 		return err
 	}
-	ok, err := c.eligible(ctx, t.ID, in.Purpose, mobile)
+	if err := c.send(ctx, t, in.Purpose, mobile, now); err != nil {
+		// No code went out: the caller's retry must not meet the cooldown
+		// this request set (the daily counters keep counting it).
+		release(ctx)
+		return err
+	}
+	return nil
+}
+
+// send stores a new code and sends it by SMS, when the purpose allows it.
+func (c *Codes) send(ctx context.Context, t tenant.Tenant, purpose, mobile string, now time.Time) error {
+	ok, err := c.eligible(ctx, t.ID, purpose, mobile)
 	if err != nil || !ok {
 		return err
 	}
 	digits := newCode()
 	rec := codeRecord{
-		Type: "code", Purpose: in.Purpose, Hash: c.codeHash(t.ID, in.Purpose, mobile, digits),
+		Type: "code", Purpose: purpose, Hash: c.codeHash(t.ID, purpose, mobile, digits),
 		SentAt: now.UnixMilli(), ExpiresAt: now.Add(CodeTTL).UnixMilli(), TTL: now.Add(CodeTTL + time.Hour).Unix(),
 	}
-	k := c.key(t.ID, in.Purpose, mobile)
+	k := c.key(t.ID, purpose, mobile)
 	rec.PK, rec.SK = k["pk"].(*types.AttributeValueMemberS).Value, k["sk"].(*types.AttributeValueMemberS).Value
 	item, err := attributevalue.MarshalMap(rec)
 	if err != nil {
@@ -318,11 +369,11 @@ func (c *Codes) Request(ctx context.Context, in CodeRequest) error {
 	if _, err := c.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(c.Table), Item: item}); err != nil {
 		return errs.Wrap(err, "put code")
 	}
-	if err := c.SMS.Send(ctx, mobile, codeText(t.Name, in.Purpose, digits)); err != nil {
+	if err := c.SMS.Send(ctx, mobile, codeText(t.Name, purpose, digits)); err != nil {
 		// Answering differently would tell members from strangers.
-		slog.ErrorContext(ctx, "sms code not sent", "tenant", t.ID, "purpose", in.Purpose, "error", err)
+		slog.ErrorContext(ctx, "sms code not sent", "tenant", t.ID, "purpose", purpose, "error", err)
 	}
-	slog.InfoContext(ctx, "sms code requested", "tenant", t.ID, "purpose", in.Purpose)
+	slog.InfoContext(ctx, "sms code requested", "tenant", t.ID, "purpose", purpose)
 	return nil
 }
 
@@ -386,7 +437,10 @@ func stringAttr(item map[string]types.AttributeValue, name string) string {
 // (across tenants). The counters
 // are kept whether or not a code is then sent, so limits say nothing about
 // membership.
-func (c *Codes) limit(ctx context.Context, tenantID, purpose, mobile, ip string, now time.Time) error {
+//
+// It returns a function that lifts the cooldown this request set, for a
+// request that then fails before a code is sent.
+func (c *Codes) limit(ctx context.Context, tenantID, purpose, mobile, ip string, now time.Time) (release func(context.Context), err error) {
 	mobileCap, ipCap := c.MobileDailyCap, c.IPDailyCap
 	if mobileCap <= 0 {
 		mobileCap = DefaultMobileDailyCap
@@ -427,10 +481,20 @@ func (c *Codes) limit(ctx context.Context, tenantID, purpose, mobile, ip string,
 		counter(key(tenantPK(tenantID), "RATE#mobile#"+c.mobileToken(tenantID, mobile)+"#"+day), mobileCap),
 		counter(key("RATE#ip#"+c.Hash.Sum("rate-ip", ip)[:22], day), ipCap),
 	}
-	_, err := c.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+	release = func(ctx context.Context) {
+		compensate(ctx, "sms code cooldown lifted", func(ctx context.Context) error {
+			_, err := c.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+				TableName: aws.String(c.Table), Key: cool,
+				ConditionExpression:       aws.String("nonce = :nonce"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":nonce": str(nonce)},
+			})
+			return err
+		})
+	}
+	_, err = c.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
 	switch {
 	case err == nil:
-		return nil
+		return release, nil
 	case dynamo.FailedCondition(err, 0):
 		wait := CodeCooldown
 		if out, gerr := c.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(c.Table), Key: cool, ConsistentRead: aws.Bool(true)}); gerr == nil {
@@ -439,7 +503,7 @@ func (c *Codes) limit(ctx context.Context, tenantID, purpose, mobile, ip string,
 				Nonce  string `dynamodbav:"nonce"`
 			}
 			if attributevalue.UnmarshalMap(out.Item, &last) == nil && last.Nonce == nonce {
-				return nil // the SDK retried a write that had succeeded
+				return release, nil // the SDK retried a write that had succeeded
 			}
 			if last.LastAt > 0 {
 				wait = time.UnixMilli(last.LastAt).Add(CodeCooldown).Sub(now)
@@ -450,15 +514,15 @@ func (c *Codes) limit(ctx context.Context, tenantID, purpose, mobile, ip string,
 		}
 		e := errs.E(errs.RateLimited, "code_cooldown", "a code was sent to this mobile less than %d seconds ago; wait before asking again", int(CodeCooldown.Seconds()))
 		e.RetryAfter = wait
-		return e
+		return nil, e
 	case dynamo.FailedCondition(err, 1), dynamo.FailedCondition(err, 2):
 		e := errs.E(errs.RateLimited, "daily_limit", "too many codes requested today; try again tomorrow")
 		e.RetryAfter = nextDay.Sub(now)
-		return e
+		return nil, e
 	case dynamo.Conflicted(err):
 		e := errs.E(errs.RateLimited, "code_cooldown", "a code is being sent to this mobile right now")
 		e.RetryAfter = CodeCooldown
-		return e
+		return nil, e
 	}
-	return errs.Wrap(err, "rate limit sms codes")
+	return nil, errs.Wrap(err, "rate limit sms codes")
 }

@@ -647,19 +647,6 @@ func (s *Service) batchGet(ctx context.Context, keys map[string][]map[string]typ
 	for table, ks := range keys {
 		req[table] = types.KeysAndAttributes{Keys: ks, ConsistentRead: aws.Bool(true)}
 	}
-	got := batchGot{}
-	for try := 0; len(req) > 0; try++ {
-		if try == 3 {
-			return nil, errs.E(errs.Unavailable, "try_again", "the service is busy; try again")
-		}
-		out, err := s.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-		if err != nil {
-			return nil, errs.Wrap(err, "batch get")
-		}
-		for table, items := range out.Responses {
-			got[table] = append(got[table], items...)
-		}
-		req = out.UnprocessedKeys
-	}
-	return got, nil
+	got, err := dynamo.BatchGet(ctx, s.DB, req)
+	return batchGot(got), err
 }

@@ -25,20 +25,29 @@ func TestVerifyForOtherCapabilities(t *testing.T) {
 	}
 	ctx := context.Background()
 	mobile := s.Mobile()
-	verify := func(code string) error { return codes.Verify(ctx, ten.ID, mobile, identity.PurposeRegister, code) }
+	var undo func(context.Context)
+	verify := func(code string) (err error) {
+		undo, err = codes.Verify(ctx, ten.ID, mobile, identity.PurposeRegister, code)
+		return err
+	}
 
 	code := requestCode(t, s, ten.Code, mobile, "register")
 	if err := verify(wrongCode(code)); !errs.Is(err, "invalid_code") || errs.KindOf(err) != errs.Invalid || errs.As(err).Field != "code" {
 		t.Fatalf("wrong code: %v", err)
 	}
-	if err := codes.Verify(ctx, ten.ID, mobile, identity.PurposeLogin, code); !errs.Is(err, "invalid_code") {
+	if _, err := codes.Verify(ctx, ten.ID, mobile, identity.PurposeLogin, code); !errs.Is(err, "invalid_code") {
 		t.Fatalf("code of another purpose: %v", err)
 	}
-	if err := codes.Verify(ctx, "another-tenant", mobile, identity.PurposeRegister, code); !errs.Is(err, "invalid_code") {
+	if _, err := codes.Verify(ctx, "another-tenant", mobile, identity.PurposeRegister, code); !errs.Is(err, "invalid_code") {
 		t.Fatalf("code of another tenant: %v", err)
 	}
 	if err := verify(code); err != nil {
 		t.Fatalf("right code: %v", err)
+	}
+	// A request that failed after using the code gives it back, once.
+	undo(ctx)
+	if err := verify(code); err != nil {
+		t.Fatalf("code given back: %v", err)
 	}
 	if err := verify(code); !errs.Is(err, "invalid_code") {
 		t.Fatalf("used code: %v", err)
@@ -66,7 +75,7 @@ func TestVerifyForOtherCapabilities(t *testing.T) {
 		{mobile, "nope", "123456", "purpose"},
 		{mobile, identity.PurposeRegister, "12345", "code"},
 	} {
-		err := codes.Verify(ctx, ten.ID, c.mobile, c.purpose, c.code)
+		_, err := codes.Verify(ctx, ten.ID, c.mobile, c.purpose, c.code)
 		if errs.KindOf(err) != errs.Invalid || errs.As(err).Field != c.field {
 			t.Errorf("Verify(%q, %q, %q) = %v, want 400 on %s", c.mobile, c.purpose, c.code, err, c.field)
 		}
