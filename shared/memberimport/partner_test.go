@@ -53,15 +53,25 @@ func (p *partners) sync(t testing.TB) {
 // authSyncs returns the users of each authSync call of the binding, by flag.
 func (p *partners) authSyncs(t testing.TB) map[int][]int {
 	t.Helper()
-	calls, _, err := p.svc.Store.Calls(context.Background(), p.key, "", 1000, true)
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[int][]int{}
-	for _, c := range calls {
-		if c.Kind == partner.KindAuthSync {
-			out[c.Flag] = append(out[c.Flag], c.Users)
+	seen := map[string]bool{}
+	// A page of the outbox ends at 1 MB (a few calls of 500 users); the
+	// next page starts at the last call read.
+	for from := ""; ; {
+		calls, next, err := p.svc.Store.Calls(context.Background(), p.key, from, 1000, true)
+		if err != nil {
+			t.Fatal(err)
 		}
+		for _, c := range calls {
+			if c.Kind == partner.KindAuthSync && !seen[c.ID] {
+				out[c.Flag] = append(out[c.Flag], c.Users)
+			}
+			seen[c.ID] = true
+		}
+		if next == "" || next == from {
+			break
+		}
+		from = next
 	}
 	return out
 }

@@ -170,31 +170,17 @@ func (st *Store) jobItem(j Job) (map[string]types.AttributeValue, error) {
 	return item, nil
 }
 
-// batchPut writes items 25 a call, following unprocessed ones.
+// batchPut writes items with the one bounded batch helper (25 a call,
+// unprocessed items retried).
 func (st *Store) batchPut(ctx context.Context, items []map[string]types.AttributeValue) error {
-	for len(items) > 0 {
-		n := min(len(items), dynamo.MaxBatchWrite)
-		var reqs []types.WriteRequest
-		for _, it := range items[:n] {
-			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: it}})
-		}
-		items = items[n:]
-		req := map[string][]types.WriteRequest{st.Table: reqs}
-		for tries := 0; len(req) > 0; tries++ {
-			if tries > 8 {
-				return errs.E(errs.Unavailable, "busy", "the import store is busy; try again")
-			}
-			if tries > 0 {
-				time.Sleep(time.Duration(tries*50) * time.Millisecond)
-			}
-			out, err := st.DB.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: req})
-			if err != nil {
-				return errs.Wrap(err, "write import items")
-			}
-			req = out.UnprocessedItems
-		}
+	if len(items) == 0 {
+		return nil
 	}
-	return nil
+	reqs := make([]types.WriteRequest, 0, len(items))
+	for _, it := range items {
+		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: it}})
+	}
+	return errs.Wrap(dynamo.BatchWrite(ctx, st.DB, map[string][]types.WriteRequest{st.Table: reqs}), "write import items")
 }
 
 var errJobNotFound = errs.NotFoundf("import_not_found", "no import with this id in the tenant")
