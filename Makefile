@@ -7,6 +7,8 @@ PYTHON ?= python3
 LOCAL := .local
 VENV := $(LOCAL)/venv
 BUILD := build
+IAMCHECK := $(LOCAL)/iamcheck
+AWSCALLS := $(LOCAL)/awscalls
 PORT ?= 3000
 GOFLAGS_LAMBDA := -trimpath -tags lambda.norpc -ldflags "-s -w"
 
@@ -32,7 +34,7 @@ FUNCTIONS := \
 	MarketplaceFunction=marketplace \
 	PartnerSyncFunction=partnersync
 
-.PHONY: all run test bench coldstart lint build deploy clean deps
+.PHONY: all run test bench coldstart lint build deploy clean deps iamcheck-deps
 
 all: lint test
 
@@ -42,10 +44,22 @@ run: deps
 	$(GO) build -o $(LOCAL)/bin/workbench-local ./infra/local
 	exec $(LOCAL)/bin/workbench-local $(if $(FRESH),-fresh) -addr 127.0.0.1:$(PORT)
 
-## test: every unit and integration test (starts its own moto servers)
-test: deps
+## test: every unit and integration test (starts its own moto servers), then the IAM check
+## of every AWS call the tests recorded against the template's policies
+test: deps iamcheck-deps
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 15m ./...
+	rm -rf $(AWSCALLS)
+	WORKBENCH_AWS_CALLS=$(CURDIR)/$(AWSCALLS) $(GO) test -count=1 -timeout 15m ./...
+	$(GO) run ./infra/iamcheck -calls $(AWSCALLS) -node-modules $(IAMCHECK)/node_modules -unused fail
+
+## iamcheck-deps: the IAM policy evaluator for infra/iamcheck (npm, pinned by its lock file)
+## into .local/iamcheck. AGPL-3.0: a test-time tool, never part of a function.
+iamcheck-deps:
+	@if [ -d $(IAMCHECK)/node_modules ] && cmp -s infra/iamcheck/package-lock.json $(IAMCHECK)/package-lock.json; then :; else \
+		command -v npm >/dev/null || { apt-get update && apt-get install -y nodejs npm; }; \
+		mkdir -p $(IAMCHECK) && cp infra/iamcheck/package.json infra/iamcheck/package-lock.json $(IAMCHECK)/ && \
+		npm ci --prefix $(IAMCHECK) --no-audit --no-fund --ignore-scripts; \
+	fi
 
 ## bench: the benchmarks the issues ask for (BENCHTIME=20x for steadier times; the DynamoDB counts do not change)
 bench: deps

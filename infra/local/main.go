@@ -29,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"workbench/infra/awscalls"
 	"workbench/infra/localstack"
 	"workbench/infra/moto"
 	"workbench/infra/template"
@@ -92,7 +93,10 @@ func run(ctx context.Context, o options, ready func(url string)) error {
 	defer server.Stop()
 	slog.Info("moto started", "endpoint", server.Endpoint)
 
-	ls, err := localstack.New(localstack.Config{Template: tmpl, Endpoint: server.Endpoint, Logger: slog.Default(), Settings: localOverrides()})
+	// WORKBENCH_AWS_CALLS=dir records the functions' AWS calls for
+	// `go run ./infra/iamcheck -calls dir`.
+	ls, err := localstack.New(localstack.Config{Template: tmpl, Endpoint: server.Endpoint, Logger: slog.Default(),
+		Settings: localOverrides(), Recorder: awscalls.FromEnv()})
 	if err != nil {
 		return err
 	}

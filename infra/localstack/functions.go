@@ -70,8 +70,12 @@ func (s *Stack) Build(ctx context.Context, builders map[string]Builder) (map[str
 		// The credentials are given outright rather than left to the
 		// default chain, so that a developer's own AWS credentials or
 		// profile never sign a local call.
-		env, err := cloud.Load(ctx, config.Map(vars), awsconfig.WithCredentialsProvider(
-			credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, "")))
+		opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithCredentialsProvider(
+			credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""))}
+		if s.cfg.Recorder != nil {
+			opts = append(opts, s.cfg.Recorder.Option(tf.LogicalID, s.templateARN))
+		}
+		env, err := cloud.Load(ctx, config.Map(vars), opts...)
 		if err != nil {
 			return nil, fmt.Errorf("localstack: %s: %w", tf.LogicalID, err)
 		}

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"workbench/infra/awscalls"
 	"workbench/infra/template"
 )
 
@@ -52,6 +54,9 @@ type Config struct {
 	// Settings override function settings (environment variables) for
 	// every function, after the template's are resolved.
 	Settings map[string]string
+	// FunctionSettings override settings of one function (by logical id),
+	// after Settings.
+	FunctionSettings map[string]map[string]string
 	// Secrets override the local values of secrets, by logical id.
 	Secrets map[string]string
 	// Now, if set, is the clock of every function built.
@@ -59,6 +64,10 @@ type Config struct {
 	// DynamoDBOptions, if any, rebuild every function's DynamoDB client
 	// with them: to count its round trips, say.
 	DynamoDBOptions []func(*dynamodb.Options)
+	// Recorder, if set, records every AWS call of every function built,
+	// under the function's logical id and with resources named as the
+	// template names them (no Prefix), for infra/iamcheck.
+	Recorder *awscalls.Recorder
 	// Logger receives the gateway's request log and function failures;
 	// nil discards them.
 	Logger *slog.Logger
@@ -127,6 +136,13 @@ func (s *Stack) Endpoint() string { return s.cfg.Endpoint }
 // Name returns the physical name of the resource with the given logical id.
 func (s *Stack) Name(logicalID string) string { return s.cfg.Prefix + logicalID }
 
+// templateARN returns the ARN a resource of the stack has in the template's
+// own naming: its logical id, without the stack's prefix.
+func (s *Stack) templateARN(cfnType, physicalName string) string {
+	canonical := template.Resolver{Template: s.cfg.Template}
+	return canonical.ARN(cfnType, strings.TrimPrefix(physicalName, s.cfg.Prefix))
+}
+
 // Tables maps each table's logical id to its physical name.
 func (s *Stack) Tables() map[string]string {
 	m := make(map[string]string, len(s.cfg.Template.Tables))
@@ -146,7 +162,8 @@ func (s *Stack) DynamoDB(opts ...func(*dynamodb.Options)) *dynamodb.Client {
 
 // Env returns the environment of the function with the given logical id:
 // its template variables resolved against this stack, the settings that
-// point the AWS SDK at moto, and Config.Settings over all.
+// point the AWS SDK at moto, and Config.Settings and FunctionSettings over
+// all.
 func (s *Stack) Env(logicalID string) (map[string]string, error) {
 	fn, ok := s.cfg.Template.Function(logicalID)
 	if !ok {
@@ -166,6 +183,7 @@ func (s *Stack) Env(logicalID string) (map[string]string, error) {
 		env[name] = val
 	}
 	maps.Copy(env, s.cfg.Settings)
+	maps.Copy(env, s.cfg.FunctionSettings[logicalID])
 	return env, nil
 }
 

@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -44,6 +45,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"workbench/infra/awscalls"
 	"workbench/infra/localstack"
 	"workbench/infra/moto"
 	"workbench/infra/template"
@@ -71,10 +73,11 @@ type Stack struct {
 type Option func(*options)
 
 type options struct {
-	now      func() time.Time
-	settings map[string]string
-	counter  *dynamo.Counter
-	dynamodb []func(*dynamodb.Options)
+	now       func() time.Time
+	settings  map[string]string
+	functions map[string]map[string]string
+	counter   *dynamo.Counter
+	dynamoDB  []func(*dynamodb.Options)
 }
 
 // WithClock makes now the clock of every function.
@@ -95,15 +98,29 @@ func WithEnv(settings map[string]string) Option {
 	}
 }
 
+// WithFunctionEnv overrides settings of the function with the given
+// logical id only, after WithEnv's.
+func WithFunctionEnv(logicalID string, settings map[string]string) Option {
+	return func(o *options) {
+		if o.functions == nil {
+			o.functions = map[string]map[string]string{}
+		}
+		if o.functions[logicalID] == nil {
+			o.functions[logicalID] = map[string]string{}
+		}
+		maps.Copy(o.functions[logicalID], settings)
+	}
+}
+
+// WithDynamoDB applies opts to every function's DynamoDB client: a test's
+// own middleware, say a fault injector.
+func WithDynamoDB(opts ...func(*dynamodb.Options)) Option {
+	return func(o *options) { o.dynamoDB = append(o.dynamoDB, opts...) }
+}
+
 // WithCounter counts the DynamoDB round trips of every function in c.
 func WithCounter(c *dynamo.Counter) Option {
 	return func(o *options) { o.counter = c }
-}
-
-// WithDynamoDB applies opts to every function's DynamoDB client: a fault
-// injector's middleware, say.
-func WithDynamoDB(opts ...func(*dynamodb.Options)) Option {
-	return func(o *options) { o.dynamodb = append(o.dynamodb, opts...) }
 }
 
 // New provisions a fresh namespace on the shared moto server, builds every
@@ -121,16 +138,18 @@ func New(t testing.TB, opts ...Option) *Stack {
 		t.Fatalf("stacktest: %v", err)
 	}
 	cfg := localstack.Config{
-		Template: env.template,
-		Endpoint: env.endpoint,
-		Prefix:   prefix(t.Name()),
-		Settings: o.settings,
-		Now:      o.now,
+		Template:         env.template,
+		Endpoint:         env.endpoint,
+		Prefix:           prefix(t.Name()),
+		Settings:         o.settings,
+		FunctionSettings: o.functions,
+		Now:              o.now,
+		Recorder:         env.recorder,
 	}
 	if o.counter != nil {
 		cfg.DynamoDBOptions = append(cfg.DynamoDBOptions, dynamo.WithCounter(o.counter))
 	}
-	cfg.DynamoDBOptions = append(cfg.DynamoDBOptions, o.dynamodb...)
+	cfg.DynamoDBOptions = append(cfg.DynamoDBOptions, o.dynamoDB...)
 	ls, err := localstack.New(cfg)
 	if err != nil {
 		t.Fatalf("stacktest: %v", err)
@@ -388,6 +407,9 @@ func prefix(testName string) string {
 type environment struct {
 	endpoint string
 	template *template.Template
+	// recorder notes every function's AWS calls for infra/iamcheck when
+	// $WORKBENCH_AWS_CALLS names a directory (make test sets it).
+	recorder *awscalls.Recorder
 }
 
 var (
@@ -413,8 +435,10 @@ func setUp() (environment, error) {
 	if err != nil {
 		return environment{}, err
 	}
+	env := environment{template: tmpl, recorder: awscalls.FromEnv()}
 	if e := os.Getenv("WORKBENCH_MOTO_ENDPOINT"); e != "" {
-		return environment{endpoint: strings.TrimSuffix(e, "/"), template: tmpl}, nil
+		env.endpoint = strings.TrimSuffix(e, "/")
+		return env, nil
 	}
 	// The server is never stopped: it exits by itself when the test binary
 	// does.
@@ -422,7 +446,8 @@ func setUp() (environment, error) {
 	if err != nil {
 		return environment{}, err
 	}
-	return environment{endpoint: srv.Endpoint, template: tmpl}, nil
+	env.endpoint = srv.Endpoint
+	return env, nil
 }
 
 // moduleRoot walks up from the working directory to the directory holding

@@ -228,19 +228,20 @@ func (r *Resolver) GetAtt(logicalID, attr string) (string, error) {
 	name := r.name(logicalID)
 	switch attr {
 	case "Arn":
-		return r.arn(res.Type, name), nil
+		return r.ARN(res.Type, name), nil
 	case "Name", "TopicName", "QueueName":
 		return name, nil
 	case "StreamArn":
 		if res.Type == TypeTable {
-			return r.arn(res.Type, name) + "/stream/1970-01-01T00:00:00.000", nil
+			return r.ARN(res.Type, name) + "/stream/1970-01-01T00:00:00.000", nil
 		}
 	}
 	return "", fmt.Errorf("Fn::GetAtt %s.%s: the local stack does not know this attribute", logicalID, attr)
 }
 
-// arn makes up the ARN a resource of type typ and physical name would have.
-func (r *Resolver) arn(typ, name string) string {
+// ARN makes up the ARN a resource of type typ and physical name would have
+// in the resolver's region and account.
+func (r *Resolver) ARN(typ, name string) string {
 	region, account := r.region(), r.account()
 	switch typ {
 	case TypeTable:

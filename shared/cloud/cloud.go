@@ -159,3 +159,19 @@ func (e *Env) Prefetch(ctx context.Context, settings ...string) error {
 // SecretTrips is how many times this Env waited for Secrets Manager: the
 // cold-start budget allows one.
 func (e *Env) SecretTrips() int { return int(e.secretTrips.Load()) }
+
+type functionKey struct{}
+
+// AsFunction marks ctx as work that another function of the template (by
+// logical id) does in AWS and this process does in its stead: the local
+// stack's in-process partner delivery. Tools that attribute AWS calls to
+// functions (the local stack's IAM recorder) read it with FunctionOf.
+func AsFunction(ctx context.Context, logicalID string) context.Context {
+	return context.WithValue(ctx, functionKey{}, logicalID)
+}
+
+// FunctionOf returns the logical id AsFunction put in ctx, or "".
+func FunctionOf(ctx context.Context) string {
+	id, _ := ctx.Value(functionKey{}).(string)
+	return id
+}

@@ -145,14 +145,22 @@ func buildPartner(ctx context.Context, env *cloud.Env, worker bool, secrets ...s
 		}
 		svc.Trigger = &partner.InvokeTrigger{Lambda: awslambda.NewFromConfig(env.AWS), Function: syncFunction}
 	case "async":
-		svc.Trigger = &partner.InlineTrigger{Worker: w, Async: true}
+		svc.Trigger = inProcessDelivery{&partner.InlineTrigger{Worker: w, Async: true}}
 	case "inline":
-		svc.Trigger = &partner.InlineTrigger{Worker: w}
+		svc.Trigger = inProcessDelivery{&partner.InlineTrigger{Worker: w}}
 	case "none":
 	default:
 		return nil, fmt.Errorf("PARTNER_SYNC_TRIGGER must be invoke, async, inline or none, not %q", trigger)
 	}
 	return &partnerParts{service: svc, worker: w}, nil
+}
+
+// inProcessDelivery delivers in this process what the delivery function
+// does in AWS, so its AWS calls are marked as that function's.
+type inProcessDelivery struct{ partner.Trigger }
+
+func (t inProcessDelivery) Kick(ctx context.Context, keys []partner.BindingKey) {
+	t.Trigger.Kick(cloud.AsFunction(ctx, "PartnerSyncFunction"), keys)
 }
 
 // Partner serves the operator's partner route, the partners' app route and
