@@ -64,8 +64,21 @@ type status struct {
 	Failures                                            []memberimport.Failure
 }
 
-// start uploads a CSV and returns the job's id.
-func start(t testing.TB, st *stacktest.Stack, token, query, csv string) string {
+// newStack is a stack whose import route starts no job: the test invokes
+// the job function with the job's event, as Lambda would, so that the job's
+// AWS calls are recorded as the job function's (infra/iamcheck).
+func newStack(t testing.TB) *stacktest.Stack {
+	return stacktest.New(t, stacktest.WithFunctionEnv("MemberImportsFunction", map[string]string{"MEMBER_IMPORT_TRIGGER": "none"}))
+}
+
+// run invokes the job function for a job.
+func run(t testing.TB, st *stacktest.Stack, tenantID, id string) {
+	t.Helper()
+	st.Invoke(t, "MemberImportJobFunction", memberimport.Event{TenantID: tenantID, JobID: id})
+}
+
+// start uploads a CSV, runs its job and returns the job's id.
+func start(t testing.TB, st *stacktest.Stack, tenantID, token, query, csv string) string {
 	t.Helper()
 	code, body := upload(t, st, token, query, "text/csv", []byte(csv))
 	if code != 202 {
@@ -76,6 +89,7 @@ func start(t testing.TB, st *stacktest.Stack, token, query, csv string) string {
 	if out.ID == "" || out.State != "queued" {
 		t.Fatalf("upload answered %s", body)
 	}
+	run(t, st, tenantID, out.ID)
 	return out.ID
 }
 

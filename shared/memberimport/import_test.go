@@ -19,7 +19,7 @@ import (
 // an idempotent re-upload, create-only, the error report and the export
 // imported back unchanged.
 func TestImportCSVThenAgainThenExport(t *testing.T) {
-	st := stacktest.New(t)
+	st := newStack(t)
 	tn := st.NewTenant(t)
 	tok := tn.Admin.Token
 	stacktest.Want(t, st.Call(t, "PUT", "/v1/admin/directory-fields", tok, []map[string]any{
@@ -36,7 +36,7 @@ func TestImportCSVThenAgainThenExport(t *testing.T) {
 		bad[1].name + "," + bad[1].mobile + ",,,,,\n" +
 		"张三,13600000003,质检部,,P9,,\n" +
 		bad[2].name + "," + bad[2].mobile + ",,,,,\n"
-	id := start(t, st, tok, "?createDepartments=true", file)
+	id := start(t, st, tn.ID, tok, "?createDepartments=true&welcomeSms=true", file)
 	s := follow(t, st, tok, id)
 	if s.State != "done" || s.Total != 6 || s.Processed != 6 || s.Created != 2 || s.Failed != 4 || s.Updated != 0 || s.Skipped != 0 {
 		t.Fatalf("first import: %+v", s)
@@ -55,6 +55,9 @@ func TestImportCSVThenAgainThenExport(t *testing.T) {
 		if f.Row != wantRows[i] || f.Code != code || f.Field != field || code == "" {
 			t.Errorf("failure %d = %+v; POST answers %d %s", i, f, r.Status, r.Body)
 		}
+	}
+	if sms := st.SMS(t, "13600000001"); len(sms) != 1 {
+		t.Errorf("welcome SMS to 张一: %d", len(sms))
 	}
 	var tree struct {
 		Items []struct {
@@ -83,16 +86,16 @@ func TestImportCSVThenAgainThenExport(t *testing.T) {
 	}
 
 	// The same file again: nothing is created twice, nothing changes.
-	s = follow(t, st, tok, start(t, st, tok, "?createDepartments=true", file))
+	s = follow(t, st, tok, start(t, st, tn.ID, tok, "?createDepartments=true", file))
 	if s.Created != 0 || s.Updated != 0 || s.Skipped != 2 || s.Failed != 4 {
 		t.Errorf("re-upload: %+v", s)
 	}
 	// A changed row updates its member (matched by mobile); create-only skips it.
 	changed := "姓名,手机号,职位\n张一,13600000001,班长\n"
-	if s = follow(t, st, tok, start(t, st, tok, "?mode=create-only", changed)); s.Skipped != 1 || s.Updated != 0 {
+	if s = follow(t, st, tok, start(t, st, tn.ID, tok, "?mode=create-only", changed)); s.Skipped != 1 || s.Updated != 0 {
 		t.Errorf("create-only: %+v", s)
 	}
-	if s = follow(t, st, tok, start(t, st, tok, "", changed)); s.Updated != 1 || s.Created != 0 {
+	if s = follow(t, st, tok, start(t, st, tn.ID, tok, "", changed)); s.Updated != 1 || s.Created != 0 {
 		t.Errorf("update: %+v", s)
 	}
 
@@ -117,7 +120,7 @@ func TestImportCSVThenAgainThenExport(t *testing.T) {
 	if !strings.Contains(string(r.Body), ",总装车间/一班;总装车间/二班,") {
 		t.Errorf("export lacks 张二's departments: %s", r.Body)
 	}
-	if s = follow(t, st, tok, start(t, st, tok, "", string(r.Body))); s.Skipped != 3 || s.Created+s.Updated+s.Failed != 0 {
+	if s = follow(t, st, tok, start(t, st, tn.ID, tok, "", string(r.Body))); s.Skipped != 3 || s.Created+s.Updated+s.Failed != 0 {
 		t.Errorf("export imported back: %+v", s)
 	}
 
@@ -130,7 +133,7 @@ func TestImportCSVThenAgainThenExport(t *testing.T) {
 // TestImportXLSXTemplateAndBadFiles takes the XLSX template, fills it and
 // uploads it as multipart/form-data; bad files are 400s naming the problem.
 func TestImportXLSXTemplateAndBadFiles(t *testing.T) {
-	st := stacktest.New(t)
+	st := newStack(t)
 	tn := st.NewTenant(t)
 	tok := tn.Admin.Token
 	r := st.Call(t, "GET", "/v1/admin/member-imports/template?format=xlsx", tok, nil)
@@ -155,6 +158,7 @@ func TestImportXLSXTemplateAndBadFiles(t *testing.T) {
 	}
 	id := string(out[strings.Index(string(out), `"id":"`)+6:])
 	id = id[:strings.IndexByte(id, '"')]
+	run(t, st, tn.ID, id)
 	if s := follow(t, st, tok, id); s.Created != 2 || s.Failed != 0 {
 		t.Fatalf("xlsx import: %+v", s)
 	}

@@ -64,3 +64,10 @@ func (t *LocalTrigger) Start(ctx context.Context, tenantID, jobID string) error 
 
 // Wait waits for the runs started so far, and those they hand over to.
 func (t *LocalTrigger) Wait() { t.wg.Wait() }
+
+// Waiting starts nothing: the job waits for an invocation of the job
+// function with its Event (tests that invoke it as Lambda would, so that
+// its AWS calls are the job function's).
+type Waiting struct{}
+
+func (Waiting) Start(context.Context, string, string) error { return nil }

@@ -24,8 +24,8 @@ import (
 // runner builds the import runner and the trigger that starts it: in
 // Lambda an asynchronous invoke of the job function
 // (MEMBER_IMPORT_FUNCTION); elsewhere (the local stack, tests) a run in
-// this process, in the background. MEMBER_IMPORT_TRIGGER overrides: invoke
-// or local. secrets are the ones the function reads, fetched at once.
+// this process, in the background. MEMBER_IMPORT_TRIGGER overrides: invoke,
+// local or none (the job waits for an invocation of the job function). secrets are the ones the function reads, fetched at once.
 func runner(ctx context.Context, env *cloud.Env, secrets ...string) (*memberimport.Runner, error) {
 	c := config.NewReader(env.Config)
 	table := c.Required("MEMBER_IMPORTS_TABLE")
@@ -65,8 +65,10 @@ func runner(ctx context.Context, env *cloud.Env, secrets ...string) (*memberimpo
 		run.Trigger = &memberimport.InvokeTrigger{Lambda: awslambda.NewFromConfig(env.AWS), Function: function}
 	case "local":
 		run.Trigger = &memberimport.LocalTrigger{Runner: run}
+	case "none":
+		run.Trigger = memberimport.Waiting{}
 	default:
-		return nil, fmt.Errorf("MEMBER_IMPORT_TRIGGER must be invoke or local, not %q", trigger)
+		return nil, fmt.Errorf("MEMBER_IMPORT_TRIGGER must be invoke, local or none, not %q", trigger)
 	}
 	return run, nil
 }
