@@ -91,7 +91,7 @@ func TestImportCSVThenAgainThenExport(t *testing.T) {
 		t.Errorf("re-upload: %+v", s)
 	}
 	// A changed row updates its member (matched by mobile); create-only skips it.
-	changed := "姓名,手机号,职位\n张一,13600000001,班长\n"
+	changed := "姓名,手机号,职位,部门\n张一,13600000001,班长,质检部\n"
 	if s = follow(t, st, tok, start(t, st, tn.ID, tok, "?mode=create-only", changed)); s.Skipped != 1 || s.Updated != 0 {
 		t.Errorf("create-only: %+v", s)
 	}

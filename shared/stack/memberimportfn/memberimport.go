@@ -35,6 +35,9 @@ func runner(ctx context.Context, env *cloud.Env, secrets ...string) (*memberimpo
 	function := c.String("MEMBER_IMPORT_FUNCTION", "")
 	trigger := c.String("MEMBER_IMPORT_TRIGGER", "")
 	every := c.Duration("MEMBER_IMPORT_SMS_INTERVAL", memberimport.DefaultWelcomeInterval)
+	// Rows per invocation before handing over; 0: until the deadline is
+	// near (tests set a few rows to see the handover).
+	perRun := c.Int("MEMBER_IMPORT_ROWS_PER_RUN", 0)
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
@@ -50,7 +53,7 @@ func runner(ctx context.Context, env *cloud.Env, secrets ...string) (*memberimpo
 		LoginURL: loginURL, Now: env.Now,
 	}
 	store := &memberimport.Store{DB: env.DynamoDB, Table: table, Keys: codec.Keys}
-	run := &memberimport.Runner{Store: store, Directory: dir, Now: env.Now, WelcomeInterval: every}
+	run := &memberimport.Runner{Store: store, Directory: dir, Now: env.Now, WelcomeInterval: every, MaxRows: perRun}
 	if trigger == "" {
 		trigger = "local"
 		if config.InLambda(env.Config) {
