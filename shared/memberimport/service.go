@@ -214,6 +214,10 @@ func (s *Service) WriteTemplate(ctx context.Context, w io.Writer, tenantID, form
 	return sw.close()
 }
 
+// exportPage is the members read (and opened) per round trip of an export:
+// a Query returns at most 1 MB, about this many member items.
+const exportPage = 1000
+
 // Export writes the tenant's members in the import's columns, a page of
 // members read (and opened) at a time, so an export can be edited and
 // imported again. It returns the number of members written.
@@ -241,7 +245,7 @@ func (s *Service) Export(ctx context.Context, w io.Writer, tenantID, format stri
 	}
 	n, cursor := 0, ""
 	for {
-		members, next, err := s.Directory.ListMembers(ctx, tenantID, "", cursor, directory.MaxPage)
+		members, next, err := s.Directory.ListMembers(ctx, tenantID, "", cursor, exportPage)
 		if err != nil {
 			return n, err
 		}
