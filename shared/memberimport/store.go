@@ -158,6 +158,12 @@ func (st *Store) Create(ctx context.Context, j *Job, rows []Row) error {
 		return err
 	}
 	_, err = st.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(st.Table), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")})
+	if dynamo.ConditionFailed(err) {
+		// The id is new (time and 80 random bits): the item that is there
+		// is this put's own, committed by an attempt whose answer the SDK
+		// did not get before it retried.
+		return nil
+	}
 	return errs.Wrap(err, "put import job")
 }
 
