@@ -259,6 +259,9 @@ func (c *checker) table(id string) {
 	if !c.backedUp(id) {
 		c.fail(id, "no AWS::Backup::BackupSelection lists it under a plan with a daily rule that keeps backups %s days in a vault of the template", BackupRetentionDays)
 	}
+	if field(field(p, "SSESpecification"), "KMSMasterKeyId") == nil {
+		c.fail(id, "SSESpecification names no KMSMasterKeyId: the table stays under the AWS managed key when CustomerManagedKeys is true")
+	}
 }
 
 // backedUp reports whether a backup selection lists the table (by its
