@@ -192,7 +192,7 @@ func TestInvitationAndRegister(t *testing.T) {
 	stacktest.Want(t, r, http.StatusCreated)
 	var inv directory.Invitation
 	r.Decode(t, &inv)
-	if inv.Code == "" || inv.URL != "https://"+tn.Code+".workbench.example.com/join?code="+inv.Code || inv.ExpiresAt.Sub(time.Now()) < 23*time.Hour {
+	if inv.Code == "" || inv.URL != "https://"+tn.Code+".workbench.example.com/join?code="+inv.Code || time.Until(inv.ExpiresAt) < 23*time.Hour {
 		t.Fatalf("invitation %+v", inv)
 	}
 	stacktest.Want(t, s.do(t, "POST", "/v1/admin/invitations", tn.Token, map[string]any{"expiresInHours": 0}), http.StatusBadRequest, "invalid_expiry")

@@ -99,8 +99,8 @@ func (s *scanner) object(t reflect.Type, path string) error {
 			return err
 		}
 	}
-	s.token() // the closing brace
-	return nil
+	_, _, err := s.token() // the closing brace
+	return err
 }
 
 func (s *scanner) array(t reflect.Type, path string) error {
@@ -114,8 +114,8 @@ func (s *scanner) array(t reflect.Type, path string) error {
 			return err
 		}
 	}
-	s.token() // the closing bracket
-	return nil
+	_, _, err := s.token() // the closing bracket
+	return err
 }
 
 // text checks a string token: raw holds its undecoded bytes, where invalid
