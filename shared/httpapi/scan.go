@@ -99,8 +99,10 @@ func (s *scanner) object(t reflect.Type, path string) error {
 			return err
 		}
 	}
-	_, _, err := s.token() // the closing brace
-	return err
+	// The closing brace. A body that ends early is the decoder's to report
+	// (malformed_json), not this scan's.
+	_, _, _ = s.token()
+	return nil
 }
 
 func (s *scanner) array(t reflect.Type, path string) error {
@@ -114,8 +116,8 @@ func (s *scanner) array(t reflect.Type, path string) error {
 			return err
 		}
 	}
-	_, _, err := s.token() // the closing bracket
-	return err
+	_, _, _ = s.token() // the closing bracket; as for the brace
+	return nil
 }
 
 // text checks a string token: raw holds its undecoded bytes, where invalid
