@@ -115,7 +115,7 @@ lint-go-tools:
 	@$(GOLANGCI_LINT) version 2>/dev/null | grep -q 'version $(GOLANGCI_LINT_VERSION:v%=%) ' || { \
 		echo "installing golangci-lint $(GOLANGCI_LINT_VERSION)"; \
 		GOBIN=$(CURDIR)/$(LOCAL)/bin $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION); }
-	@$(STATICCHECK) -version 2>/dev/null | grep -q '($(STATICCHECK_VERSION))' || { \
+	@$(STATICCHECK) -version 2>/dev/null | grep -q '($(STATICCHECK_VERSION:v%=%))' || { \
 		echo "installing staticcheck $(STATICCHECK_VERSION)"; \
 		GOBIN=$(CURDIR)/$(LOCAL)/bin $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); }
 
