@@ -19,6 +19,8 @@ FUNCTIONS := \
 	LoginFunction=login \
 	MembersFunction=members \
 	DirectoryFunction=directory \
+	MemberImportsFunction=memberimports \
+	MemberImportJobFunction=memberimportjob \
 	SubscriptionFunction=subscription \
 	ExpiryScanFunction=expiryscan \
 	ChatSendFunction=chatsend \
@@ -156,6 +158,8 @@ build-VerifyCodeFunction: ; $(call lambda,verifycode)
 build-LoginFunction: ; $(call lambda,login)
 build-MembersFunction: ; $(call lambda,members)
 build-DirectoryFunction: ; $(call lambda,directory)
+build-MemberImportsFunction: ; $(call lambda,memberimports)
+build-MemberImportJobFunction: ; $(call lambda,memberimportjob)
 build-SubscriptionFunction: ; $(call lambda,subscription)
 build-ExpiryScanFunction: ; $(call lambda,expiryscan)
 build-ChatSendFunction: ; $(call lambda,chatsend)

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -82,6 +83,8 @@ func TestCallsAreRecordedAsIAMAuthorizesThem(t *testing.T) {
 	_, _ = sns.NewFromConfig(cfg).Publish(ctx, &sns.PublishInput{PhoneNumber: aws.String("+8613900000000"), Message: aws.String("hi")})
 	_, _ = sns.NewFromConfig(cfg).Publish(ctx, &sns.PublishInput{TopicArn: aws.String("arn:aws:sns:us-east-1:1:p-T"), Message: aws.String("hi")})
 	_, _ = lambda.NewFromConfig(cfg).Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("p-Sync")})
+	_, _ = apigatewaymanagementapi.NewFromConfig(cfg).PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{
+		ConnectionId: aws.String("c1"), Data: []byte("{}")})
 
 	const tx, tbl = "DynamoDB.TransactWriteItems", "AWS::DynamoDB::Table/"
 	want := []awscalls.Call{
@@ -95,6 +98,7 @@ func TestCallsAreRecordedAsIAMAuthorizesThem(t *testing.T) {
 		{"Fn", "dynamodb:PutItem", tbl + "A", tx},
 		{"Fn", "dynamodb:Query", tbl + "A/index/gsi1", "DynamoDB.Query"},
 		{"Fn", "dynamodb:UpdateItem", tbl + "A", tx},
+		{"Fn", "execute-api:ManageConnections", "AWS::ApiGatewayV2::Stage//POST/@connections/c1", "ApiGatewayManagementApi.PostToConnection"},
 		{"Fn", "lambda:InvokeFunction", "AWS::Lambda::Function/Sync", "Lambda.Invoke"},
 		{"Fn", "secretsmanager:GetSecretValue", "AWS::SecretsManager::Secret/S", "Secrets Manager.GetSecretValue"},
 		{"Fn", "sns:Publish", "*", "SNS.Publish"},

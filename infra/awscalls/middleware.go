@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -23,6 +24,9 @@ const (
 	TypeSecret   = "AWS::SecretsManager::Secret"
 	TypeTopic    = "AWS::SNS::Topic"
 	TypeFunction = "AWS::Lambda::Function"
+	// A WebSocket API's stage; the Namer is asked for it with no name (a
+	// Management API client knows its endpoint only).
+	TypeStage = "AWS::ApiGatewayV2::Stage"
 )
 
 // A Namer returns the ARN that the template's policies give the resource
@@ -157,6 +161,12 @@ func (o operation) authorized(params any) []Call {
 		return []Call{o.call("Publish", o.arn(TypeTopic, topic))}
 	case *lambda.InvokeInput:
 		return []Call{o.call("InvokeFunction", o.arn(TypeFunction, in.FunctionName))}
+	case *apigatewaymanagementapi.PostToConnectionInput:
+		return []Call{o.connection("POST", in.ConnectionId)}
+	case *apigatewaymanagementapi.GetConnectionInput:
+		return []Call{o.connection("GET", in.ConnectionId)}
+	case *apigatewaymanagementapi.DeleteConnectionInput:
+		return []Call{o.connection("DELETE", in.ConnectionId)}
 	}
 	c := o.call(o.name, "")
 	if a, ok := actions[o.service+"."+o.name]; ok {
@@ -169,6 +179,19 @@ func (o operation) authorized(params any) []Call {
 		}
 	}
 	return []Call{c}
+}
+
+// connection is ManageConnections on one connection of the stage:
+// <stage ARN>/<method>/@connections/<id>.
+func (o operation) connection(method string, id *string) Call {
+	stage := o.namer(TypeStage, "")
+	if stage == "" {
+		c := o.call(o.name, "")
+		c.Action = "execute-api:ManageConnections"
+		return c
+	}
+	return Call{Function: o.function, Action: "execute-api:ManageConnections",
+		Resource: stage + "/" + method + "/@connections/" + aws.ToString(id), Operation: o.service + "." + o.name}
 }
 
 func (o operation) perTable(action string, tables []string) []Call {

@@ -8,7 +8,8 @@ import (
 
 // Each function's binary links only its own capability: its main imports
 // wire and one builder package, never the table of every builder
-// (shared/stack), and only the partner functions link the Lambda client.
+// (shared/stack), and only the functions that invoke another (partner
+// sync, member import jobs) link the Lambda client.
 // Counted from the import graph, so it holds on any machine; make
 // coldstart measures what it buys.
 func TestMainsLinkOnlyTheirCapability(t *testing.T) {
@@ -37,13 +38,13 @@ func TestMainsLinkOnlyTheirCapability(t *testing.T) {
 		if builders != 1 {
 			t.Errorf("functions/%s imports %d builder packages, want 1", name, builders)
 		}
-		partner := strings.HasPrefix(name, "partner") || name == "marketplace"
+		invokes := strings.HasPrefix(name, "partner") || name == "marketplace" || strings.HasPrefix(name, "memberimport")
 		for _, d := range deps {
 			switch {
 			case d == "workbench/shared/stack":
 				t.Errorf("functions/%s links shared/stack, and so every domain", name)
-			case d == "github.com/aws/aws-sdk-go-v2/service/lambda" && !partner:
-				t.Errorf("functions/%s links the Lambda client, which only the partner functions use", name)
+			case d == "github.com/aws/aws-sdk-go-v2/service/lambda" && !invokes:
+				t.Errorf("functions/%s links the Lambda client, which only the functions invoking others use", name)
 			case d == "github.com/mozillazg/go-pinyin":
 				t.Errorf("functions/%s links go-pinyin, whose dictionary is built at init (the directory has its own table)", name)
 			}

@@ -107,6 +107,16 @@ func scenario(r *run) {
 	r.do("GET", "/v1/admin/audit-log", a, nil)
 	r.do("GET", "/v1/admin/audit-log/verify", a, nil)
 
+	// Member imports: the job is stored and followed; it does not run here
+	// (MEMBER_IMPORT_TRIGGER=none), its own tests run it.
+	r.do("GET", "/v1/admin/member-imports/template?format=csv", a, nil)
+	csv := fmt.Sprintf("name,mobile\n导入一,%s\n导入二,%s\n", st.Mobile(), st.Mobile())
+	job := r.do("POST", "/v1/admin/member-imports", a, stacktest.File{ContentType: "text/csv", Data: []byte(csv)})
+	r.save("import", job, "id")
+	r.do("GET", "/v1/admin/member-imports/$import", a, nil)
+	r.do("GET", "/v1/admin/member-imports/$import/errors", a, nil)
+	r.do("GET", "/v1/admin/members/export?format=csv", a, nil)
+
 	// Chat.
 	conv := r.do("POST", "/v1/conversations", m1.Token, map[string]any{"memberIds": []string{m2.ID, m3.ID}, "name": "产线群"})
 	r.save("conv", conv, "id")

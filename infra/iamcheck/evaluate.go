@@ -197,7 +197,7 @@ func grantsOf(roles map[string]*Role) ([]Grant, []string) {
 						actions = append(actions, a)
 					}
 				}
-				if s.Effect != "Allow" || p.Service {
+				if s.Effect != "Allow" || p.Service || strings.HasPrefix(s.Sid, ServiceSid) {
 					continue
 				}
 				resources := s.Resource

@@ -41,6 +41,12 @@ type Policy struct {
 	Service bool `json:"-"`
 }
 
+// ServiceSid starts the Sid of a statement in a function's own Policies
+// that the Lambda service uses on the function's behalf, not its code: an
+// event source mapping reading a stream, its on-failure destination. Such
+// grants are evaluated like any other, but no test is expected to use them.
+const ServiceSid = "LambdaService"
+
 // Document is an IAM policy document.
 type Document struct {
 	Version   string      `json:"Version"`

@@ -148,6 +148,11 @@ func (s *Stack) Name(logicalID string) string { return s.cfg.Prefix + logicalID 
 // own naming: its logical id, without the stack's prefix.
 func (s *Stack) templateARN(cfnType, physicalName string) string {
 	canonical := template.Resolver{Template: s.cfg.Template}
+	if cfnType == template.TypeGatewayStage && physicalName == "" && len(s.cfg.Template.WebSocketAPIs) == 1 {
+		// A Management API client knows its endpoint, not the stage: the
+		// local stack serves the template's one WebSocket API.
+		physicalName = s.cfg.Template.WebSocketAPIs[0].StageID
+	}
 	return canonical.ARN(cfnType, strings.TrimPrefix(physicalName, s.cfg.Prefix))
 }
 

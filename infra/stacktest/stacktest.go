@@ -280,10 +280,17 @@ func (s *Stack) TryInvoke(logicalID string, event any) ([]byte, error) {
 	return fn.Invoke(context.Background(), payload)
 }
 
+// A File is a request body that is not JSON: Do sends Data as it is, with
+// ContentType.
+type File struct {
+	ContentType string
+	Data        []byte
+}
+
 // Do sends a request to the gateway: path is relative to URL, token (if
 // any) goes in an Authorization: Bearer header, and body is sent as is if
-// it is []byte, string or json.RawMessage, as JSON otherwise, and not at all
-// if nil.
+// it is []byte, string, json.RawMessage or a File, as JSON otherwise, and
+// not at all if nil.
 func (s *Stack) Do(t testing.TB, method, path, token string, body any) (status int, respBody []byte, header http.Header) {
 	t.Helper()
 	payload, err := encode(body)
@@ -298,7 +305,9 @@ func (s *Stack) Do(t testing.TB, method, path, token string, body any) (status i
 	if err != nil {
 		t.Fatalf("stacktest: %s %s: %v", method, path, err)
 	}
-	if payload != nil {
+	if f, ok := body.(File); ok {
+		req.Header.Set("Content-Type", f.ContentType)
+	} else if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if token != "" {
@@ -338,6 +347,8 @@ func encode(v any) ([]byte, error) {
 		return v, nil
 	case json.RawMessage:
 		return v, nil
+	case File:
+		return v.Data, nil
 	case string:
 		return []byte(v), nil
 	}

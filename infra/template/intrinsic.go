@@ -254,6 +254,16 @@ func (r *Resolver) ARN(typ, name string) string {
 		return fmt.Sprintf("arn:aws:iam::%s:role/%s", account, name)
 	case "AWS::Events::Rule":
 		return fmt.Sprintf("arn:aws:events:%s:%s:rule/%s", region, account, name)
+	case TypeGatewayStage:
+		// The connections of a WebSocket stage: what ManageConnections
+		// grants name, with the API's and stage's ids in place of the
+		// names API Gateway makes up.
+		for _, api := range r.Template.WebSocketAPIs {
+			if api.StageID == name {
+				return fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/%s", region, account, api.LogicalID, api.StageID)
+			}
+		}
+		return ""
 	}
 	// AWS::SNS::Topic, AWS::SQS::Queue and the rest: service:region:account:name.
 	parts := strings.Split(typ, "::")

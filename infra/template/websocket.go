@@ -15,9 +15,11 @@ type WebSocketAPI struct {
 	// RouteSelection is RouteSelectionExpression, e.g.
 	// "$request.body.action".
 	RouteSelection string
-	// Stage is the StageName of the API's stage ("" when it has none).
-	Stage  string
-	Routes []WebSocketRoute
+	// Stage is the StageName of the API's stage ("" when it has none), and
+	// StageID its logical id.
+	Stage   string
+	StageID string
+	Routes  []WebSocketRoute
 }
 
 // WebSocketRoute is one route of a WebSocket API.
@@ -94,6 +96,13 @@ func (t *Template) parseRealtime() error {
 	return nil
 }
 
+// isFunction reports whether r is a function: a SAM one, or the Lambda
+// function the SAM transform makes of it (infra/iamcheck parses the
+// transformed template).
+func isFunction(r *Resource) bool {
+	return r.Type == TypeFunction || r.Type == "AWS::Lambda::Function"
+}
+
 // refOf returns the logical id a Ref or GetAtt of n names, or "".
 func refOf(n *yaml.Node) string {
 	refs := references(n)
@@ -113,7 +122,7 @@ func (t *Template) parseWebSocketAPI(api *Resource) (WebSocketAPI, error) {
 		}
 		switch r.Type {
 		case TypeGatewayStage:
-			a.Stage = scalar(field(r.Properties, "StageName"))
+			a.Stage, a.StageID = scalar(field(r.Properties, "StageName")), id
 		case TypeGatewayRouteResp:
 			twoWay[refOf(field(r.Properties, "RouteId"))] = true
 		}
@@ -146,7 +155,7 @@ func (t *Template) routeFunction(route *Resource) (string, error) {
 		return "", fmt.Errorf("its Target names no integration")
 	}
 	for _, ref := range references(field(integ.Properties, "IntegrationUri")) {
-		if r, ok := t.Resources[ref.LogicalID]; ok && r.Type == TypeFunction {
+		if r, ok := t.Resources[ref.LogicalID]; ok && isFunction(r) {
 			return ref.LogicalID, nil
 		}
 	}
@@ -168,7 +177,7 @@ func (t *Template) parseStreamMapping(r *Resource) (StreamMapping, bool, error) 
 		MaxRetries:       -1,
 		OnFailure:        refOf(field(field(field(p, "DestinationConfig"), "OnFailure"), "Destination")),
 	}
-	if fn, ok := t.Resources[m.Function]; !ok || fn.Type != TypeFunction {
+	if fn, ok := t.Resources[m.Function]; !ok || !isFunction(fn) {
 		return m, false, fmt.Errorf("FunctionName names no function of the template")
 	}
 	if tb, ok := t.Resources[m.Table]; !ok || tb.Type != TypeTable {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"log/slog"
 	mathrand "math/rand/v2"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -181,6 +182,25 @@ func init() {
 // field definitions, and free accounts when it generates one) and one
 // transaction.
 func (s *Service) CreateMember(ctx context.Context, tenantID, tenantCode string, in MemberInput) (Member, error) {
+	m, err := s.AddMember(ctx, tenantID, in)
+	if err != nil {
+		return Member{}, err
+	}
+	s.Welcome(ctx, tenantCode, m)
+	return m, nil
+}
+
+// Extra is an item a caller adds to a member write's transaction (a bulk
+// import's cursor), with the error its failed condition means.
+type Extra struct {
+	Item types.TransactWriteItem
+	Err  error
+}
+
+// AddMember is CreateMember without the welcome SMS, with extra items
+// written in the member's transaction: a bulk import adds its cursor, so
+// that a row and its progress are written together or not at all.
+func (s *Service) AddMember(ctx context.Context, tenantID string, in MemberInput, extra ...Extra) (Member, error) {
 	now := s.now()
 	m := Member{
 		ID: ids.New(now), TenantID: tenantID, Name: in.Name, Mobile: in.Mobile, Account: in.Account,
@@ -200,6 +220,9 @@ func (s *Service) CreateMember(ctx context.Context, tenantID, tenantCode string,
 		}
 		return s.insert(ctx, &m, free, func(t *txn) error {
 			t.add(errRetry, s.fieldsCheck(tenantID, fieldsVersion))
+			for _, x := range extra {
+				t.add(x.Err, x.Item)
+			}
 			// Each attempt appends to the chain as it is now: an attempt
 			// that lost its account also lost its place in the chain.
 			return s.audited(ctx, t, tenantID, memberChange(Member{}, m))
@@ -209,7 +232,6 @@ func (s *Service) CreateMember(ctx context.Context, tenantID, tenantCode string,
 		return Member{}, err
 	}
 	slog.InfoContext(ctx, "member created", "tenant", tenantID, "member", m.ID)
-	s.welcome(ctx, tenantCode, m, "您已被添加为企业成员")
 	return m, nil
 }
 
@@ -325,8 +347,14 @@ func (s *Service) fieldsCheck(tenantID string, version int) types.TransactWriteI
 	return types.TransactWriteItem{ConditionCheck: c}
 }
 
-// welcome sends a member their account and the tenant's login address. The
-// member exists whatever happens to the SMS, so a failure is logged only.
+// Welcome sends a member added by an admin their account and the tenant's
+// login address. The member exists whatever happens to the SMS, so a
+// failure is logged only.
+func (s *Service) Welcome(ctx context.Context, tenantCode string, m Member) {
+	s.welcome(ctx, tenantCode, m, "您已被添加为企业成员")
+}
+
+// welcome sends a member their account and the tenant's login address.
 func (s *Service) welcome(ctx context.Context, tenantCode string, m Member, what string) {
 	login := strings.ReplaceAll(s.LoginURL, "{tenant}", tenantCode)
 	text := sms.Brand + m.Name + "，" + what + "，账号 " + m.Account + "。请打开 " + login + " 使用手机短信验证码登录，登录后设置密码。"
@@ -374,8 +402,20 @@ func storedTokens(item map[string]types.AttributeValue) []string {
 // changing the mobile or account moves its reservation in the same
 // transaction.
 func (s *Service) UpdateMember(ctx context.Context, tenantID, id string, p MemberPatch) (Member, error) {
+	m, _, err := s.change(ctx, tenantID, id, p, false, nil)
+	return m, err
+}
+
+// ChangeMember is UpdateMember with extra items written in the member's
+// transaction. A patch that changes nothing writes nothing (no version,
+// no event): changed is false and the extra items are not written.
+func (s *Service) ChangeMember(ctx context.Context, tenantID, id string, p MemberPatch, extra ...Extra) (m Member, changed bool, err error) {
+	return s.change(ctx, tenantID, id, p, true, extra)
+}
+
+func (s *Service) change(ctx context.Context, tenantID, id string, p MemberPatch, skipSame bool, extra []Extra) (m Member, changed bool, err error) {
 	var out Member
-	err := retry(ctx, func() error {
+	err = retry(ctx, func() error {
 		old, oldTokens, err := s.load(ctx, tenantID, id)
 		if err != nil {
 			return err
@@ -427,6 +467,10 @@ func (s *Service) UpdateMember(ctx context.Context, tenantID, id string, p Membe
 			}
 			fieldsVersion = version
 		}
+		if skipSame && same(old, m) {
+			out, changed = old, false
+			return nil
+		}
 		m.UpdatedAt, m.Version = s.now(), old.Version+1
 		if old.Enabled && !m.Enabled {
 			// Disabling ends every session the member has: enabling them
@@ -434,10 +478,25 @@ func (s *Service) UpdateMember(ctx context.Context, tenantID, id string, p Membe
 			at := m.UpdatedAt
 			m.SessionsNotBefore = &at
 		}
-		out = m
-		return s.replace(ctx, old, oldTokens, m, fieldsVersion)
+		out, changed = m, true
+		return s.replace(ctx, old, oldTokens, m, fieldsVersion, extra)
 	})
-	return out, err
+	return out, changed, err
+}
+
+// same reports whether m holds what old holds, so writing it would change
+// nothing.
+func same(old, m Member) bool {
+	return old.Name == m.Name && old.Mobile == m.Mobile && old.Account == m.Account && old.Email == m.Email &&
+		old.Role == m.Role && old.Enabled == m.Enabled && old.Position == m.Position && old.EmployeeNo == m.EmployeeNo &&
+		slices.Equal(old.DepartmentIDs, m.DepartmentIDs) && reflect.DeepEqual(nonNilMap(old.Fields), nonNilMap(m.Fields))
+}
+
+func nonNilMap(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
 }
 
 // SetEnabled enables or disables a member; a disabled member's next request
@@ -450,7 +509,7 @@ func (s *Service) SetEnabled(ctx context.Context, tenantID, id string, enabled b
 // replace writes the change from old to m in one transaction: the member
 // (conditional on its version), moved reservations, department
 // memberships, search tokens, the admin count and the event.
-func (s *Service) replace(ctx context.Context, old Member, oldTokens []string, m Member, fieldsVersion int) error {
+func (s *Service) replace(ctx context.Context, old Member, oldTokens []string, m Member, fieldsVersion int, extra []Extra) error {
 	c := s.Codec
 	item, err := c.Item(m)
 	if err != nil {
@@ -511,6 +570,9 @@ func (s *Service) replace(ctx context.Context, old Member, oldTokens []string, m
 		return errs.Wrap(err, "encode event")
 	}
 	t.add(nil, ev)
+	for _, x := range extra {
+		t.add(x.Err, x.Item)
+	}
 	if err := s.audited(ctx, t, m.TenantID, memberChange(old, m)); err != nil {
 		return err
 	}

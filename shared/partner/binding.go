@@ -489,14 +489,24 @@ func (s *Service) SetExtension(ctx context.Context, tenantID, appID string, in E
 				return ExtensionChange{}, errs.Invalidf(field, "extension_not_object", "%s must be a JSON object", field)
 			}
 		}
-		if len(obj) == 0 {
-			sealed[id] = ""
-			ext[id] = ""
+		plain := ""
+		if len(obj) > 0 {
+			compact, _ := json.Marshal(obj)
+			plain = string(compact)
+		}
+		aad := extensionAAD(tenantPK(tenantID), extensionSK(appID, id))
+		if s.sameExtension(ext[id], plain, aad) {
+			// Unchanged (a retried request, say): nothing to store or send.
 			continue
 		}
-		compact, _ := json.Marshal(obj)
-		sealed[id] = s.Keys.Seal(string(compact), extensionAAD(tenantPK(tenantID), extensionSK(appID, id)))
+		sealed[id] = ""
+		if plain != "" {
+			sealed[id] = s.Keys.Seal(plain, aad)
+		}
 		ext[id] = sealed[id]
+	}
+	if len(sealed) == 0 {
+		return ExtensionChange{Updated: len(ids)}, nil
 	}
 	inScope := map[string]bool{}
 	for _, id := range b.Users {
@@ -504,7 +514,7 @@ func (s *Service) SetExtension(ctx context.Context, tenantID, appID string, in E
 	}
 	var changed []string
 	for _, id := range ids {
-		if inScope[id] {
+		if _, ok := sealed[id]; ok && inScope[id] {
 			changed = append(changed, id)
 		}
 	}
@@ -522,6 +532,16 @@ func (s *Service) SetExtension(ctx context.Context, tenantID, appID string, in E
 		s.kick(ctx, b)
 	}
 	return ExtensionChange{Updated: len(ids), Calls: len(calls)}, nil
+}
+
+// sameExtension reports whether the stored (sealed) extension data of a
+// member holds plain ("" for none).
+func (s *Service) sameExtension(stored, plain, aad string) bool {
+	if stored == "" {
+		return plain == ""
+	}
+	opened, err := s.Keys.Open(stored, aad)
+	return err == nil && opened == plain
 }
 
 // LogPage is a page of sync log entries, newest first.

@@ -69,21 +69,30 @@ func (d *DynamoDirectory) Events(ctx context.Context, tenantID, after string, li
 	if after == "" {
 		after = "!" // sorts before every id; DynamoDB refuses empty key values
 	}
-	out, err := d.DB.Query(ctx, &dynamodb.QueryInput{
+	in := &dynamodb.QueryInput{
 		TableName:              aws.String(d.Codec.Table),
 		KeyConditionExpression: aws.String("pk = :p AND sk > :after"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":p": s(directory.EventPK(tenantID)), ":after": s(after),
 		},
-		Limit:          aws.Int32(int32(limit)),
 		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return nil, errs.Wrap(err, "read directory events")
 	}
 	var evs []directory.Event
-	if err := attributevalue.UnmarshalListOfMaps(out.Items, &evs); err != nil {
-		return nil, errs.Wrap(err, "decode directory events")
+	// A Query returns at most 1 MB: page until limit.
+	for len(evs) < limit {
+		in.Limit = aws.Int32(int32(limit - len(evs)))
+		out, err := d.DB.Query(ctx, in)
+		if err != nil {
+			return nil, errs.Wrap(err, "read directory events")
+		}
+		var page []directory.Event
+		if err := attributevalue.UnmarshalListOfMaps(out.Items, &page); err != nil {
+			return nil, errs.Wrap(err, "decode directory events")
+		}
+		evs = append(evs, page...)
+		if in.ExclusiveStartKey = out.LastEvaluatedKey; in.ExclusiveStartKey == nil {
+			break
+		}
 	}
 	return evs, nil
 }

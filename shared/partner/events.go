@@ -12,7 +12,10 @@ import (
 )
 
 // maxEvents bounds the directory events applied to a tenant in one run.
-const maxEvents = 200
+// Events are small (an id, a type, a member and its departments), and a
+// bulk import writes one per row: a run takes thousands, so that 10,000
+// imported members are behind the cursor in a few runs, not fifty.
+const maxEvents = 5000
 
 // SyncDirectory applies the directory's new events to every active
 // binding: members entering the scope (created in or moved into a visible
@@ -102,7 +105,12 @@ func (s *Service) applyEvents(ctx context.Context, b Binding, evs []directory.Ev
 	touched, deleted, touchedDepts := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, e := range evs {
 		switch e.Type {
-		case directory.EventMemberCreated, directory.EventMemberUpdated:
+		case directory.EventMemberUpdated:
+			// A created member is new to the binding (entered) or was sent
+			// whole by an earlier run that already saw it in the snapshot:
+			// only a change after that is news. So a bulk import's members
+			// go out as adds, in batches of 500, and never again as
+			// modifications.
 			touched[e.MemberID] = true
 		case directory.EventMemberDeleted:
 			deleted[e.MemberID] = true

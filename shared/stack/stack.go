@@ -6,9 +6,9 @@
 //
 // The builders live in one package per capability under shared/stack,
 // named for it with an "fn" suffix (platformfn, identityfn, billingfn,
-// directoryfn, chatfn, approvalfn, announcefn, calendarfn, partnerfn), so
-// that functions/<name>/main.go links only its own domain and runs only its
-// domain's package init. What several builders share (Start, Builder,
+// directoryfn, memberimportfn, chatfn, approvalfn, announcefn, calendarfn,
+// partnerfn), so that functions/<name>/main.go links only its own domain
+// and runs only its domain's package init. What several builders share (Start, Builder,
 // member authentication, the directory codec) is in shared/stack/wire,
 // which imports no other domain.
 //
@@ -38,6 +38,7 @@ import (
 	"workbench/shared/stack/chatfn"
 	"workbench/shared/stack/directoryfn"
 	"workbench/shared/stack/identityfn"
+	"workbench/shared/stack/memberimportfn"
 	"workbench/shared/stack/partnerfn"
 	"workbench/shared/stack/platformfn"
 	"workbench/shared/stack/realtimefn"
@@ -59,6 +60,9 @@ var Functions = map[string]Builder{
 	// directory
 	"MembersFunction":   directoryfn.Members,
 	"DirectoryFunction": directoryfn.Directory,
+	// bulk import and export
+	"MemberImportsFunction":   memberimportfn.MemberImports,
+	"MemberImportJobFunction": memberimportfn.MemberImportJob,
 	// messages
 	"ChatSendFunction":       chatfn.ChatSend,
 	"ChatFunction":           chatfn.Chat,

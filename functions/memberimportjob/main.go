@@ -1,0 +1,10 @@
+// Command memberimportjob is the Lambda function running member import
+// jobs, invoked asynchronously by the import route and by itself to go on.
+package main
+
+import (
+	"workbench/shared/stack/memberimportfn"
+	"workbench/shared/stack/wire"
+)
+
+func main() { wire.Start(memberimportfn.MemberImportJob) }
