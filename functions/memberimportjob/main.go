@@ -3,8 +3,8 @@
 package main
 
 import (
-	"workbench/shared/stack/memberimportfn"
+	"workbench/shared/stack/importjobfn"
 	"workbench/shared/stack/wire"
 )
 
-func main() { wire.Start(memberimportfn.MemberImportJob) }
+func main() { wire.Start(importjobfn.MemberImportJob) }

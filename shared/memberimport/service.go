@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/xuri/excelize/v2"
-
 	"workbench/shared/directory"
 	"workbench/shared/errs"
 	"workbench/shared/ids"
@@ -21,6 +19,7 @@ type Service struct {
 	Store     *Store
 	Directory *directory.Service
 	Trigger   Trigger
+	Workbooks Workbooks // XLSX; nil refuses XLSX uploads and formats
 	Now       func() time.Time
 }
 
@@ -44,7 +43,7 @@ func (s *Service) Start(ctx context.Context, tenantID, tenantCode, adminID strin
 	if err != nil {
 		return Job{}, err
 	}
-	sheet, err := Parse(file, fields)
+	sheet, err := Parse(file, fields, s.Workbooks)
 	if err != nil {
 		return Job{}, err
 	}
@@ -149,47 +148,34 @@ func CheckFormat(f string) (string, error) {
 
 // sheetWriter writes rows as CSV or into an XLSX sheet.
 type sheetWriter struct {
-	w    io.Writer
 	csv  *csv.Writer
-	xlsx *excelize.File
-	sw   *excelize.StreamWriter
-	n    int
+	xlsx RowWriter
 }
 
 const sheetName = "成员"
 
-func newSheetWriter(w io.Writer, format string) (*sheetWriter, error) {
-	sw := &sheetWriter{w: w}
+func (s *Service) newSheetWriter(w io.Writer, format string) (*sheetWriter, error) {
 	if format == FormatCSV {
 		if _, err := io.WriteString(w, "\ufeff"); err != nil {
 			return nil, err
 		}
-		sw.csv = csv.NewWriter(w)
-		return sw, nil
+		return &sheetWriter{csv: csv.NewWriter(w)}, nil
 	}
-	sw.xlsx = excelize.NewFile()
-	if err := sw.xlsx.SetSheetName("Sheet1", sheetName); err != nil {
-		return nil, errs.Wrap(err, "name sheet")
+	if s.Workbooks == nil {
+		return nil, errs.Invalidf("format", "invalid_format", "format must be csv here")
 	}
-	var err error
-	if sw.sw, err = sw.xlsx.NewStreamWriter(sheetName); err != nil {
-		return nil, errs.Wrap(err, "stream sheet")
+	x, err := s.Workbooks.NewWriter(w, sheetName)
+	if err != nil {
+		return nil, err
 	}
-	return sw, nil
+	return &sheetWriter{xlsx: x}, nil
 }
 
 func (sw *sheetWriter) row(cells []string) error {
 	if sw.csv != nil {
 		return sw.csv.Write(cells)
 	}
-	sw.n++
-	vals := make([]any, len(cells))
-	for i, c := range cells {
-		// Text cells: a mobile must not turn into a number.
-		vals[i] = excelize.Cell{Value: c}
-	}
-	cell, _ := excelize.CoordinatesToCellName(1, sw.n)
-	return sw.sw.SetRow(cell, vals)
+	return sw.xlsx.Row(cells)
 }
 
 func (sw *sheetWriter) close() error {
@@ -197,12 +183,7 @@ func (sw *sheetWriter) close() error {
 		sw.csv.Flush()
 		return sw.csv.Error()
 	}
-	defer sw.xlsx.Close()
-	if err := sw.sw.Flush(); err != nil {
-		return errs.Wrap(err, "flush sheet")
-	}
-	_, err := sw.xlsx.WriteTo(sw.w)
-	return err
+	return sw.xlsx.Close()
 }
 
 // WriteTemplate writes the import template: the header row of the tenant's
@@ -212,7 +193,7 @@ func (s *Service) WriteTemplate(ctx context.Context, w io.Writer, tenantID, form
 	if err != nil {
 		return err
 	}
-	sw, err := newSheetWriter(w, format)
+	sw, err := s.newSheetWriter(w, format)
 	if err != nil {
 		return err
 	}
@@ -244,7 +225,7 @@ func (s *Service) Export(ctx context.Context, w io.Writer, tenantID, format stri
 			pathOf[id] = p
 		}
 	}
-	sw, err := newSheetWriter(w, format)
+	sw, err := s.newSheetWriter(w, format)
 	if err != nil {
 		return 0, err
 	}

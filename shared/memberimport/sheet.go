@@ -14,8 +14,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/xuri/excelize/v2"
-
 	"workbench/shared/directory"
 	"workbench/shared/errs"
 )
@@ -56,11 +54,14 @@ type Row struct {
 // Parse reads an upload, CSV (UTF-8, with or without BOM) or XLSX (told
 // apart by content: an XLSX file is a zip archive), and maps its header to
 // column keys with the tenant's custom fields.
-func Parse(data []byte, fields []directory.Field) (Sheet, error) {
+func Parse(data []byte, fields []directory.Field, books Workbooks) (Sheet, error) {
 	var records [][]string
 	var err error
 	if bytes.HasPrefix(data, []byte("PK\x03\x04")) {
-		records, err = readXLSX(data)
+		if books == nil {
+			return Sheet{}, errs.Invalidf("file", "invalid_xlsx", "XLSX files are not read here")
+		}
+		records, err = books.Read(data, MaxRows)
 	} else {
 		records, err = readCSV(data)
 	}
@@ -102,6 +103,26 @@ func Parse(data []byte, fields []directory.Field) (Sheet, error) {
 	return sh, nil
 }
 
+// Workbooks reads and writes XLSX workbooks (package workbook): the upload
+// and export function wires it, the job function, which reads rows already
+// parsed, does without its library.
+type Workbooks interface {
+	// Read returns the rows of the first sheet, refusing a sheet of more
+	// than maxRows rows that are not blank.
+	Read(data []byte, maxRows int) ([][]string, error)
+	// NewWriter streams rows into a one-sheet workbook, written on Close.
+	NewWriter(w io.Writer, sheet string) (RowWriter, error)
+}
+
+// RowWriter writes rows of cells.
+type RowWriter interface {
+	Row(cells []string) error
+	Close() error
+}
+
+// Blank reports whether a row holds only empty or blank cells.
+func Blank(rec []string) bool { return blank(rec) }
+
 func blank(rec []string) bool {
 	for _, c := range rec {
 		if strings.TrimSpace(c) != "" {
@@ -136,36 +157,6 @@ func readCSV(data []byte) ([][]string, error) {
 		}
 		out = append(out, rec)
 	}
-}
-
-// readXLSX reads the first sheet of a workbook.
-func readXLSX(data []byte) ([][]string, error) {
-	f, err := excelize.OpenReader(bytes.NewReader(data))
-	if err != nil {
-		return nil, errs.Invalidf("file", "invalid_xlsx", "the file is not a readable XLSX workbook")
-	}
-	defer f.Close()
-	sheets := f.GetSheetList()
-	if len(sheets) == 0 {
-		return nil, errs.Invalidf("file", "invalid_xlsx", "the workbook has no sheet")
-	}
-	rows, err := f.Rows(sheets[0])
-	if err != nil {
-		return nil, errs.Invalidf("file", "invalid_xlsx", "the first sheet could not be read")
-	}
-	defer rows.Close()
-	var out [][]string
-	for rows.Next() {
-		rec, err := rows.Columns()
-		if err != nil {
-			return nil, errs.Invalidf("file", "invalid_xlsx", "the first sheet could not be read")
-		}
-		if len(out) > MaxRows+1 && !blank(rec) {
-			return nil, errs.Invalidf("file", "too_many_rows", "a file holds at most %d rows", MaxRows)
-		}
-		out = append(out, rec)
-	}
-	return out, nil
 }
 
 // header maps column titles to keys: a member field's API name (any case)

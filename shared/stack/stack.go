@@ -6,7 +6,7 @@
 //
 // The builders live in one package per capability under shared/stack,
 // named for it with an "fn" suffix (platformfn, identityfn, billingfn,
-// directoryfn, memberimportfn, chatfn, approvalfn, announcefn, calendarfn,
+// directoryfn, memberimportfn, importjobfn, chatfn, approvalfn, announcefn, calendarfn,
 // partnerfn), so that functions/<name>/main.go links only its own domain
 // and runs only its domain's package init. What several builders share (Start, Builder,
 // member authentication, the directory codec) is in shared/stack/wire,
@@ -38,6 +38,7 @@ import (
 	"workbench/shared/stack/chatfn"
 	"workbench/shared/stack/directoryfn"
 	"workbench/shared/stack/identityfn"
+	"workbench/shared/stack/importjobfn"
 	"workbench/shared/stack/memberimportfn"
 	"workbench/shared/stack/partnerfn"
 	"workbench/shared/stack/platformfn"
@@ -62,7 +63,7 @@ var Functions = map[string]Builder{
 	"DirectoryFunction": directoryfn.Directory,
 	// bulk import and export
 	"MemberImportsFunction":   memberimportfn.MemberImports,
-	"MemberImportJobFunction": memberimportfn.MemberImportJob,
+	"MemberImportJobFunction": importjobfn.MemberImportJob,
 	// messages
 	"ChatSendFunction":       chatfn.ChatSend,
 	"ChatFunction":           chatfn.Chat,

@@ -1,85 +1,26 @@
-// Package memberimportfn builds the member import functions:
-// MemberImportsFunction (upload, status, error report, template, export)
-// and MemberImportJobFunction (the jobs).
+// Package memberimportfn builds MemberImportsFunction: uploads, status,
+// error reports, the template and the export, with XLSX (package workbook).
+// The jobs run in MemberImportJobFunction (package importjobfn).
 package memberimportfn
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"workbench/shared/cloud"
-	"workbench/shared/config"
-	"workbench/shared/directory"
 	"workbench/shared/httpapi"
 	"workbench/shared/lambdahttp"
 	"workbench/shared/memberimport"
-	"workbench/shared/sms"
+	"workbench/shared/memberimport/workbook"
+	"workbench/shared/stack/importjobfn"
 	"workbench/shared/stack/wire"
 )
-
-// runner builds the import runner and the trigger that starts it: in
-// Lambda an asynchronous invoke of the job function
-// (MEMBER_IMPORT_FUNCTION); elsewhere (the local stack, tests) a run in
-// this process, in the background. MEMBER_IMPORT_TRIGGER overrides: invoke,
-// local or none (the job waits for an invocation of the job function). secrets are the ones the function reads, fetched at once.
-func runner(ctx context.Context, env *cloud.Env, secrets ...string) (*memberimport.Runner, error) {
-	c := config.NewReader(env.Config)
-	table := c.Required("MEMBER_IMPORTS_TABLE")
-	directoryTable := c.Required("DIRECTORY_TABLE")
-	loginURL := c.String("LOGIN_URL_TEMPLATE", wire.DefaultLoginURL)
-	senderID := c.String("SMS_SENDER_ID", "")
-	function := c.String("MEMBER_IMPORT_FUNCTION", "")
-	trigger := c.String("MEMBER_IMPORT_TRIGGER", "")
-	every := c.Duration("MEMBER_IMPORT_SMS_INTERVAL", memberimport.DefaultWelcomeInterval)
-	// Rows per invocation before handing over; 0: until the deadline is
-	// near (tests set a few rows to see the handover).
-	perRun := c.Int("MEMBER_IMPORT_ROWS_PER_RUN", 0)
-	if err := c.Err(); err != nil {
-		return nil, err
-	}
-	if err := env.Prefetch(ctx, secrets...); err != nil {
-		return nil, err
-	}
-	codec, err := wire.DirectoryCodec(ctx, env, directoryTable)
-	if err != nil {
-		return nil, err
-	}
-	dir := &directory.Service{
-		DB: env.DynamoDB, Codec: codec, SMS: &sms.SNS{Client: env.SNS, SenderID: senderID},
-		LoginURL: loginURL, Now: env.Now,
-	}
-	store := &memberimport.Store{DB: env.DynamoDB, Table: table, Keys: codec.Keys}
-	run := &memberimport.Runner{Store: store, Directory: dir, Now: env.Now, WelcomeInterval: every, MaxRows: perRun}
-	if trigger == "" {
-		trigger = "local"
-		if config.InLambda(env.Config) {
-			trigger = "invoke"
-		}
-	}
-	switch trigger {
-	case "invoke":
-		if function == "" {
-			return nil, fmt.Errorf("MEMBER_IMPORT_FUNCTION is required when MEMBER_IMPORT_TRIGGER is invoke")
-		}
-		run.Trigger = &memberimport.InvokeTrigger{Lambda: awslambda.NewFromConfig(env.AWS), Function: function}
-	case "local":
-		run.Trigger = &memberimport.LocalTrigger{Runner: run}
-	case "none":
-		run.Trigger = memberimport.Waiting{}
-	default:
-		return nil, fmt.Errorf("MEMBER_IMPORT_TRIGGER must be invoke, local or none, not %q", trigger)
-	}
-	return run, nil
-}
 
 // MemberImports serves the import routes (upload, status, error report,
 // template) and the export.
 func MemberImports(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
-	run, err := runner(ctx, env, "DATA_KEYS_SECRET", "INDEX_KEY_SECRET", "TOKEN_KEY_SECRET")
+	run, err := importjobfn.Runner(ctx, env, "DATA_KEYS_SECRET", "INDEX_KEY_SECRET", "TOKEN_KEY_SECRET")
 	if err != nil {
 		return nil, err
 	}
@@ -87,24 +28,8 @@ func MemberImports(ctx context.Context, env *cloud.Env) (lambda.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
-	svc := &memberimport.Service{Store: run.Store, Directory: run.Directory, Trigger: run.Trigger, Now: env.Now}
+	svc := &memberimport.Service{Store: run.Store, Directory: run.Directory, Trigger: run.Trigger, Workbooks: workbook.Books{}, Now: env.Now}
 	r := httpapi.NewRouter()
 	(&memberimport.HTTP{Service: svc, Auth: members}).Register(r)
 	return lambdahttp.Handler(r), nil
-}
-
-// MemberImportJob runs the import job its event names, and invokes itself
-// again to go on when its time runs out.
-func MemberImportJob(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
-	run, err := runner(ctx, env, "DATA_KEYS_SECRET", "INDEX_KEY_SECRET")
-	if err != nil {
-		return nil, err
-	}
-	return lambda.NewHandler(func(ctx context.Context, ev json.RawMessage) error {
-		var in memberimport.Event
-		if err := json.Unmarshal(ev, &in); err != nil || in.TenantID == "" || in.JobID == "" {
-			return fmt.Errorf("memberimport: the event names no job")
-		}
-		return run.Run(ctx, in.TenantID, in.JobID)
-	}), nil
 }
