@@ -35,7 +35,7 @@ func namer(cfnType, name string) string {
 func config(t *testing.T, r *awscalls.Recorder) aws.Config {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-		w.Write([]byte("{}"))
+		_, _ = w.Write([]byte("{}"))
 	}))
 	t.Cleanup(srv.Close)
 	cfg, err := awsconfig.LoadDefaultConfig(context.Background(),
@@ -60,30 +60,30 @@ func TestCallsAreRecordedAsIAMAuthorizesThem(t *testing.T) {
 
 	// The answers do not matter (some cannot be decoded): the calls are
 	// recorded before they are sent.
-	db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []dbtypes.TransactWriteItem{
+	_, _ = db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []dbtypes.TransactWriteItem{
 		{Put: &dbtypes.Put{TableName: aws.String("p-A"), Item: key}},
 		{Update: &dbtypes.Update{TableName: aws.String("p-A"), Key: key, UpdateExpression: aws.String("SET x = :x")}},
 		{Delete: &dbtypes.Delete{TableName: aws.String("p-B"), Key: key}},
 		{ConditionCheck: &dbtypes.ConditionCheck{TableName: aws.String("p-B"), Key: key, ConditionExpression: aws.String("attribute_exists(pk)")}},
 	}})
-	db.TransactGetItems(ctx, &dynamodb.TransactGetItemsInput{TransactItems: []dbtypes.TransactGetItem{
+	_, _ = db.TransactGetItems(ctx, &dynamodb.TransactGetItemsInput{TransactItems: []dbtypes.TransactGetItem{
 		{Get: &dbtypes.Get{TableName: aws.String("p-C"), Key: key}},
 	}})
-	db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]dbtypes.KeysAndAttributes{
+	_, _ = db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]dbtypes.KeysAndAttributes{
 		"p-A": {Keys: []map[string]dbtypes.AttributeValue{key}},
 		"p-C": {Keys: []map[string]dbtypes.AttributeValue{key}},
 	}})
-	db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]dbtypes.WriteRequest{
+	_, _ = db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]dbtypes.WriteRequest{
 		"p-A": {{DeleteRequest: &dbtypes.DeleteRequest{Key: key}}},
 	}})
-	db.Query(ctx, &dynamodb.QueryInput{TableName: aws.String("p-A"), IndexName: aws.String("gsi1")})
-	db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("arn:aws:dynamodb:us-east-1:1:table/p-D"), Key: key})
-	secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
+	_, _ = db.Query(ctx, &dynamodb.QueryInput{TableName: aws.String("p-A"), IndexName: aws.String("gsi1")})
+	_, _ = db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("arn:aws:dynamodb:us-east-1:1:table/p-D"), Key: key})
+	_, _ = secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
 		SecretId: aws.String("arn:aws:secretsmanager:us-east-1:1:secret:p-S-AbCdEf")})
-	sns.NewFromConfig(cfg).Publish(ctx, &sns.PublishInput{PhoneNumber: aws.String("+8613900000000"), Message: aws.String("hi")})
-	sns.NewFromConfig(cfg).Publish(ctx, &sns.PublishInput{TopicArn: aws.String("arn:aws:sns:us-east-1:1:p-T"), Message: aws.String("hi")})
-	lambda.NewFromConfig(cfg).Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("p-Sync")})
-	apigatewaymanagementapi.NewFromConfig(cfg).PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{
+	_, _ = sns.NewFromConfig(cfg).Publish(ctx, &sns.PublishInput{PhoneNumber: aws.String("+8613900000000"), Message: aws.String("hi")})
+	_, _ = sns.NewFromConfig(cfg).Publish(ctx, &sns.PublishInput{TopicArn: aws.String("arn:aws:sns:us-east-1:1:p-T"), Message: aws.String("hi")})
+	_, _ = lambda.NewFromConfig(cfg).Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("p-Sync")})
+	_, _ = apigatewaymanagementapi.NewFromConfig(cfg).PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{
 		ConnectionId: aws.String("c1"), Data: []byte("{}")})
 
 	const tx, tbl = "DynamoDB.TransactWriteItems", "AWS::DynamoDB::Table/"
@@ -112,8 +112,9 @@ func TestCallsAreRecordedAsIAMAuthorizesThem(t *testing.T) {
 func TestOperationsTheRecorderDoesNotKnowHaveNoResource(t *testing.T) {
 	r := awscalls.New()
 	cfg := config(t, r)
-	secretsmanager.NewFromConfig(cfg).ListSecrets(context.Background(), &secretsmanager.ListSecretsInput{})
-	dynamodb.NewFromConfig(cfg).DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String("p-A")})
+	// The answers do not matter: the calls are recorded before they are sent.
+	_, _ = secretsmanager.NewFromConfig(cfg).ListSecrets(context.Background(), &secretsmanager.ListSecretsInput{})
+	_, _ = dynamodb.NewFromConfig(cfg).DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String("p-A")})
 	want := []awscalls.Call{
 		{"Fn", "dynamodb:DescribeTable", "AWS::DynamoDB::Table/A", "DynamoDB.DescribeTable"},
 		{"Fn", "secretsmanager:ListSecrets", "", "Secrets Manager.ListSecrets"},
@@ -129,7 +130,7 @@ func TestCallsMarkedAsAnotherFunctionAreItsCalls(t *testing.T) {
 	cfg := config(t, r)
 	ctx := cloud.AsFunction(context.Background(), "Other")
 	key := map[string]dbtypes.AttributeValue{"pk": &dbtypes.AttributeValueMemberS{Value: "k"}}
-	dynamodb.NewFromConfig(cfg).GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("p-A"), Key: key})
+	_, _ = dynamodb.NewFromConfig(cfg).GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("p-A"), Key: key})
 	want := []awscalls.Call{{Function: "Other", Action: "dynamodb:GetItem", Resource: "AWS::DynamoDB::Table/A", Operation: "DynamoDB.GetItem"}}
 	if got := r.Calls(); !reflect.DeepEqual(got, want) {
 		t.Errorf("recorded %v, want %v", got, want)

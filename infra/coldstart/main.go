@@ -45,6 +45,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -277,20 +278,21 @@ func measure(f *function, stub *stub, proxy *proxy) (sample, error) {
 		return sample{}, err
 	}
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	done := make(chan struct{}) // closed once exited holds the exit status
+	go func() { exited <- cmd.Wait(); close(done) }()
 	var res stubResult
 	select {
 	case res = <-r:
 	case err := <-exited:
 		return sample{}, fmt.Errorf("%s exited before asking for an invocation (%v):\n%s", f.id, err, tail(out.String()))
 	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		<-exited
+		_ = cmd.Process.Kill() // it may have just exited: <-done waits either way
+		<-done
 		return sample{}, fmt.Errorf("%s did not ask for an invocation within 30s:\n%s", f.id, tail(out.String()))
 	}
 	hwm := peakRSS(cmd.Process.Pid)
-	cmd.Process.Kill()
-	<-exited
+	_ = cmd.Process.Kill() // it may have just exited: <-done waits either way
+	<-done
 	if res.initError != "" {
 		return sample{}, fmt.Errorf("%s reported an init error: %s\n%s", f.id, res.initError, tail(out.String()))
 	}
@@ -313,8 +315,7 @@ func peakRSS(pid int) int64 {
 	}
 	for _, line := range strings.Split(string(status), "\n") {
 		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			var kb int64
-			fmt.Sscanf(strings.TrimSpace(v), "%d", &kb)
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64) // 0 when unknown
 			return kb
 		}
 	}
@@ -356,7 +357,7 @@ func startStub() (*stub, error) {
 		s.done(stubResult{at: time.Now(), initError: string(body)})
 		w.WriteHeader(http.StatusAccepted)
 	})
-	go http.Serve(ln, mux)
+	go func() { _ = http.Serve(ln, mux) }() // it serves until the run ends
 	return s, nil
 }
 
@@ -396,13 +397,14 @@ func startProxy(target string) (*proxy, error) {
 	}
 	p := &proxy{url: "http://" + ln.Addr().String()}
 	rp := httputil.NewSingleHostReverseProxy(u)
-	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	timed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rp.ServeHTTP(w, r)
 		p.mu.Lock()
 		p.spans = append(p.spans, span{start, time.Now()})
 		p.mu.Unlock()
-	}))
+	})
+	go func() { _ = http.Serve(ln, timed) }() // it serves until the run ends
 	return p, nil
 }
 

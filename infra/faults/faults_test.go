@@ -215,8 +215,10 @@ func (r *run) save(name string, resp stacktest.Response, field string) {
 		case map[string]any:
 			v = x[k]
 		case []any:
-			var i int
-			fmt.Sscan(k, &i)
+			i, err := strconv.Atoi(k)
+			if err != nil {
+				r.t.Fatalf("field %s: %s is no index", field, k)
+			}
 			if i < len(x) {
 				v = x[i]
 			} else {
@@ -307,7 +309,7 @@ func newPartner(t *testing.T) *partner {
 		p.byKind[r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]+" "+unstamped(body)]++
 		p.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"resultCode":"000000","resultMsg":"ok"}`))
+		_, _ = w.Write([]byte(`{"resultCode":"000000","resultMsg":"ok"}`))
 	}))
 	t.Cleanup(p.srv.Close)
 	return p

@@ -177,7 +177,11 @@ func run(ctx context.Context, o options, ready func(url string)) error {
 	if gw.WebSockets != nil {
 		gw.WebSockets.Close()
 	}
-	srv.Shutdown(shutdown)
+	if serr := srv.Shutdown(shutdown); serr != nil {
+		// Requests still open after the grace period are cut; the snapshot
+		// is saved all the same.
+		slog.Warn("shutdown", "error", serr)
+	}
 	if serr := snap.flush(); serr != nil {
 		return errors.Join(err, serr)
 	}

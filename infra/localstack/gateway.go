@@ -189,7 +189,9 @@ func (g *Gateway) serveLocal(w http.ResponseWriter, r *http.Request, rest string
 			out = []byte("{}")
 		}
 		w.Header().Set("Content-Type", "application/json")
-		w.Write(append(bytes.TrimRight(out, "\n"), '\n')) // a shell prompt does not run on after it
+		// A shell prompt does not run on after it. The status is sent: a
+		// client that went away cannot be told more.
+		_, _ = w.Write(append(bytes.TrimRight(out, "\n"), '\n'))
 		return attrs
 	}
 	writeError(w, http.StatusNotFound, "route_not_found", fmt.Sprintf("no local route %s", r.URL.Path))
@@ -391,7 +393,7 @@ func writeResponse(w http.ResponseWriter, out []byte) error {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
-		w.Write(out)
+		_, _ = w.Write(out) // the status is sent: a client that went away cannot be told more
 		return nil
 	}
 	var resp events.APIGatewayV2HTTPResponse
@@ -421,7 +423,7 @@ func writeResponse(w http.ResponseWriter, out []byte) error {
 		h.Add("Set-Cookie", c)
 	}
 	w.WriteHeader(resp.StatusCode)
-	w.Write(body)
+	_, _ = w.Write(body) // the status is sent: a client that went away cannot be told more
 	return nil
 }
 
@@ -465,7 +467,7 @@ func writeFieldError(w http.ResponseWriter, status int, code, field, message str
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	_ = json.NewEncoder(w).Encode(v) // the status is sent: a client that went away cannot be told more
 }
 
 func random(n int) []byte {

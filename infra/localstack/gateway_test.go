@@ -96,7 +96,9 @@ func TestNewEvent(t *testing.T) {
 	// What goes over the wire is API Gateway's JSON.
 	raw, _ := json.Marshal(ev)
 	var wire map[string]any
-	json.Unmarshal(raw, &wire)
+	if err := json.Unmarshal(raw, &wire); err != nil {
+		t.Fatal(err)
+	}
 	for _, key := range []string{"version", "routeKey", "rawPath", "rawQueryString", "cookies", "headers", "queryStringParameters", "pathParameters", "requestContext", "body", "isBase64Encoded"} {
 		if _, ok := wire[key]; !ok {
 			t.Errorf("event JSON lacks %q", key)
@@ -314,7 +316,9 @@ func TestGatewayMalformedRequests(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.Write([]byte(raw))
+		if _, err := c.Write([]byte(raw)); err != nil {
+			t.Fatal(err)
+		}
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 		if err != nil {
 			t.Fatalf("%q: %v", raw, err)
@@ -375,7 +379,9 @@ func TestLocalInvokeErrorsAndGatewayRequestIDs(t *testing.T) {
 	} {
 		resp, body := do(t, "POST", srv.URL+"/_local/invoke/"+tc.fn, tc.body)
 		var e struct{ Error struct{ Code string } }
-		json.Unmarshal(body, &e)
+		if err := json.Unmarshal(body, &e); err != nil {
+			t.Fatalf("%s: %d %s", tc.fn, resp.StatusCode, body)
+		}
 		if resp.StatusCode != tc.status || e.Error.Code != tc.code {
 			t.Errorf("invoke %s with %s = %d %s, want %d %s", tc.fn, tc.body, resp.StatusCode, body, tc.status, tc.code)
 		}

@@ -1,7 +1,6 @@
 package localstack
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -153,9 +152,7 @@ func writeFileAtomic(name string, data []byte) error {
 		return err
 	}
 	defer os.Remove(f.Name()) // after a successful rename, a no-op
-	w := bufio.NewWriter(f)
-	w.Write(data)
-	if err := w.Flush(); err != nil {
+	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return err
 	}

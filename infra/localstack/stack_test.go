@@ -432,7 +432,9 @@ func TestSnapshotRestore(t *testing.T) {
 	if err := dst.Restore(ctx, t.TempDir()); err != nil {
 		t.Error(err)
 	}
-	os.WriteFile(filepath.Join(dir, "PlainTable.json"), []byte(`{"Items":[{"pk":{"X":"1"}}]}`), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "PlainTable.json"), []byte(`{"Items":[{"pk":{"X":"1"}}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := dst.Restore(ctx, dir); err == nil || !strings.Contains(err.Error(), "unknown DynamoDB type") {
 		t.Errorf("restore of a bad file = %v", err)
 	}

@@ -133,7 +133,7 @@ func (ws *WebSockets) handshake(w http.ResponseWriter, r *http.Request) []slog.A
 			w.Header().Set(k, v)
 		}
 		w.WriteHeader(resp.StatusCode)
-		io.WriteString(w, resp.Body)
+		_, _ = io.WriteString(w, resp.Body) // the status is sent: a client that went away cannot be told more
 		return attrs
 	}
 	opts := &websocket.AcceptOptions{InsecureSkipVerify: true} // API Gateway checks no Origin
@@ -204,15 +204,17 @@ func (ws *WebSockets) read(s *socket) {
 		resp, ok := ws.invoke(ctx, route.Key, ev)
 		if !ok {
 			// API Gateway answers a failed integration with this frame.
-			s.conn.Write(ctx, websocket.MessageText, []byte(`{"message": "Internal server error", "connectionId":"`+s.id+`"}`))
+			// A frame that cannot be written means a closed connection,
+			// which the next Read reports.
+			_ = s.conn.Write(ctx, websocket.MessageText, []byte(`{"message": "Internal server error", "connectionId":"`+s.id+`"}`))
 			continue
 		}
 		if route.TwoWay && resp.Body != "" {
-			s.conn.Write(ctx, websocket.MessageText, []byte(resp.Body))
+			_ = s.conn.Write(ctx, websocket.MessageText, []byte(resp.Body)) // as above
 		}
 	}
 	ws.forget(s)
-	s.conn.CloseNow()
+	_ = s.conn.CloseNow() // the connection is done with either way
 	ws.invoke(ctx, "$disconnect", ws.event(s, "$disconnect", "DISCONNECT", ""))
 }
 

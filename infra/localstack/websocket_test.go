@@ -65,7 +65,7 @@ func TestWebSocketsServeTheRoutesAndTheManagementAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.CloseNow()
+	defer func() { _ = conn.CloseNow() }()
 	open := ws.Open()
 	if len(open) != 1 {
 		t.Fatalf("open connections %v", open)
@@ -80,8 +80,11 @@ func TestWebSocketsServeTheRoutesAndTheManagementAPI(t *testing.T) {
 	}
 
 	// $default answers (two-way); an action route runs but sends nothing back.
-	conn.Write(ctx, websocket.MessageText, []byte(`{"action":"hello"}`))
-	conn.Write(ctx, websocket.MessageText, []byte(`{"action":"other"}`))
+	for _, frame := range []string{`{"action":"hello"}`, `{"action":"other"}`} {
+		if err := conn.Write(ctx, websocket.MessageText, []byte(frame)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if _, got, err := conn.Read(ctx); err != nil || string(got) != `echo $default {"action":"other"}` {
 		t.Errorf("frame %q, %v", got, err)
 	}

@@ -193,10 +193,10 @@ func start(ctx context.Context, py string, opts Options) (*Server, error) {
 				break
 			}
 		}
-		io.Copy(io.Discard, stdout) // keep the pipe drained
+		_, _ = io.Copy(io.Discard, stdout) // keep the pipe drained; it ends with the process
 	}()
 	go func() {
-		cmd.Wait()
+		_ = cmd.Wait() // a server that was stopped exits with a signal
 		close(s.done)
 	}()
 
@@ -227,11 +227,11 @@ func start(ctx context.Context, py string, opts Options) (*Server, error) {
 // Stop ends the server and waits for it to exit.
 func (s *Server) Stop() {
 	s.once.Do(func() {
-		s.cmd.Process.Signal(syscall.SIGTERM)
+		_ = s.cmd.Process.Signal(syscall.SIGTERM) // it may have exited: s.done tells
 		select {
 		case <-s.done:
 		case <-time.After(3 * time.Second):
-			s.cmd.Process.Kill()
+			_ = s.cmd.Process.Kill()
 			<-s.done
 		}
 	})

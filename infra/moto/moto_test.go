@@ -121,15 +121,17 @@ func TestServerDiesWithParent(t *testing.T) {
 	}
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
-		cmd.Process.Kill()
+		_ = cmd.Process.Kill()
 		t.Fatalf("the parent did not start a server: %v", err)
 	}
 	endpoint := strings.TrimSpace(line)
 	if _, err := Messages(context.Background(), endpoint); err != nil {
 		t.Fatalf("the server does not answer: %v", err)
 	}
-	cmd.Process.Kill()
-	cmd.Wait()
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait() // killed: the error is the signal
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		if _, err := Messages(context.Background(), endpoint); err != nil {

@@ -184,7 +184,7 @@ func (p *partner) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	answer := func(status int, code, msg string) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
-		json.NewEncoder(w).Encode(map[string]string{"resultCode": code, "resultMsg": msg})
+		_ = json.NewEncoder(w).Encode(map[string]string{"resultCode": code, "resultMsg": msg}) // the status is sent
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -17,10 +17,10 @@ func setProcAttr(cmd *exec.Cmd) {
 // kill asks the emulator to stop, so that it reaps the function, and
 // kills the whole group if it does not within a moment.
 func kill(cmd *exec.Cmd, done <-chan struct{}) {
-	cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Process.Signal(syscall.SIGTERM) // it may have exited already
 	select {
 	case <-done:
 	case <-time.After(2 * time.Second):
 	}
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // ESRCH when the group is gone, as it should be
 }

@@ -131,7 +131,7 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 	}
 	e := &Emulator{URL: "http://" + addr + "/2015-03-31/functions/function/invocations", cmd: cmd, done: make(chan struct{})}
 	go func() {
-		cmd.Wait()
+		_ = cmd.Wait() // a stopped emulator exits with a signal
 		close(e.done)
 	}()
 

@@ -66,7 +66,9 @@ func TestInputHardening(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.Write([]byte("GET /v1/health HTTP/1.1\r\nHost: " + u.Host + "\r\nX-Note: a\x00b\r\n\r\n"))
+	if _, err := c.Write([]byte("GET /v1/health HTTP/1.1\r\nHost: " + u.Host + "\r\nX-Note: a\x00b\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -91,7 +91,7 @@ func (s *Stack) Dial(t testing.TB, token string) *Client {
 	if err != nil {
 		t.Fatalf("stacktest: dial: %d %v", status, err)
 	}
-	t.Cleanup(func() { c.Conn.CloseNow() })
+	t.Cleanup(func() { _ = c.Conn.CloseNow() })
 	return c
 }
 

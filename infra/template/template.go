@@ -10,6 +10,7 @@ package template
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -347,15 +348,16 @@ func (t *Template) parseParameters(n *yaml.Node) error {
 		def := field(p, "Default")
 		param := Parameter{Type: scalar(field(p, "Type"))}
 		if def != nil {
-			if def.Kind == yaml.SequenceNode { // CommaDelimitedList
+			switch def.Kind {
+			case yaml.SequenceNode: // CommaDelimitedList
 				var vs []string
 				for _, v := range def.Content {
 					vs = append(vs, deref(v).Value)
 				}
 				param.Default = strings.Join(vs, ",")
-			} else if def.Kind == yaml.ScalarNode {
+			case yaml.ScalarNode:
 				param.Default = def.Value
-			} else {
+			default:
 				return fmt.Errorf("template: parameter %s: Default is not a scalar", name)
 			}
 			param.HasDefault = true
@@ -444,13 +446,13 @@ func (t *Template) parseFunction(r *Resource) (Function, error) {
 	if n := field(p, "MemorySize"); n != nil {
 		var err error
 		if fn.MemorySize, err = integer(n); err != nil {
-			return fn, fmt.Errorf("MemorySize: %w", err)
+			return fn, fmt.Errorf("property MemorySize: %w", err)
 		}
 	}
 	if n := field(p, "Timeout"); n != nil {
 		var err error
 		if fn.Timeout, err = integer(n); err != nil {
-			return fn, fmt.Errorf("Timeout: %w", err)
+			return fn, fmt.Errorf("property Timeout: %w", err)
 		}
 	}
 	// SAM's defaults.
@@ -479,7 +481,7 @@ func (t *Template) parseFunction(r *Resource) (Function, error) {
 	}
 	evs := field(p, "Events")
 	if evs != nil && evs.Kind != yaml.MappingNode {
-		return fn, fmt.Errorf("Events is not a mapping")
+		return fn, errors.New("property Events is not a mapping")
 	}
 	for name, e := range pairs(evs) {
 		ev, err := parseEvent(name, e)
@@ -504,7 +506,7 @@ func parseEvent(name string, n *yaml.Node) (Event, error) {
 		case ev.Path == "" && ev.Method == "":
 			// the $default route
 		case ev.Path == "" || !strings.HasPrefix(ev.Path, "/"):
-			return ev, fmt.Errorf("Path %q does not start with /", ev.Path)
+			return ev, fmt.Errorf("property Path %q does not start with /", ev.Path)
 		case ev.Method == "":
 			ev.Method = "ANY"
 		}

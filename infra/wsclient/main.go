@@ -63,14 +63,15 @@ func run(ctx context.Context, addr, token string, header bool, n int, raw bool) 
 		}
 		return err
 	}
-	defer conn.CloseNow()
+	defer func() { _ = conn.CloseNow() }()
 	fmt.Fprintln(os.Stderr, "connected to", addr)
 
 	go func() {
 		lines := bufio.NewScanner(os.Stdin)
 		for lines.Scan() {
 			if line := strings.TrimSpace(lines.Text()); line != "" {
-				conn.Write(ctx, websocket.MessageText, []byte(line))
+				// A failed write means a closed connection, which Read reports.
+				_ = conn.Write(ctx, websocket.MessageText, []byte(line))
 			}
 		}
 	}()

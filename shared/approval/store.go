@@ -302,7 +302,7 @@ func (d *DynamoStore) ListSubmitted(ctx context.Context, tenantID, memberID, cur
 		if err := attributevalue.UnmarshalMap(item, &r); err != nil {
 			return nil, "", errs.Wrap(err, "decode approval")
 		}
-		list = append(list, r.Approval.Summary())
+		list = append(list, r.Summary())
 	}
 	return list, nextCursor(out, "gsi1sk"), nil
 }
@@ -328,7 +328,7 @@ func (d *DynamoStore) ListCC(ctx context.Context, tenantID, memberID, cursor str
 		if err := attributevalue.UnmarshalMap(item, &r); err != nil {
 			return nil, "", errs.Wrap(err, "decode approval")
 		}
-		current[r.ID] = r.Approval.Summary()
+		current[r.ID] = r.Summary()
 	}
 	for i, e := range entries {
 		if c, ok := current[e.ID]; ok {

@@ -280,7 +280,9 @@ func TestScanTakesOverAFailedDeliveryAfterTheLease(t *testing.T) {
 func TestRenewalStartsANewCycle(t *testing.T) {
 	ctx := context.Background()
 	_, sc, sms, _, wall := setup(t, "2027-01-31T00:00:00Z", "2027-01-21T00:00:00Z")
-	sc.Scan(ctx, at("2027-02-01T00:00:00Z")) // grace notice
+	if _, err := sc.Scan(ctx, at("2027-02-01T00:00:00Z")); err != nil { // grace notice
+		t.Fatal(err)
+	}
 	svc := &Service{Store: sc.Store, Now: func() time.Time { return *wall }}
 	*wall = at("2027-02-03T00:00:00Z")
 	ext := 30

@@ -410,9 +410,10 @@ func TestConcurrentSendsOverHTTP(t *testing.T) {
 					continue
 				}
 				var m struct{ Seq int }
-				json.Unmarshal(raw, &m)
 				if resp.StatusCode != 201 && resp.StatusCode != 200 {
 					fails[i] = fmt.Sprint(resp.StatusCode)
+				} else if err := json.Unmarshal(raw, &m); err != nil {
+					fails[i] = err.Error()
 				}
 				seqs[i] = m.Seq
 				return

@@ -25,7 +25,7 @@ func TestClientsRetryThrottlingABoundedNumberOfTimes(t *testing.T) {
 		calls.Add(1)
 		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 		w.WriteHeader(http.StatusBadRequest)
-		w.Write([]byte(`{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate exceeded"}`))
+		_, _ = w.Write([]byte(`{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate exceeded"}`))
 	}))
 	defer srv.Close()
 	env, err := Load(context.Background(), config.Map(map[string]string{"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": srv.URL}),

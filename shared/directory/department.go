@@ -148,7 +148,7 @@ func (s *Service) Departments(ctx context.Context, tenantID string) ([]Departmen
 			if err := attributevalue.UnmarshalMap(it, &rec); err != nil {
 				return nil, errs.Wrap(err, "decode department")
 			}
-			rec.Department.Sub = []*Department{}
+			rec.Sub = []*Department{}
 			out = append(out, rec.Department)
 		}
 		if start = res.LastEvaluatedKey; start == nil {

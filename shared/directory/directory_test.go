@@ -192,7 +192,7 @@ func TestInvitationAndRegister(t *testing.T) {
 	stacktest.Want(t, r, http.StatusCreated)
 	var inv directory.Invitation
 	r.Decode(t, &inv)
-	if inv.Code == "" || inv.URL != "https://"+tn.Code+".workbench.example.com/join?code="+inv.Code || inv.ExpiresAt.Sub(time.Now()) < 23*time.Hour {
+	if inv.Code == "" || inv.URL != "https://"+tn.Code+".workbench.example.com/join?code="+inv.Code || time.Until(inv.ExpiresAt) < 23*time.Hour {
 		t.Fatalf("invitation %+v", inv)
 	}
 	stacktest.Want(t, s.do(t, "POST", "/v1/admin/invitations", tn.Token, map[string]any{"expiresInHours": 0}), http.StatusBadRequest, "invalid_expiry")
@@ -403,7 +403,9 @@ func TestFrequentContacts(t *testing.T) {
 	}
 	// Frequency counts too: many recent contacts beat one.
 	for i := 0; i < 3; i++ {
-		s.Contacts.Touch(ctx, tn.ID, tn.AdminID, []string{b.ID}, now.Add(-2*time.Hour))
+		if err := s.Contacts.Touch(ctx, tn.ID, tn.AdminID, []string{b.ID}, now.Add(-2*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s.do(t, "GET", "/v1/me/frequent-contacts", tn.Token, nil).Decode(t, &list)
 	if list.Items[0].Member.ID != b.ID {
@@ -434,7 +436,9 @@ func TestFrequentContacts(t *testing.T) {
 		m := createMember(t, s, tn.Token, map[string]any{"name": "多" + string(rune('甲'+i)), "mobile": s.mobile()})
 		many = append(many, m.ID)
 	}
-	s.Contacts.Touch(ctx, tn.ID, a.ID, many, now)
+	if err := s.Contacts.Touch(ctx, tn.ID, a.ID, many, now); err != nil {
+		t.Fatal(err)
+	}
 	s.do(t, "GET", "/v1/me/frequent-contacts", token, nil).Decode(t, &list)
 	if len(list.Items) != 20 {
 		t.Fatalf("%d frequent contacts, want the top 20", len(list.Items))
@@ -465,7 +469,9 @@ func TestNoPlaintextPersonalData(t *testing.T) {
 	m := createMember(t, s, tn.Token, map[string]any{"name": "慕容复", "mobile": mobile, "email": "murong.fu@example.com"})
 	d := createDepartment(t, s, tn.Token, "燕子坞", "")
 	stacktest.Want(t, s.do(t, "PATCH", "/v1/admin/members/"+m.ID, tn.Token, map[string]any{"departmentIds": []string{d.ID}}), http.StatusOK)
-	s.Contacts.Touch(context.Background(), tn.ID, tn.AdminID, []string{m.ID}, time.Now())
+	if err := s.Contacts.Touch(context.Background(), tn.ID, tn.AdminID, []string{m.ID}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	r := s.do(t, "POST", "/v1/admin/invitations", tn.Token, map[string]any{})
 	var inv directory.Invitation
 	r.Decode(t, &inv)

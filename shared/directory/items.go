@@ -2,7 +2,6 @@ package directory
 
 import (
 	"strconv"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -133,5 +132,3 @@ func (c *Codec) SeedItems(m Member) ([]map[string]types.AttributeValue, error) {
 	}
 	return out, nil
 }
-
-func epoch(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"workbench/shared/keyring"
 )
@@ -92,7 +92,14 @@ func TestTokenItemSize(t *testing.T) {
 		item := c.tokenItem(m.TenantID, m.ID, tok)
 		for k, v := range item {
 			var s string
-			attributevalue.Unmarshal(v, &s)
+			switch v := v.(type) {
+			case *types.AttributeValueMemberS:
+				s = v.Value
+			case *types.AttributeValueMemberN:
+				s = v.Value
+			default:
+				t.Fatalf("%s: %T", k, v)
+			}
 			size += len(k) + len(s) + 1
 		}
 	}

@@ -253,8 +253,8 @@ func (s *Service) prepare(ctx context.Context, tenantID string, m Member) (defs 
 	}
 	taken := map[string]bool{}
 	for _, it := range items {
-		switch sk := str(it["sk"]); {
-		case sk == fieldsSK:
+		switch sk := str(it["sk"]); sk {
+		case fieldsSK:
 			defs, version, err = decodeFields(it)
 			if err != nil {
 				return nil, 0, nil, err

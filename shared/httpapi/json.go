@@ -117,8 +117,8 @@ func JSON(w http.ResponseWriter, status int, v any) {
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	w.Write(body)
-	w.Write([]byte("\n"))
+	// The status is sent: a client that went away cannot be told more.
+	_, _ = w.Write(append(body, '\n'))
 }
 
 // NoContent answers 204.

@@ -99,7 +99,9 @@ func (s *scanner) object(t reflect.Type, path string) error {
 			return err
 		}
 	}
-	s.token() // the closing brace
+	// The closing brace. A body that ends early is the decoder's to report
+	// (malformed_json), not this scan's.
+	_, _, _ = s.token()
 	return nil
 }
 
@@ -114,7 +116,7 @@ func (s *scanner) array(t reflect.Type, path string) error {
 			return err
 		}
 	}
-	s.token() // the closing bracket
+	_, _, _ = s.token() // the closing bracket; as for the brace
 	return nil
 }
 

@@ -213,7 +213,7 @@ func TestWalkthrough(t *testing.T) {
 	if r.Body["mustSetPassword"] != false {
 		t.Fatalf("mustSetPassword after setting one: %s", r.Raw)
 	}
-	access, refresh := r.Str("accessToken"), r.Str("refreshToken")
+	refresh := r.Str("refreshToken")
 
 	// Refresh rotates.
 	r = s.Do(t, "POST", "/v1/auth/refresh", "", map[string]any{"refreshToken": refresh})

@@ -86,7 +86,11 @@ func (s *Stack) Do(t testing.TB, method, path, token string, body any) Resp {
 	t.Helper()
 	status, raw, header := s.Stack.Do(t, method, path, token, body)
 	r := Resp{Status: status, Header: header, Raw: string(raw)}
-	json.Unmarshal(raw, &r.Body)
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &r.Body); err != nil {
+			t.Fatalf("%s %s: %d %s: %v", method, path, status, raw, err)
+		}
+	}
 	return r
 }
 

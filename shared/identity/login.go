@@ -208,7 +208,7 @@ func (s *Service) passwordLogin(ctx context.Context, a attempt, account, passwor
 		}
 	}
 	if lock != nil && lock.LockedUntil > a.now.UnixMilli() {
-		s.writeLog(ctx, a, "locked", nil)
+		s.logFailure(ctx, a, "locked", nil)
 		e := errs.E(errs.Locked, "account_locked", "too many wrong passwords; the account is locked for a while (or log in by SMS code)")
 		e.RetryAfter = time.UnixMilli(lock.LockedUntil).Sub(a.now)
 		return Tokens{}, e
@@ -237,15 +237,15 @@ func (s *Service) passwordLogin(ctx context.Context, a attempt, account, passwor
 		return Tokens{}, s.passwordFailed(ctx, a, lockK, lock, "invalid_credentials")
 	}
 	if !member.Enabled {
-		s.writeLog(ctx, a, "disabled", nil)
+		s.logFailure(ctx, a, "disabled", nil)
 		return Tokens{}, errs.E(errs.Forbidden, "account_disabled", "this account has been disabled")
 	}
 	if a.released() {
-		s.writeLog(ctx, a, "subscription_released", nil)
+		s.logFailure(ctx, a, "subscription_released", nil)
 		return Tokens{}, errReleased
 	}
 	if cred.MustChange && cred.ExpiresAt > 0 && a.now.UnixMilli() >= cred.ExpiresAt {
-		s.writeLog(ctx, a, "password_expired", nil)
+		s.logFailure(ctx, a, "password_expired", nil)
 		return Tokens{}, invalidCredentials(MethodPassword)
 	}
 	var extra []types.TransactWriteItem
@@ -303,7 +303,9 @@ func (s *Service) passwordFailed(ctx context.Context, a attempt, lockK map[strin
 		lock = nil
 		if out.Item != nil {
 			lock = new(lockRecord)
-			attributevalue.UnmarshalMap(out.Item, lock)
+			if err := attributevalue.UnmarshalMap(out.Item, lock); err != nil {
+				return errs.Wrap(err, "decode lock")
+			}
 		}
 	}
 	return invalidCredentials(MethodPassword)
@@ -339,7 +341,7 @@ func (s *Service) smsLogin(ctx context.Context, a attempt, mobile, code string) 
 				return Tokens{}, err
 			}
 			// The code was replaced meanwhile: there is no try to count.
-			s.writeLog(ctx, a, reason, nil)
+			s.logFailure(ctx, a, reason, nil)
 		}
 		return Tokens{}, invalidCredentials(MethodSMS)
 	}
@@ -351,15 +353,15 @@ func (s *Service) smsLogin(ctx context.Context, a attempt, mobile, code string) 
 		}
 	}
 	if member == nil {
-		s.writeLog(ctx, a, "invalid_credentials", s.Codes.consumeItems(rec, ids.New(a.now), a.now))
+		s.logFailure(ctx, a, "invalid_credentials", s.Codes.consumeItems(rec, ids.New(a.now), a.now))
 		return Tokens{}, invalidCredentials(MethodSMS)
 	}
 	if !member.Enabled {
-		s.writeLog(ctx, a, "disabled", s.Codes.consumeItems(rec, ids.New(a.now), a.now))
+		s.logFailure(ctx, a, "disabled", s.Codes.consumeItems(rec, ids.New(a.now), a.now))
 		return Tokens{}, errs.E(errs.Forbidden, "account_disabled", "this account has been disabled")
 	}
 	if a.released() {
-		s.writeLog(ctx, a, "subscription_released", s.Codes.consumeItems(rec, ids.New(a.now), a.now))
+		s.logFailure(ctx, a, "subscription_released", s.Codes.consumeItems(rec, ids.New(a.now), a.now))
 		return Tokens{}, errReleased
 	}
 	// SMS login is how a member without a password, or locked out of it,
@@ -368,7 +370,7 @@ func (s *Service) smsLogin(ctx context.Context, a attempt, mobile, code string) 
 	out, err := s.startSession(ctx, a, member, mustSet, s.Codes.consumeItems(rec, ids.New(a.now), a.now))
 	if dynamo.FailedCondition(err, 0) {
 		// The code was used by a concurrent login.
-		s.writeLog(ctx, a, reasonInvalidCode, nil)
+		s.logFailure(ctx, a, reasonInvalidCode, nil)
 		return Tokens{}, invalidCredentials(MethodSMS)
 	}
 	return out, err

@@ -97,6 +97,15 @@ func (s *Service) writeLog(ctx context.Context, a attempt, reason string, extra 
 	return nil
 }
 
+// logFailure writes the record of a failed attempt, which is answered the
+// same whether or not the record is written: a write that fails is logged,
+// not returned (writeLog logs the plain ones itself).
+func (s *Service) logFailure(ctx context.Context, a attempt, reason string, extra []types.TransactWriteItem) {
+	if err := s.writeLog(ctx, a, reason, extra); err != nil && len(extra) > 0 {
+		slog.ErrorContext(ctx, "login log not written", "tenant", a.tenant.ID, "reason", reason, "error", err)
+	}
+}
+
 // maskAccount keeps the first two and the last character of an account.
 func maskAccount(a string) string {
 	switch n := len(a); {

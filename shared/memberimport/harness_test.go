@@ -47,13 +47,19 @@ func multipartFile(t testing.TB, name string, data []byte) (string, []byte) {
 	t.Helper()
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
-	w.WriteField("note", "ignored")
+	if err := w.WriteField("note", "ignored"); err != nil {
+		t.Fatal(err)
+	}
 	fw, err := w.CreateFormFile("file", name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fw.Write(data)
-	w.Close()
+	if _, err := fw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
 	return w.FormDataContentType(), buf.Bytes()
 }
 
@@ -85,7 +91,9 @@ func start(t testing.TB, st *stacktest.Stack, tenantID, token, query, csv string
 		t.Fatalf("upload = %d %s", code, body)
 	}
 	var out struct{ ID, State string }
-	json.Unmarshal(body, &out)
+	if err := json.Unmarshal(body, &out); err != nil {
+		t.Fatalf("upload answered %s: %v", body, err)
+	}
 	if out.ID == "" || out.State != "queued" {
 		t.Fatalf("upload answered %s", body)
 	}

@@ -147,10 +147,18 @@ func TestImportXLSXTemplateAndBadFiles(t *testing.T) {
 	if len(head) != 1 || strings.Join(head[0], ",") != "姓名,手机号,账号,邮箱,部门,职位,工号,角色" {
 		t.Fatalf("template header %v", head)
 	}
-	f.SetSheetRow(sheet, "A2", &[]any{"李雷", "13700000001", "lilei", "lilei@example.com", "", "", "E-1", "管理员"})
-	f.SetSheetRow(sheet, "A3", &[]any{"韩梅梅", "13700000002"})
+	for cell, row := range map[string]*[]any{
+		"A2": {"李雷", "13700000001", "lilei", "lilei@example.com", "", "", "E-1", "管理员"},
+		"A3": {"韩梅梅", "13700000002"},
+	} {
+		if err := f.SetSheetRow(sheet, cell, row); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var buf bytes.Buffer
-	f.WriteTo(&buf)
+	if _, err := f.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
 	ct, body := multipartFile(t, "members.xlsx", buf.Bytes())
 	code, out := upload(t, st, tok, "", ct, body)
 	if code != 202 {

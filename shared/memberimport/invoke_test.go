@@ -22,7 +22,9 @@ func TestJobsHandOverThroughLambda(t *testing.T) {
 		t.Fatalf("upload = %d %s", code, body)
 	}
 	var job struct{ ID string }
-	json.Unmarshal(body, &job)
+	if err := json.Unmarshal(body, &job); err != nil {
+		t.Fatalf("upload answered %s: %v", body, err)
+	}
 	ev := memberimport.Event{TenantID: tn.ID, JobID: job.ID}
 	runs := 0
 	for s := (status{}); s.State != memberimport.StateDone; {

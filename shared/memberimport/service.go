@@ -105,11 +105,17 @@ func (s *Service) WriteFailures(ctx context.Context, w io.Writer, tenantID, id s
 	if err != nil {
 		return err
 	}
-	io.WriteString(w, "\ufeff")
+	if _, err := io.WriteString(w, "\ufeff"); err != nil {
+		return err
+	}
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"row", "field", "code", "message"})
+	if err := cw.Write([]string{"row", "field", "code", "message"}); err != nil {
+		return err
+	}
 	for _, f := range fs {
-		cw.Write([]string{strconv.Itoa(f.Row), f.Field, f.Code, f.Message})
+		if err := cw.Write([]string{strconv.Itoa(f.Row), f.Field, f.Code, f.Message}); err != nil {
+			return err
+		}
 	}
 	cw.Flush()
 	return cw.Error()

@@ -87,7 +87,9 @@ func TestDirectoryChangesProduceSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.clock.Add(6 * time.Second)
-	w.svc.SyncDirectory(ctx)
+	if _, err := w.svc.SyncDirectory(ctx); err != nil {
+		t.Fatal(err)
+	}
 	w.sweep()
 	got = w.partner.received()[base:]
 	if len(got) != 1 || got[0].Kind != "authSync" || got[0].Body["flag"] != 2.0 {
@@ -111,7 +113,9 @@ func TestDirectoryChangesProduceSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.clock.Add(6 * time.Second)
-	w.svc.SyncDirectory(ctx)
+	if _, err := w.svc.SyncDirectory(ctx); err != nil {
+		t.Fatal(err)
+	}
 	w.sweep()
 	got = w.partner.received()[base:]
 	if k := kinds(got); !reflect.DeepEqual(k, []string{"authSync", "authSync", "singleOrgSync"}) {

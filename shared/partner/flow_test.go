@@ -1,7 +1,6 @@
 package partner_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
@@ -470,8 +469,6 @@ func TestUserListSplitsAt500(t *testing.T) {
 		t.Fatalf("userList sizes = %v", sizes)
 	}
 }
-
-func jsonOf(v any) string { b, _ := json.Marshal(v); return string(b) }
 
 func TestLargeExtensionsSplitCalls(t *testing.T) {
 	f := newFixture(t)

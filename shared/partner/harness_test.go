@@ -19,6 +19,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -74,14 +75,14 @@ func TestMain(m *testing.M) {
 			break
 		}
 		if i > 200 {
-			cmd.Process.Kill()
+			_ = cmd.Process.Kill() // it may have exited: that is why it did not start
 			panic("moto did not start")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	code := m.Run()
-	cmd.Process.Kill()
-	cmd.Wait()
+	_ = cmd.Process.Kill() // the tests are done; moto's exit status says nothing of them
+	_ = cmd.Wait()
 	os.Exit(code)
 }
 
@@ -461,7 +462,7 @@ func (p *testPartner) hangNext(d time.Duration, n int) {
 func (p *testPartner) answer(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]string{"resultCode": code, "resultMsg": msg})
+	_ = json.NewEncoder(w).Encode(map[string]string{"resultCode": code, "resultMsg": msg}) // the status is sent
 }
 
 func (p *testPartner) serve(w http.ResponseWriter, r *http.Request) {
@@ -476,8 +477,7 @@ func (p *testPartner) serve(w http.ResponseWriter, r *http.Request) {
 		p.answer(w, 200, "000001", "bad signature")
 		return
 	}
-	var ms int64
-	fmt.Sscan(ts, &ms)
+	ms, _ := strconv.ParseInt(ts, 10, 64) // not a number: 1970, refused below
 	if d := p.now().Sub(time.UnixMilli(ms)); d > time.Minute || d < -time.Minute {
 		p.t.Errorf("partner: stale timestamp %s", ts)
 		p.answer(w, 200, "000001", "stale")
@@ -547,7 +547,9 @@ func (w *world) countItems(prefix string) int {
 	var items []struct {
 		PK string `dynamodbav:"pk"`
 	}
-	attributevalue.UnmarshalListOfMaps(out.Items, &items)
+	if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
+		w.t.Fatal(err)
+	}
 	n := 0
 	for _, it := range items {
 		if strings.HasPrefix(it.PK, prefix) {

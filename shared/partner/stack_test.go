@@ -92,12 +92,16 @@ func TestStackWiring(t *testing.T) {
 		RequestContext: events.APIGatewayV2HTTPRequestContext{HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "POST", Path: "/v1/platform/partners"}},
 	})
 	var resp events.APIGatewayV2HTTPResponse
-	json.Unmarshal(out, &resp)
+	if err := json.Unmarshal(out, &resp); err != nil {
+		t.Fatalf("%s: %v", out, err)
+	}
 	if resp.StatusCode != 201 || !strings.Contains(resp.Body, "accessKey") {
 		t.Fatalf("create partner through the function = %d %s", resp.StatusCode, resp.Body)
 	}
 	var st struct{ Sent int }
-	json.Unmarshal(syncFn(map[string]any{"source": "aws.events", "detail-type": "Scheduled Event"}), &st)
+	if raw := syncFn(map[string]any{"source": "aws.events", "detail-type": "Scheduled Event"}); json.Unmarshal(raw, &st) != nil {
+		t.Fatalf("sync answered %s", raw)
+	}
 	if st.Sent != 0 {
 		t.Fatalf("sweep of nothing sent %d", st.Sent)
 	}

@@ -43,7 +43,9 @@ func BenchmarkSendToReceive(b *testing.B) {
 						frames := peer.WaitFrames(b, n+1)
 						n = len(frames)
 						var e realtime.Event
-						json.Unmarshal(frames[n-1], &e)
+						if err := json.Unmarshal(frames[n-1], &e); err != nil {
+							b.Fatal(err)
+						}
 						if e.Type == realtime.MessageCreated && e.Seq == seq {
 							break
 						}

@@ -42,13 +42,17 @@ func events(t *testing.T, c *stacktest.Client) []realtime.Event {
 		frames := c.WaitFrames(t, n)
 		last := frames[len(frames)-1]
 		var probe struct{ Type string }
-		json.Unmarshal(last, &probe)
+		if err := json.Unmarshal(last, &probe); err != nil {
+			t.Fatal(err)
+		}
 		if probe.Type != "pong" {
 			continue
 		}
 		var out []realtime.Event
 		for _, f := range frames {
-			json.Unmarshal(f, &probe)
+			if err := json.Unmarshal(f, &probe); err != nil {
+				t.Fatal(err)
+			}
 			if probe.Type != "pong" {
 				out = append(out, event(t, f))
 			}
@@ -264,7 +268,7 @@ func TestHandshakeRefusesBadTokensAndStoresNothing(t *testing.T) {
 		"revoked session": loggedOut.Token,
 	} {
 		if c, status, err := st.DialStatus(token); err == nil {
-			c.Conn.CloseNow()
+			_ = c.Conn.CloseNow()
 			t.Errorf("%s: the handshake succeeded", name)
 		} else if status != http.StatusUnauthorized {
 			t.Errorf("%s: status %d, want 401 (%v)", name, status, err)
@@ -275,7 +279,7 @@ func TestHandshakeRefusesBadTokensAndStoresNothing(t *testing.T) {
 	stacktest.Want(t, st.Call(t, http.MethodPut, "/v1/platform/tenants/"+released.Code+"/subscription", st.OperatorKey(),
 		map[string]any{"plan": "std", "expiresAt": "2020-01-01T00:00:00Z"}), http.StatusOK)
 	if c, status, err := st.DialStatus(released.Admin.Token); err == nil {
-		c.Conn.CloseNow()
+		_ = c.Conn.CloseNow()
 		t.Error("released tenant: the handshake succeeded")
 	} else if status != http.StatusForbidden {
 		t.Errorf("released tenant: status %d, want 403 (%v)", status, err)
@@ -307,7 +311,9 @@ func TestPingAndUnknownActions(t *testing.T) {
 			Type  string
 			Error struct{ Code, Field string }
 		}
-		json.Unmarshal(f, &v)
+		if err := json.Unmarshal(f, &v); err != nil {
+			t.Fatal(err)
+		}
 		got = append(got, v.Type+":"+v.Error.Code+":"+v.Error.Field)
 	}
 	want := []string{"pong::", "error:unknown_action:action", "error:invalid_frame:action"}
@@ -467,7 +473,7 @@ func TestTokenAsSubprotocol(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.CloseNow()
+	defer func() { _ = conn.CloseNow() }()
 	if got := conn.Subprotocol(); got != realtime.Subprotocol {
 		t.Errorf("subprotocol %q, want %q", got, realtime.Subprotocol)
 	}
