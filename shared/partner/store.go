@@ -3,6 +3,7 @@ package partner
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -200,6 +201,15 @@ func key(pk, sk string) map[string]types.AttributeValue {
 
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 
+// holds reports whether the table holds item exactly, as read now.
+func (st *DynamoStore) holds(ctx context.Context, item map[string]types.AttributeValue) bool {
+	out, err := st.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(st.Table), Key: map[string]types.AttributeValue{"pk": item["pk"], "sk": item["sk"]},
+		ConsistentRead: aws.Bool(true),
+	})
+	return err == nil && reflect.DeepEqual(out.Item, item)
+}
+
 func (st *DynamoStore) putNew(ctx context.Context, v any, what string) error {
 	item, err := st.encode(v)
 	if err != nil {
@@ -210,6 +220,11 @@ func (st *DynamoStore) putNew(ctx context.Context, v any, what string) error {
 		ConditionExpression: aws.String("attribute_not_exists(pk)"),
 	})
 	if dynamo.ConditionFailed(err) {
+		if st.holds(ctx, item) {
+			// This put's own item, committed by an attempt whose answer
+			// the SDK did not get before it retried.
+			return nil
+		}
 		return errs.E(errs.Conflict, what+"_exists", "this %s exists already", what)
 	}
 	if err != nil {
