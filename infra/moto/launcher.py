@@ -38,7 +38,7 @@ def watch_parent(parent):
 
 
 # What the patches did, for /_workbench/stats.
-counts = {"queriesNarrowed": 0, "queriesWhole": 0}
+counts = {"queriesNarrowed": 0, "queriesWhole": 0, "transactionsReplayed": 0}
 
 
 class _Untracked(list):
@@ -263,6 +263,44 @@ def count_writes():
     _UndoLog.bump = staticmethod(bump)
 
 
+def honour_request_tokens():
+    """Answer a TransactWriteItems sent again with the same
+    ClientRequestToken within 10 minutes as DynamoDB does: with success, not
+    by running it again. The SDK sets a token on every transaction and
+    keeps it across its retries, so a transaction whose answer was lost
+    after it committed is not cancelled by its own conditions when retried
+    (stock moto ignores the token)."""
+    from moto.core.responses import ActionResult
+    from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
+    from moto.dynamodb.responses import DynamoHandler
+
+    stock = DynamoHandler.transact_write_items
+    window = 600
+    done = {}  # token -> (request fingerprint, time)
+
+    def transact_write_items(self):
+        token = self.body.get("ClientRequestToken")
+        if not token:
+            return stock(self)
+        now = time.time()
+        for t in [t for t, (_, at) in done.items() if now - at > window]:
+            del done[t]
+        fingerprint = json.dumps(self.body.get("TransactItems"), sort_keys=True)
+        if token in done:
+            if done[token][0] != fingerprint:
+                raise DynamodbException(
+                    ERROR_TYPE_PREFIX + "IdempotentParameterMismatchException",
+                    "ClientRequestToken was used with another request",
+                )
+            counts["transactionsReplayed"] += 1
+            return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})
+        result = stock(self)
+        done[token] = (fingerprint, now)
+        return result
+
+    DynamoHandler.transact_write_items = transact_write_items
+
+
 def patch_dynamodb():
     import moto.dynamodbstreams.models  # noqa: F401 registers its models, to untrack them
     from moto.dynamodb.models import DynamoDBBackend
@@ -273,6 +311,7 @@ def patch_dynamodb():
     DynamoDBStreamsBackend.get_records = get_records
     narrow_queries()
     count_writes()
+    honour_request_tokens()
 
 
 def with_stats(app):

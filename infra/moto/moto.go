@@ -280,6 +280,8 @@ type Stats struct {
 	// and those that read the whole table (as stock moto does for all).
 	QueriesNarrowed int `json:"queriesNarrowed"`
 	QueriesWhole    int `json:"queriesWhole"`
+	// Transactions answered from their ClientRequestToken, not run again.
+	TransactionsReplayed int `json:"transactionsReplayed"`
 }
 
 // ReadStats asks a server this package started for its Stats.

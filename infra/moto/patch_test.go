@@ -440,3 +440,50 @@ func itemsInOrder(t *testing.T, items []map[string]types.AttributeValue) string 
 	}
 	return strings.Join(texts, " ")
 }
+
+// A transaction sent again with its ClientRequestToken (as the SDK does
+// when it retries one whose answer it lost) succeeds without running again,
+// as on DynamoDB; stock moto runs it again, and its own condition cancels
+// it.
+func TestPatchedTransactionsHonourRequestTokens(t *testing.T) {
+	ctx := context.Background()
+	for _, stockMoto := range []bool{false, true} {
+		srv := startServer(t, stockMoto)
+		db := dynamoClient(srv)
+		createTable(ctx, t, db, "tokens", false)
+		create := func(token string) error {
+			item := put("tokens", "t", "once", "n", "1")
+			item.Put.ConditionExpression = aws.String("attribute_not_exists(pk)")
+			_, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+				TransactItems: []types.TransactWriteItem{item}, ClientRequestToken: aws.String(token),
+			})
+			return err
+		}
+		if err := create("token-1"); err != nil {
+			t.Fatal(err)
+		}
+		again := create("token-1")
+		var cancelled *types.TransactionCanceledException
+		switch {
+		case !stockMoto && again != nil:
+			t.Errorf("patched moto: the same token again = %v, want success", again)
+		case stockMoto && !errors.As(again, &cancelled):
+			t.Errorf("stock moto: the same token again = %v; does moto honour tokens now? (the patch may go)", again)
+		}
+		if err := create("token-2"); !errors.As(err, &cancelled) {
+			t.Errorf("stock=%v: another token = %v, want the condition to cancel it", stockMoto, err)
+		}
+		if !stockMoto {
+			other := put("tokens", "t", "other")
+			_, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+				TransactItems: []types.TransactWriteItem{other}, ClientRequestToken: aws.String("token-1"),
+			})
+			if errorCode(err) != "IdempotentParameterMismatchException" {
+				t.Errorf("the token with another request = %v", err)
+			}
+			if st, err := ReadStats(ctx, srv.Endpoint); err != nil || st.TransactionsReplayed != 1 {
+				t.Errorf("stats %+v, %v: want 1 transaction replayed", st, err)
+			}
+		}
+	}
+}
