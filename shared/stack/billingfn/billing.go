@@ -18,7 +18,6 @@ import (
 	"workbench/shared/httpapi"
 	"workbench/shared/lambdahttp"
 	"workbench/shared/notice"
-	"workbench/shared/sms"
 	"workbench/shared/stack/wire"
 )
 
@@ -65,24 +64,15 @@ func Subscription(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 func ExpiryScan(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	c := config.NewReader(env.Config)
 	tenantsTable := c.Required("TENANTS_TABLE")
-	directoryTable := c.Required("DIRECTORY_TABLE")
 	noticesTable := c.Required("NOTICES_TABLE")
-	senderID := c.String("SMS_SENDER_ID", "")
 	lease := c.Duration("EXPIRY_CLAIM_LEASE", billing.DefaultLease)
-	shards := c.Int("INDEX_SHARDS", dynamo.DefaultShards)
-	if err := c.Err(); err != nil {
-		return nil, err
-	}
-	if err := env.Prefetch(ctx, "DATA_KEYS_SECRET", "INDEX_KEY_SECRET"); err != nil {
-		return nil, err
-	}
-	codec, err := wire.DirectoryCodec(ctx, env, directoryTable)
+	sw, err := wire.NewSweep(ctx, env, c)
 	if err != nil {
 		return nil, err
 	}
 	sc := &billing.Scanner{
-		Store:   &billing.DynamoStore{DB: env.DynamoDB, Table: tenantsTable, Directory: codec, Shards: shards},
-		SMS:     &sms.SNS{Client: env.SNS, SenderID: senderID},
+		Store:   &billing.DynamoStore{DB: env.DynamoDB, Table: tenantsTable, Directory: sw.Codec, Shards: sw.Shards},
+		SMS:     sw.SMS,
 		Notices: &notice.DynamoStore{DB: env.DynamoDB, Table: noticesTable},
 		Clock:   env.Now,
 		Lease:   lease,

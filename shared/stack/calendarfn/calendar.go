@@ -15,7 +15,6 @@ import (
 	"workbench/shared/dynamo"
 	"workbench/shared/httpapi"
 	"workbench/shared/notice"
-	"workbench/shared/sms"
 	"workbench/shared/stack/wire"
 )
 
@@ -51,24 +50,15 @@ func CalendarReminder(ctx context.Context, env *cloud.Env) (lambda.Handler, erro
 	c := config.NewReader(env.Config)
 	table := c.Required("CALENDAR_TABLE")
 	noticesTable := c.Required("NOTICES_TABLE")
-	directoryTable := c.Required("DIRECTORY_TABLE")
-	senderID := c.String("SMS_SENDER_ID", "")
-	shards := c.Int("INDEX_SHARDS", dynamo.DefaultShards)
-	if err := c.Err(); err != nil {
-		return nil, err
-	}
-	if err := env.Prefetch(ctx, "DATA_KEYS_SECRET", "INDEX_KEY_SECRET"); err != nil {
-		return nil, err
-	}
-	codec, err := wire.DirectoryCodec(ctx, env, directoryTable)
+	sw, err := wire.NewSweep(ctx, env, c)
 	if err != nil {
 		return nil, err
 	}
 	svc := &calendar.Service{
-		Store:     &calendar.DynamoStore{DB: env.DynamoDB, Table: table, Shards: shards},
-		Directory: &directory.Roster{DB: env.DynamoDB, Table: directoryTable, Codec: codec},
+		Store:     &calendar.DynamoStore{DB: env.DynamoDB, Table: table, Shards: sw.Shards},
+		Directory: &directory.Roster{DB: env.DynamoDB, Table: sw.DirectoryTable, Codec: sw.Codec},
 		Notices:   &notice.DynamoStore{DB: env.DynamoDB, Table: noticesTable},
-		SMS:       &sms.SNS{Client: env.SNS, SenderID: senderID},
+		SMS:       sw.SMS,
 		Now:       env.Now,
 	}
 	return lambda.NewHandler(func(ctx context.Context, ev events.EventBridgeEvent) (calendar.SweepResult, error) {

@@ -16,7 +16,6 @@ import (
 	"workbench/shared/dynamo"
 	"workbench/shared/httpapi"
 	"workbench/shared/notice"
-	"workbench/shared/sms"
 	"workbench/shared/stack/wire"
 )
 
@@ -87,23 +86,11 @@ func Chat(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 func RocketReminder(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	c := config.NewReader(env.Config)
 	chatTable := c.Required("CHAT_TABLE")
-	directoryTable := c.Required("DIRECTORY_TABLE")
-	senderID := c.String("SMS_SENDER_ID", "")
-	shards := c.Int("INDEX_SHARDS", dynamo.DefaultShards)
-	if err := c.Err(); err != nil {
-		return nil, err
-	}
-	if err := env.Prefetch(ctx, "DATA_KEYS_SECRET", "INDEX_KEY_SECRET"); err != nil {
-		return nil, err
-	}
-	codec, err := wire.DirectoryCodec(ctx, env, directoryTable)
+	sw, err := wire.NewSweep(ctx, env, c)
 	if err != nil {
 		return nil, err
 	}
-	rem := &chat.Reminders{
-		DB: env.DynamoDB, Table: chatTable, Directory: codec,
-		SMS: &sms.SNS{Client: env.SNS, SenderID: senderID}, Shards: shards,
-	}
+	rem := &chat.Reminders{DB: env.DynamoDB, Table: chatTable, Directory: sw.Codec, SMS: sw.SMS, Shards: sw.Shards}
 	// The sweep answers with what it did, like the other scheduled
 	// functions, so a replay through /_local/invoke shows it.
 	return lambda.NewHandler(func(ctx context.Context, ev events.EventBridgeEvent) (chat.SweepResult, error) {
