@@ -165,7 +165,11 @@ func TestDirectReminderConcurrentRetryAndLegacy(t *testing.T) {
 		}()
 	}
 	r1, r2 := <-done, <-done
-	if r1.Claimed+r2.Claimed != 1 || r1.Failed+r2.Failed != 1 || len(f.sms.sent) != 0 {
+	// One sweep holds the claim at a time; the other claims it too only
+	// after the first gave it back on its failed SMS, so each claim is a
+	// failed attempt and no SMS went out twice.
+	claimed := r1.Claimed + r2.Claimed
+	if claimed < 1 || r1.Failed+r2.Failed != claimed || len(f.sms.sent) != 0 {
 		t.Fatalf("concurrent sweeps: %+v %+v, sent %v", r1, r2, f.sms.sent)
 	}
 	f.sms.fail[bMobile] = false
