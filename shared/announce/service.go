@@ -142,7 +142,7 @@ func (s *Service) change(ctx context.Context, tenantID, id string, c audit.Chang
 // first, then newest, each with its read flag: three round trips (the
 // member's departments, the feed, the read marks).
 func (s *Service) Feed(ctx context.Context, tenantID, memberID string, deps []string, cursor string, limit int) ([]*Announcement, string, error) {
-	list, next, err := s.Store.Feed(ctx, tenantID, deps, cursor, limit)
+	list, next, err := s.Store.Feed(ctx, tenantID, memberID, deps, cursor, limit)
 	if err != nil {
 		return nil, "", err
 	}

@@ -2,7 +2,6 @@ package announce
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"strconv"
 	"strings"
@@ -28,7 +27,8 @@ type Store interface {
 	Get(ctx context.Context, tenantID, id string) (*Announcement, error)
 	// Feed returns published announcements addressed to everyone or to one
 	// of departmentIDs, pinned first, then newest.
-	Feed(ctx context.Context, tenantID string, departmentIDs []string, cursor string, limit int) ([]*Announcement, string, error)
+	// The cursor is the member's own.
+	Feed(ctx context.Context, tenantID, memberID string, departmentIDs []string, cursor string, limit int) ([]*Announcement, string, error)
 	// All returns every announcement of the tenant, published or not,
 	// newest first (for admins).
 	All(ctx context.Context, tenantID, cursor string, limit int) ([]*Announcement, string, error)
@@ -90,6 +90,22 @@ func key(tenantID, id string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{"pk": sv("T#" + tenantID), "sk": sv("ANN#" + id)}
 }
 
+// feedKey is the index key of a published announcement.
+func feedKey(tenantID string, a *Announcement) map[string]types.AttributeValue {
+	k := key(tenantID, a.ID)
+	k["gsi1pk"], k["gsi1sk"] = sv(feedPK(tenantID)), sv(feedSK(a.Pinned, a.ID))
+	return k
+}
+
+// The keys a cursor of the feed and of the admins' list may carry.
+func feedStart(tenantID string) []dynamo.KeyAttr {
+	return append(allStart(tenantID), dynamo.KeyIs("gsi1pk", feedPK(tenantID)), dynamo.KeyHasPrefix("gsi1sk", ""))
+}
+
+func allStart(tenantID string) []dynamo.KeyAttr {
+	return []dynamo.KeyAttr{dynamo.KeyIs("pk", "T#"+tenantID), dynamo.KeyHasPrefix("sk", "ANN#")}
+}
+
 func (d *DynamoStore) Put(ctx context.Context, a *Announcement, prev int, change audit.Change) error {
 	r := record{PK: "T#" + a.TenantID, SK: "ANN#" + a.ID, Type: "announcement", Announcement: *a}
 	if a.Published {
@@ -134,7 +150,12 @@ func (d *DynamoStore) Get(ctx context.Context, tenantID, id string) (*Announceme
 	return &r.Announcement, nil
 }
 
-func (d *DynamoStore) Feed(ctx context.Context, tenantID string, departmentIDs []string, cursor string, limit int) ([]*Announcement, string, error) {
+func (d *DynamoStore) Feed(ctx context.Context, tenantID, memberID string, departmentIDs []string, cursor string, limit int) ([]*Announcement, string, error) {
+	cursors := dynamo.ListCursors("announce/feed", tenantID, memberID)
+	start, err := cursors.DecodeKey(cursor, feedStart(tenantID)...)
+	if err != nil {
+		return nil, "", err
+	}
 	scan := d.ScanLimit
 	if scan <= 0 {
 		scan = 500
@@ -154,16 +175,7 @@ func (d *DynamoStore) Feed(ctx context.Context, tenantID string, departmentIDs [
 		ExpressionAttributeValues: values,
 		ScanIndexForward:          aws.Bool(false),
 		Limit:                     aws.Int32(int32(scan)),
-	}
-	if cursor != "" {
-		sk, err := decodeCursor(cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		id := sk[2:]
-		in.ExclusiveStartKey = map[string]types.AttributeValue{
-			"pk": sv("T#" + tenantID), "sk": sv("ANN#" + id), "gsi1pk": sv(feedPK(tenantID)), "gsi1sk": sv(sk),
-		}
+		ExclusiveStartKey:         start,
 	}
 	out, err := d.DB.Query(ctx, in)
 	if err != nil {
@@ -172,8 +184,7 @@ func (d *DynamoStore) Feed(ctx context.Context, tenantID string, departmentIDs [
 	list := make([]*Announcement, 0, min(limit, len(out.Items)))
 	for _, item := range out.Items {
 		if len(list) == limit {
-			last := list[len(list)-1]
-			return list, encodeCursor(feedSK(last.Pinned, last.ID)), nil
+			return list, cursors.EncodeKey(feedKey(tenantID, list[len(list)-1])), nil
 		}
 		var r record
 		if err := attributevalue.UnmarshalMap(item, &r); err != nil {
@@ -183,14 +194,15 @@ func (d *DynamoStore) Feed(ctx context.Context, tenantID string, departmentIDs [
 		a.Body = ""
 		list = append(list, &a)
 	}
-	next := ""
-	if v, ok := out.LastEvaluatedKey["gsi1sk"].(*types.AttributeValueMemberS); ok {
-		next = encodeCursor(v.Value)
-	}
-	return list, next, nil
+	return list, cursors.EncodeKey(out.LastEvaluatedKey), nil
 }
 
 func (d *DynamoStore) All(ctx context.Context, tenantID, cursor string, limit int) ([]*Announcement, string, error) {
+	cursors := dynamo.ListCursors("announce/all", tenantID)
+	start, err := cursors.DecodeKey(cursor, allStart(tenantID)...)
+	if err != nil {
+		return nil, "", err
+	}
 	in := &dynamodb.QueryInput{
 		TableName:              aws.String(d.Table),
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :ann)"),
@@ -201,13 +213,7 @@ func (d *DynamoStore) All(ctx context.Context, tenantID, cursor string, limit in
 		ExpressionAttributeNames: map[string]string{"#i": "id", "#f": "format"},
 		ScanIndexForward:         aws.Bool(false),
 		Limit:                    aws.Int32(int32(limit)),
-	}
-	if cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err != nil || len(b) == 0 || len(b) > 64 || strings.Contains(string(b), "#") {
-			return nil, "", errs.Invalidf("cursor", "invalid_cursor", "cursor is not valid")
-		}
-		in.ExclusiveStartKey = key(tenantID, string(b))
+		ExclusiveStartKey:        start,
 	}
 	out, err := d.DB.Query(ctx, in)
 	if err != nil {
@@ -222,11 +228,7 @@ func (d *DynamoStore) All(ctx context.Context, tenantID, cursor string, limit in
 		a.TenantID = tenantID
 		list = append(list, &a)
 	}
-	next := ""
-	if v, ok := out.LastEvaluatedKey["sk"].(*types.AttributeValueMemberS); ok {
-		next = encodeCursor(strings.TrimPrefix(v.Value, "ANN#"))
-	}
-	return list, next, nil
+	return list, cursors.EncodeKey(out.LastEvaluatedKey), nil
 }
 
 func readKey(tenantID, id, memberID string) map[string]types.AttributeValue {
@@ -295,15 +297,4 @@ func (d *DynamoStore) Reads(ctx context.Context, tenantID, id string) (map[strin
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
-}
-
-func encodeCursor(sk string) string { return base64.RawURLEncoding.EncodeToString([]byte(sk)) }
-
-func decodeCursor(c string) (string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	s := string(b)
-	if err != nil || len(s) < 3 || len(s) > 64 || (s[:2] != "0#" && s[:2] != "1#") || strings.Contains(s[2:], "#") {
-		return "", errs.Invalidf("cursor", "invalid_cursor", "cursor is not valid")
-	}
-	return s, nil
 }

@@ -2,9 +2,7 @@ package approval
 
 import (
 	"context"
-	"encoding/base64"
 	"strconv"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -221,46 +219,36 @@ func (d *DynamoStore) Update(ctx context.Context, a *Approval, removeTodo, addTo
 	return errs.Wrap(err, "update approval")
 }
 
-func pageQuery(table, pk string, index string, cursor string, limit int) (*dynamodb.QueryInput, error) {
-	keyAttr := "pk"
-	if index != "" {
-		keyAttr = "gsi1pk"
-	}
+// pageCursors are the cursors of the list of partition pk (a member's todo,
+// CC or submitted list), which names its tenant and member.
+func pageCursors(pk string) dynamo.Cursors { return dynamo.ListCursors("approvals", pk) }
+
+// pageQuery reads a page of pk's list: the entries under pk, or with an
+// index, the approvals whose index partition is pk.
+func pageQuery(table, tenantID, pk, index, cursor string, limit int) (*dynamodb.QueryInput, error) {
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(table),
-		KeyConditionExpression:    aws.String(keyAttr + " = :pk"),
+		KeyConditionExpression:    aws.String("pk = :pk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(pk)},
 		ScanIndexForward:          aws.Bool(false),
 		Limit:                     aws.Int32(int32(limit)),
 	}
+	start := []dynamo.KeyAttr{dynamo.KeyIs("pk", pk), dynamo.KeyHasPrefix("sk", "")}
 	if index != "" {
 		in.IndexName = aws.String(index)
-	}
-	if cursor != "" {
-		id, err := decodeCursor(cursor)
-		if err != nil {
-			return nil, err
-		}
-		in.ExclusiveStartKey = map[string]types.AttributeValue{"pk": s(pk), "sk": s(id)}
-		if index != "" {
-			tenant := strings.Split(pk, "#")[1]
-			in.ExclusiveStartKey = map[string]types.AttributeValue{
-				"pk": s(tenantPK(tenant)), "sk": s("APPROVAL#" + id), "gsi1pk": s(pk), "gsi1sk": s(id),
-			}
+		in.KeyConditionExpression = aws.String("gsi1pk = :pk")
+		start = []dynamo.KeyAttr{
+			dynamo.KeyIs("pk", tenantPK(tenantID)), dynamo.KeyHasPrefix("sk", "APPROVAL#"),
+			dynamo.KeyIs("gsi1pk", pk), dynamo.KeyHasPrefix("gsi1sk", ""),
 		}
 	}
-	return in, nil
+	var err error
+	in.ExclusiveStartKey, err = pageCursors(pk).DecodeKey(cursor, start...)
+	return in, err
 }
 
-func nextCursor(out *dynamodb.QueryOutput, attr string) string {
-	if v, ok := out.LastEvaluatedKey[attr].(*types.AttributeValueMemberS); ok {
-		return encodeCursor(strings.TrimPrefix(v.Value, "APPROVAL#"))
-	}
-	return ""
-}
-
-func (d *DynamoStore) listEntries(ctx context.Context, pk, cursor string, limit int) ([]Summary, string, error) {
-	in, err := pageQuery(d.Table, pk, "", cursor, limit)
+func (d *DynamoStore) listEntries(ctx context.Context, tenantID, pk, cursor string, limit int) ([]Summary, string, error) {
+	in, err := pageQuery(d.Table, tenantID, pk, "", cursor, limit)
 	if err != nil {
 		return nil, "", err
 	}
@@ -276,19 +264,20 @@ func (d *DynamoStore) listEntries(ctx context.Context, pk, cursor string, limit 
 		}
 		list = append(list, r.Summary)
 	}
-	return list, nextCursor(out, "sk"), nil
+	return list, pageCursors(pk).EncodeKey(out.LastEvaluatedKey), nil
 }
 
 // ListTodo is one Query: the entries exist exactly while it is the
 // member's turn, so they are all pending.
 func (d *DynamoStore) ListTodo(ctx context.Context, tenantID, memberID, cursor string, limit int) ([]Summary, string, error) {
-	return d.listEntries(ctx, todoPK(tenantID, memberID), cursor, limit)
+	return d.listEntries(ctx, tenantID, todoPK(tenantID, memberID), cursor, limit)
 }
 
 // ListSubmitted queries the applicant index of the approvals themselves, so
 // states are current.
 func (d *DynamoStore) ListSubmitted(ctx context.Context, tenantID, memberID, cursor string, limit int) ([]Summary, string, error) {
-	in, err := pageQuery(d.Table, submittedPK(tenantID, memberID), "gsi1", cursor, limit)
+	pk := submittedPK(tenantID, memberID)
+	in, err := pageQuery(d.Table, tenantID, pk, "gsi1", cursor, limit)
 	if err != nil {
 		return nil, "", err
 	}
@@ -304,13 +293,13 @@ func (d *DynamoStore) ListSubmitted(ctx context.Context, tenantID, memberID, cur
 		}
 		list = append(list, r.Summary())
 	}
-	return list, nextCursor(out, "gsi1sk"), nil
+	return list, pageCursors(pk).EncodeKey(out.LastEvaluatedKey), nil
 }
 
 // ListCC reads the CC entries, then the approvals they point to in one
 // BatchGetItem, so the states shown are current.
 func (d *DynamoStore) ListCC(ctx context.Context, tenantID, memberID, cursor string, limit int) ([]Summary, string, error) {
-	entries, next, err := d.listEntries(ctx, ccPK(tenantID, memberID), cursor, limit)
+	entries, next, err := d.listEntries(ctx, tenantID, ccPK(tenantID, memberID), cursor, limit)
 	if err != nil || len(entries) == 0 {
 		return entries, next, err
 	}
@@ -336,14 +325,4 @@ func (d *DynamoStore) ListCC(ctx context.Context, tenantID, memberID, cursor str
 		}
 	}
 	return entries, next, nil
-}
-
-func encodeCursor(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
-
-func decodeCursor(c string) (string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) == 0 || len(b) > 64 || strings.ContainsAny(string(b), "#") {
-		return "", errs.Invalidf("cursor", "invalid_cursor", "cursor is not valid")
-	}
-	return string(b), nil
 }

@@ -2,8 +2,6 @@ package audit
 
 import (
 	"context"
-	"encoding/base64"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -11,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"workbench/shared/dynamo"
 	"workbench/shared/errs"
 )
 
@@ -35,9 +34,10 @@ const queryPage = 200
 // entries are read; reading stops at the first entry older than From,
 // since sequence numbers follow time.
 func (l *Log) List(ctx context.Context, tenantID string, f Filter) ([]Entry, string, error) {
-	start, err := decodeCursor(f.Cursor)
-	if err != nil {
-		return nil, "", err
+	cursors := f.cursors(tenantID)
+	var start int64
+	if ok, err := cursors.Decode(f.Cursor, &start); err != nil || ok && start < 1 {
+		return nil, "", dynamo.InvalidCursor()
 	}
 	in := &dynamodb.QueryInput{
 		TableName:              &l.Table,
@@ -73,7 +73,7 @@ func (l *Log) List(ctx context.Context, tenantID string, f Filter) ([]Entry, str
 				if e.Seq <= 1 {
 					return out, "", nil
 				}
-				return out, encodeCursor(e.Seq), nil
+				return out, cursors.Encode(e.Seq), nil
 			}
 		}
 		if res.LastEvaluatedKey == nil {
@@ -94,26 +94,17 @@ func decodeEntry(it map[string]types.AttributeValue) (Entry, error) {
 	return e, nil
 }
 
-const cursorPrefix = "audit:"
-
-func encodeCursor(seq int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + strconv.FormatInt(seq, 10)))
+// cursors are bound to the tenant and to the filters: a page of one query
+// does not continue another.
+func (f Filter) cursors(tenantID string) dynamo.Cursors {
+	return dynamo.ListCursors("audit", tenantID, f.Actor, f.Action, f.Target, stamp(f.From), stamp(f.To))
 }
 
-func decodeCursor(c string) (int64, error) {
-	if c == "" {
-		return 0, nil
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
 	}
-	bad := errs.Invalidf("cursor", "invalid_cursor", "cursor is not one this list returned")
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) <= len(cursorPrefix) || string(b[:len(cursorPrefix)]) != cursorPrefix {
-		return 0, bad
-	}
-	n, err := strconv.ParseInt(string(b[len(cursorPrefix):]), 10, 64)
-	if err != nil || n < 1 {
-		return 0, bad
-	}
-	return n, nil
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // Report is the outcome of a chain check.

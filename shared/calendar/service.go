@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"workbench/shared/dynamo"
 	"workbench/shared/errs"
 	"workbench/shared/ids"
 	"workbench/shared/notice"
@@ -283,9 +284,10 @@ func ParseRange(from, to string) (time.Time, time.Time, error) {
 // List returns the member's occurrences in [from, to), by start, a page at
 // a time. The cursor names the last occurrence returned.
 func (s *Service) List(ctx context.Context, tenantID, memberID string, from, to time.Time, cursor string, limit int) ([]Item, string, error) {
-	after, err := decodeCursor(cursor)
-	if err != nil {
-		return nil, "", err
+	cursors := dynamo.ListCursors("calendar", tenantID, memberID, from.Format(time.RFC3339), to.Format(time.RFC3339))
+	var after string
+	if ok, err := cursors.Decode(cursor, &after); err != nil || ok && after == "" {
+		return nil, "", dynamo.InvalidCursor()
 	}
 	entries, err := s.Store.Range(ctx, tenantID, memberID, from, to)
 	if err != nil {
@@ -312,7 +314,7 @@ func (s *Service) List(ctx context.Context, tenantID, memberID string, from, to 
 	next := ""
 	if len(all) > limit {
 		all = all[:limit]
-		next = encodeCursor(all[limit-1].key)
+		next = cursors.Encode(all[limit-1].key)
 	}
 	items := make([]Item, len(all))
 	for i, k := range all {

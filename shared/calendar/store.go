@@ -2,10 +2,8 @@ package calendar
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -410,17 +408,4 @@ func (d *DynamoStore) Advance(ctx context.Context, cur, next Due) (bool, error) 
 		return false, errs.Wrap(err, "advance reminder")
 	}
 	return true, nil
-}
-
-func encodeCursor(k string) string { return base64.RawURLEncoding.EncodeToString([]byte(k)) }
-
-func decodeCursor(c string) (string, error) {
-	if c == "" {
-		return "", nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) < 20 || len(b) > 120 || strings.Count(string(b), "|") != 2 {
-		return "", errs.Invalidf("cursor", "invalid_cursor", "cursor is not valid")
-	}
-	return string(b), nil
 }

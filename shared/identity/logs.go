@@ -2,8 +2,6 @@ package identity
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"log/slog"
 	"strings"
 	"time"
@@ -13,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"workbench/shared/dynamo"
 	"workbench/shared/errs"
 	"workbench/shared/httpapi"
 	"workbench/shared/ids"
@@ -148,13 +147,6 @@ func ParseLogFilter(q map[string][]string) (LogFilter, error) {
 	return f, err
 }
 
-type logCursor struct {
-	PK  string `json:"p"`
-	SK  string `json:"s"`
-	GPK string `json:"gp,omitempty"`
-	GSK string `json:"gs,omitempty"`
-}
-
 // Logs lists a tenant's login logs newest first: one Query per page, on the
 // tenant's partition or, filtered by member, on gsi1. The result filter
 // is applied by DynamoDB after the key range, so a page may hold fewer
@@ -187,20 +179,16 @@ func (s *Service) Logs(ctx context.Context, tenantID string, f LogFilter) (httpa
 		vals[":res"] = str(f.Result)
 	}
 	in.ExpressionAttributeValues = vals
-	if f.Cursor != "" {
-		c, err := decodeLogCursor(f.Cursor)
-		if err != nil {
-			return httpapi.Page[LoginLog]{}, err
-		}
-		// A cursor only ever continues within the caller's own tenant.
-		if c.PK != tenantPK(tenantID) || !strings.HasPrefix(c.SK, "LOG#") || (f.MemberID != "") != (c.GPK != "") ||
-			(c.GPK != "" && c.GPK != memberLogsPK(tenantID, f.MemberID)) {
-			return httpapi.Page[LoginLog]{}, errs.Invalidf("cursor", "invalid_cursor", "cursor is not one this API returned for this query")
-		}
-		in.ExclusiveStartKey = map[string]types.AttributeValue{"pk": str(c.PK), "sk": str(c.SK)}
-		if c.GPK != "" {
-			in.ExclusiveStartKey["gsi1pk"], in.ExclusiveStartKey["gsi1sk"] = str(c.GPK), str(c.GSK)
-		}
+	// A cursor continues only the query it came from, within the caller's
+	// own tenant.
+	start := []dynamo.KeyAttr{dynamo.KeyIs("pk", tenantPK(tenantID)), dynamo.KeyHasPrefix("sk", "LOG#")}
+	if f.MemberID != "" {
+		start = append(start, dynamo.KeyIs("gsi1pk", memberLogsPK(tenantID, f.MemberID)), dynamo.KeyHasPrefix("gsi1sk", ""))
+	}
+	cursors := dynamo.ListCursors("identity/login-logs", tenantID, f.MemberID, f.Result, lo, hi)
+	var err error
+	if in.ExclusiveStartKey, err = cursors.DecodeKey(f.Cursor, start...); err != nil {
+		return httpapi.Page[LoginLog]{}, err
 	}
 	out, err := s.DB.Query(ctx, in)
 	if err != nil {
@@ -214,22 +202,6 @@ func (s *Service) Logs(ctx context.Context, tenantID string, f LogFilter) (httpa
 		}
 		page.Items = append(page.Items, r.LoginLog)
 	}
-	if k := out.LastEvaluatedKey; k != nil {
-		page.NextCursor = encodeLogCursor(logCursor{PK: stringAttr(k, "pk"), SK: stringAttr(k, "sk"), GPK: stringAttr(k, "gsi1pk"), GSK: stringAttr(k, "gsi1sk")})
-	}
+	page.NextCursor = cursors.EncodeKey(out.LastEvaluatedKey)
 	return page, nil
-}
-
-func encodeLogCursor(c logCursor) string {
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeLogCursor(s string) (logCursor, error) {
-	var c logCursor
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || json.Unmarshal(b, &c) != nil || c.PK == "" || c.SK == "" {
-		return c, errs.Invalidf("cursor", "invalid_cursor", "cursor is not one this API returned")
-	}
-	return c, nil
 }

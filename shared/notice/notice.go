@@ -5,8 +5,6 @@ package notice
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -84,22 +82,19 @@ func (s *DynamoStore) Deliver(ctx context.Context, n Notice) error {
 
 // List returns a member's notices newest first, a page at a time.
 func (s *DynamoStore) List(ctx context.Context, tenantID, memberID, cursor string, limit int) ([]Notice, string, error) {
+	pk := inboxPK(tenantID, memberID)
+	cursors := dynamo.ListCursors("notices", pk)
+	start, err := cursors.DecodeKey(cursor, dynamo.KeyIs("pk", pk), dynamo.KeyHasPrefix("sk", ""))
+	if err != nil {
+		return nil, "", err
+	}
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.Table),
 		KeyConditionExpression:    aws.String("pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: inboxPK(tenantID, memberID)}},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}},
 		ScanIndexForward:          aws.Bool(false),
 		Limit:                     aws.Int32(int32(limit)),
-	}
-	if cursor != "" {
-		sk, err := decodeCursor(cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		in.ExclusiveStartKey = map[string]types.AttributeValue{
-			"pk": &types.AttributeValueMemberS{Value: inboxPK(tenantID, memberID)},
-			"sk": &types.AttributeValueMemberS{Value: sk},
-		}
+		ExclusiveStartKey:         start,
 	}
 	out, err := s.DB.Query(ctx, in)
 	if err != nil {
@@ -113,11 +108,7 @@ func (s *DynamoStore) List(ctx context.Context, tenantID, memberID, cursor strin
 		}
 		notices = append(notices, r.Notice)
 	}
-	next := ""
-	if sk, ok := out.LastEvaluatedKey["sk"].(*types.AttributeValueMemberS); ok {
-		next = encodeCursor(sk.Value)
-	}
-	return notices, next, nil
+	return notices, cursors.EncodeKey(out.LastEvaluatedKey), nil
 }
 
 // MarkRead marks one of the member's notices read; marking twice is fine.
@@ -137,18 +128,4 @@ func (s *DynamoStore) MarkRead(ctx context.Context, tenantID, memberID, id strin
 		return errs.NotFoundf("notice_not_found", "no such notice")
 	}
 	return errs.Wrap(err, "mark notice read")
-}
-
-func encodeCursor(sk string) string {
-	b, _ := json.Marshal(sk)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeCursor(c string) (string, error) {
-	var sk string
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || json.Unmarshal(b, &sk) != nil || sk == "" {
-		return "", errs.Invalidf("cursor", "invalid_cursor", "cursor is not one this API returned")
-	}
-	return sk, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"workbench/shared/audit"
 	"workbench/shared/directory"
+	"workbench/shared/dynamo"
 	"workbench/shared/errs"
 	"workbench/shared/tenant"
 )
@@ -580,12 +581,15 @@ func (s *Service) SyncLogs(ctx context.Context, tenantID, appID, cursor string, 
 		}
 		return LogPage{}, err
 	}
-	from := ""
-	if cursor != "" {
-		if len(cursor) != 10 || strings.Trim(cursor, "0123456789") != "" {
-			return LogPage{}, errs.Invalidf("cursor", "invalid_cursor", "cursor is not one this API returned")
-		}
-		from = "CALL#" + cursor
+	// A cursor is the id of the last call of its page, of this binding.
+	cursors := dynamo.ListCursors("partner/sync-logs", tenantID, appID)
+	var after, from string
+	ok, err := cursors.Decode(cursor, &after)
+	if err != nil || ok && (len(after) != 10 || strings.Trim(after, "0123456789") != "") {
+		return LogPage{}, dynamo.InvalidCursor()
+	}
+	if ok {
+		from = "CALL#" + after
 	}
 	if limit <= 0 || limit > 100 {
 		limit = 50
@@ -600,13 +604,13 @@ func (s *Service) SyncLogs(ctx context.Context, tenantID, appID, cursor string, 
 	page := LogPage{Items: []LogEntry{}}
 	for i, c := range calls {
 		if i == limit {
-			page.NextCursor = page.Items[len(page.Items)-1].ID
+			page.NextCursor = cursors.Encode(page.Items[len(page.Items)-1].ID)
 			break
 		}
 		page.Items = append(page.Items, entry(c))
 	}
 	if page.NextCursor == "" && next != "" && len(page.Items) > 0 {
-		page.NextCursor = page.Items[len(page.Items)-1].ID
+		page.NextCursor = cursors.Encode(page.Items[len(page.Items)-1].ID)
 	}
 	return page, nil
 }

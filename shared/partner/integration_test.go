@@ -2,6 +2,7 @@ package partner_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -133,6 +134,35 @@ func TestWalkthroughOnTheStack(t *testing.T) {
 	s.DoJSON(t, "POST", "/v1/platform/partners", s.OperatorKey(), map[string]any{"name": "Other ISV"}, &other2)
 	if st, _, _ := s.Do(t, "GET", "/v1/partner/apps/"+app.AppID+"/tenants/"+tn.ID+"/sync-logs", other2.PartnerKey, nil); st != 404 {
 		t.Fatalf("another partner's view = %d", st)
+	}
+
+	// The log pages two at a time, every entry once; a cursor it did not
+	// return is refused, not read as the first page.
+	logsPath := "/v1/admin/apps/" + app.AppID + "/sync-logs"
+	type logPage struct {
+		Items      []json.RawMessage
+		NextCursor string
+	}
+	var all logPage
+	s.DoJSON(t, "GET", logsPath+"?limit=100", admin, nil, &all)
+	var auditPage logPage
+	s.DoJSON(t, "GET", "/v1/admin/audit-log?limit=1", admin, nil, &auditPage)
+	var paged []json.RawMessage
+	for cursor, pages := "", 0; pages == 0 || cursor != ""; pages++ {
+		var pg logPage
+		if st := s.DoJSON(t, "GET", logsPath+"?limit=2&cursor="+cursor, admin, nil, &pg); st != 200 {
+			t.Fatalf("log page = %d", st)
+		}
+		paged, cursor = append(paged, pg.Items...), pg.NextCursor
+		if pages > len(all.Items) {
+			t.Fatal("more pages than entries")
+		}
+	}
+	if len(all.Items) < 3 || fmt.Sprintf("%s", paged) != fmt.Sprintf("%s", all.Items) {
+		t.Fatalf("paged log\n%s\nwant\n%s", paged, all.Items)
+	}
+	for _, bad := range []string{"!!!", "0000000001", auditPage.NextCursor} {
+		stacktest.Want(t, s.Call(t, "GET", logsPath+"?cursor="+bad, admin, nil), 400, "invalid_cursor", "cursor")
 	}
 
 	// Another tenant sees none of it.
