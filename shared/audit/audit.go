@@ -25,6 +25,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -67,6 +68,7 @@ const (
 	AppExtensionUpdate    = "app.extension_update"
 	AppSyncRetry          = "app.sync_retry"
 	NoticeSettingsUpdate  = "expiry_notice_settings.update"
+	MemberImport          = "member.import"
 )
 
 // Change is what a store tells about an admin action.
@@ -74,19 +76,25 @@ type Change struct {
 	Action string   // one of the actions above
 	Target string   // "<kind>/<id>", e.g. "member/01J…"
 	Fields []string // names of the fields that changed, never values
+	// Summary describes an action that changes no one field, such as a
+	// bulk import, by values that are never personal data: a file's
+	// format, a row count, the options chosen.
+	Summary map[string]string
 }
 
 // Entry is one stored audit entry.
 type Entry struct {
-	TenantID  string    `json:"-" dynamodbav:"tenantId"`
-	Seq       int64     `json:"seq" dynamodbav:"seq"`
-	Actor     string    `json:"actor" dynamodbav:"actor"`
-	Action    string    `json:"action" dynamodbav:"action"`
-	Target    string    `json:"target" dynamodbav:"target"`
-	Fields    []string  `json:"fields" dynamodbav:"fields"`
-	RequestID string    `json:"requestId" dynamodbav:"requestId"`
-	IP        string    `json:"ip" dynamodbav:"ip"`
-	At        time.Time `json:"at" dynamodbav:"at"`
+	TenantID string   `json:"-" dynamodbav:"tenantId"`
+	Seq      int64    `json:"seq" dynamodbav:"seq"`
+	Actor    string   `json:"actor" dynamodbav:"actor"`
+	Action   string   `json:"action" dynamodbav:"action"`
+	Target   string   `json:"target" dynamodbav:"target"`
+	Fields   []string `json:"fields" dynamodbav:"fields"`
+	// Summary is Change.Summary, when there is one.
+	Summary   map[string]string `json:"summary,omitempty" dynamodbav:"summary,omitempty"`
+	RequestID string            `json:"requestId" dynamodbav:"requestId"`
+	IP        string            `json:"ip" dynamodbav:"ip"`
+	At        time.Time         `json:"at" dynamodbav:"at"`
 	// PrevAt is when entry Seq-1 was written: a chain whose oldest kept
 	// entry has a predecessor still within retention has lost it.
 	PrevAt   *time.Time `json:"-" dynamodbav:"prevAt,omitempty"`
@@ -106,7 +114,13 @@ func (e Entry) digest() string {
 	if fields == nil {
 		fields = []string{}
 	}
-	b, _ := json.Marshal([]any{e.TenantID, e.Seq, e.Actor, e.Action, e.Target, fields, e.RequestID, e.IP, at, prevAt, e.PrevHash})
+	parts := []any{e.TenantID, e.Seq, e.Actor, e.Action, e.Target, fields, e.RequestID, e.IP, at, prevAt, e.PrevHash}
+	if len(e.Summary) > 0 {
+		// Only then, so that entries written before summaries existed
+		// keep their hashes. A map marshals with its keys sorted.
+		parts = append(parts, e.Summary)
+	}
+	b, _ := json.Marshal(parts)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
@@ -165,7 +179,7 @@ func (l *Log) Append(ctx context.Context, tenantID string, c Change) ([]types.Tr
 	slices.Sort(fields)
 	e := Entry{
 		TenantID: tenantID, Seq: h.Seq + 1, Actor: actor.MemberID, Action: c.Action, Target: c.Target,
-		Fields: slices.Compact(fields), RequestID: req.ID, IP: req.SourceIP,
+		Fields: slices.Compact(fields), Summary: maps.Clone(c.Summary), RequestID: req.ID, IP: req.SourceIP,
 		At: l.Now().UTC().Truncate(time.Millisecond), PrevHash: h.Hash,
 	}
 	if e.Fields == nil {

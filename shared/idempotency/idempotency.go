@@ -47,9 +47,11 @@ const (
 	DefaultLock = 30 * time.Second
 	// maxStoredBody keeps a record within DynamoDB's 400 KB item limit.
 	maxStoredBody = 300 << 10
-	// maxRequestBody is what is read to fingerprint a request; the JSON
-	// decoder refuses bodies this large anyway.
-	maxRequestBody = 1 << 20
+	// maxRequestBody is what is read to fingerprint a request: all of any
+	// body a Lambda function can be sent (6 MB), member import files
+	// included, so two uploads that differ only at the end never share a
+	// fingerprint.
+	maxRequestBody = 6 << 20
 )
 
 // Scope names the caller of r ("" when the request carries no credential

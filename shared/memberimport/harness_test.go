@@ -27,19 +27,31 @@ import (
 // upload posts a file to the import route with a content type.
 func upload(t testing.TB, st *stacktest.Stack, token, query, contentType string, body []byte) (int, []byte) {
 	t.Helper()
+	code, out, _ := uploadWith(t, st, token, query, contentType, body, nil)
+	return code, out
+}
+
+// uploadWith is upload with more request headers, answering the response
+// headers too; the response is checked against docs/openapi.yaml.
+func uploadWith(t testing.TB, st *stacktest.Stack, token, query, contentType string, body []byte, header map[string]string) (int, []byte, http.Header) {
+	t.Helper()
 	req, err := http.NewRequest("POST", st.URL+"/v1/admin/member-imports"+query, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("Authorization", "Bearer "+token)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out
+	stacktest.CheckResponse(t, "POST", "/v1/admin/member-imports"+query, resp.StatusCode, resp.Header, out)
+	return resp.StatusCode, out, resp.Header
 }
 
 // multipartFile wraps a file as the field "file" of a form.

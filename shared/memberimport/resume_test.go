@@ -23,7 +23,9 @@ func TestRunStoppedMidwayResumesWithoutTwice(t *testing.T) {
 	tn := st.NewTenant(t)
 	ctx := context.Background()
 	sms := &sentSMS{}
-	first := runner(t, st, &jobDB{crashAt: 5}, sms)
+	// The 6th transaction: the job's creation (with its audit entry) is the
+	// first, then one a row.
+	first := runner(t, st, &jobDB{crashAt: 6}, sms)
 	svc := &memberimport.Service{Store: first.Store, Directory: first.Directory, Trigger: noTrigger{}, Now: first.Now}
 	file := csvOf("姓名,手机号,部门", 25, 13500000000, "") + "坏😀,13500009999,\n"
 	j, err := svc.Start(ctx, tn.ID, tn.Code, tn.Admin.ID, []byte(file), memberimport.Options{Welcome: true})

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"workbench/shared/audit"
 	"workbench/shared/directory"
 	"workbench/shared/errs"
 	"workbench/shared/ids"
@@ -53,7 +54,7 @@ func (s *Service) Start(ctx context.Context, tenantID, tenantCode, adminID strin
 		Mode: o.Mode, CreateDepartments: o.CreateDepartments, Welcome: o.Welcome,
 		Columns: sheet.Columns, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := s.Store.Create(ctx, &j, sheet.Rows); err != nil {
+	if err := s.Store.Create(ctx, &j, sheet.Rows, importChange(sheet, o)); err != nil {
 		return Job{}, err
 	}
 	slog.InfoContext(ctx, "import queued", "tenant", tenantID, "import", j.ID, "rows", j.Total, "mode", j.Mode, "by", adminID)
@@ -62,6 +63,20 @@ func (s *Service) Start(ctx context.Context, tenantID, tenantCode, adminID strin
 		slog.WarnContext(ctx, "start import", "tenant", tenantID, "import", j.ID, "error", err)
 	}
 	return j, nil
+}
+
+// importChange is an import's audit entry: the member fields its columns
+// write, the kind of file and how many rows, with the options; never a
+// row's content.
+func importChange(sheet Sheet, o Options) audit.Change {
+	return audit.Change{
+		Action: audit.MemberImport,
+		Fields: sheet.Columns,
+		Summary: map[string]string{
+			"format": sheet.Format, "rows": strconv.Itoa(len(sheet.Rows)), "mode": o.Mode,
+			"createDepartments": strconv.FormatBool(o.CreateDepartments), "welcomeSms": strconv.FormatBool(o.Welcome),
+		},
+	}
 }
 
 // Status is a job as GET /v1/admin/member-imports/{id} shows it.

@@ -40,6 +40,7 @@ const fieldPrefix = "fields."
 // Sheet is a parsed upload: the key of each column and the non-blank data
 // rows.
 type Sheet struct {
+	Format  string // FormatCSV or FormatXLSX
 	Columns []string
 	Rows    []Row
 }
@@ -57,10 +58,12 @@ type Row struct {
 func Parse(data []byte, fields []directory.Field, books Workbooks) (Sheet, error) {
 	var records [][]string
 	var err error
+	format := FormatCSV
 	if bytes.HasPrefix(data, []byte("PK\x03\x04")) {
 		if books == nil {
 			return Sheet{}, errs.Invalidf("file", "invalid_xlsx", "XLSX files are not read here")
 		}
+		format = FormatXLSX
 		records, err = books.Read(data, MaxRows)
 	} else {
 		records, err = readCSV(data)
@@ -75,7 +78,7 @@ func Parse(data []byte, fields []directory.Field, books Workbooks) (Sheet, error
 	if err != nil {
 		return Sheet{}, err
 	}
-	sh := Sheet{Columns: cols}
+	sh := Sheet{Format: format, Columns: cols}
 	for i, rec := range records[1:] {
 		if blank(rec) {
 			continue

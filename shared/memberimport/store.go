@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"workbench/shared/audit"
 	"workbench/shared/dynamo"
 	"workbench/shared/errs"
 	"workbench/shared/keyring"
@@ -96,6 +97,7 @@ type DB interface {
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
 // Store keeps jobs, their rows (sealed: they hold names and mobiles) and
@@ -104,6 +106,7 @@ type Store struct {
 	DB    DB
 	Table string
 	Keys  *keyring.Keyring
+	Audit *audit.Log // an admin's import is audited with its job (nil: not)
 }
 
 func avs(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
@@ -119,9 +122,10 @@ func (st *Store) key(tenantID, sk string) map[string]types.AttributeValue {
 // base64-encoded it stays well under DynamoDB's 400 KB).
 const chunkBytes = 200 << 10
 
-// Create stores a new job with its rows: the rows first, then the job, so
-// a job that can be read has all its rows.
-func (st *Store) Create(ctx context.Context, j *Job, rows []Row) error {
+// Create stores a new job with its rows: the rows first, then the job with
+// the admin's change in the audit log, in one transaction, so a job that
+// can be read has all its rows and its audit entry.
+func (st *Store) Create(ctx context.Context, j *Job, rows []Row, change audit.Change) error {
 	var chunks [][]Row
 	size := 0
 	for i, r := range rows {
@@ -157,8 +161,10 @@ func (st *Store) Create(ctx context.Context, j *Job, rows []Row) error {
 	if err != nil {
 		return err
 	}
-	_, err = st.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(st.Table), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")})
-	if dynamo.ConditionFailed(err) {
+	put := &types.Put{TableName: aws.String(st.Table), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}
+	change.Target = "member_import/" + j.ID
+	err = st.Audit.Write(ctx, st.DB, j.TenantID, change, types.TransactWriteItem{Put: put})
+	if dynamo.FailedCondition(err, 0) {
 		// The id is new (time and 80 random bits): the item that is there
 		// is this put's own, committed by an attempt whose answer the SDK
 		// did not get before it retried.

@@ -10,7 +10,6 @@ import (
 
 	"workbench/shared/cloud"
 	"workbench/shared/httpapi"
-	"workbench/shared/lambdahttp"
 	"workbench/shared/memberimport"
 	"workbench/shared/memberimport/workbook"
 	"workbench/shared/stack/importjobfn"
@@ -28,8 +27,13 @@ func MemberImports(ctx context.Context, env *cloud.Env) (lambda.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
+	auditLog, err := wire.AuditLog(env)
+	if err != nil {
+		return nil, err
+	}
+	run.Store.Audit = auditLog
 	svc := &memberimport.Service{Store: run.Store, Directory: run.Directory, Trigger: run.Trigger, Workbooks: workbook.Books{}, Now: env.Now}
 	r := httpapi.NewRouter()
 	(&memberimport.HTTP{Service: svc, Auth: members}).Register(r)
-	return lambdahttp.Handler(r), nil
+	return wire.IdempotentHandler(env, r, members, nil)
 }
