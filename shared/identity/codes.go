@@ -402,26 +402,32 @@ func (c *Codes) eligible(ctx context.Context, tenantID, purpose, mobile string) 
 	if err != nil {
 		return false, errs.Wrap(err, "find member by mobile")
 	}
-	memberID := stringAttr(out.Item, "memberId")
-	if memberID == "" {
-		return false, nil
+	memberID, err := directory.Holder(out.Item)
+	if err != nil || memberID == "" {
+		return false, errs.Wrap(err, "find member by mobile")
 	}
 	if purpose == PurposeLogin {
 		// Disabled members get the code too: their login then says why it
 		// fails instead of leaving them waiting for an SMS.
 		return true, nil
 	}
+	k := directory.MemberKey(tenantID, memberID)
+	read := directory.PrincipalRead(k)
 	out, err = c.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:                aws.String(c.Directory.Table),
-		Key:                      c.Directory.Key(tenantID, memberID),
-		ProjectionExpression:     aws.String("#r, enabled"),
-		ExpressionAttributeNames: map[string]string{"#r": "role"},
+		TableName: aws.String(c.Directory.Table), Key: k,
+		ProjectionExpression: read.ProjectionExpression, ExpressionAttributeNames: read.ExpressionAttributeNames,
 	})
 	if err != nil {
 		return false, errs.Wrap(err, "read member")
 	}
-	enabled, _ := out.Item["enabled"].(*types.AttributeValueMemberBOOL)
-	return stringAttr(out.Item, "role") == directory.RoleAdmin && enabled != nil && enabled.Value, nil
+	if out.Item == nil {
+		return false, nil
+	}
+	m, err := directory.DecodePrincipal(out.Item)
+	if err != nil {
+		return false, errs.Wrap(err, "read member")
+	}
+	return m.IsEnabledAdmin(), nil
 }
 
 func stringAttr(item map[string]types.AttributeValue, name string) string {

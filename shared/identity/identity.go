@@ -22,7 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"workbench/shared/directory"
+	"workbench/shared/auth"
 	"workbench/shared/tenant"
 )
 
@@ -92,7 +92,7 @@ func (h *Hasher) Sum(parts ...string) string {
 }
 
 // Keys of the identity table.
-func tenantPK(tenantID string) string { return directory.TenantPK(tenantID) }
+func tenantPK(tenantID string) string { return auth.TenantPK(tenantID) }
 
 func key(pk, sk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{

@@ -215,7 +215,11 @@ func (s *Service) passwordLogin(ctx context.Context, a attempt, account, passwor
 	}
 	var member *directory.Member
 	var cred *credRecord
-	if memberID := stringAttr(got.find(uniqK), "memberId"); memberID != "" {
+	memberID, err := directory.Holder(got.find(uniqK))
+	if err != nil {
+		return Tokens{}, errs.Wrap(err, "find account")
+	}
+	if memberID != "" {
 		member, cred, err = s.memberAndCred(ctx, tid, memberID)
 		if err != nil {
 			return Tokens{}, err
@@ -324,7 +328,10 @@ func (s *Service) smsLogin(ctx context.Context, a attempt, mobile, code string) 
 	if err != nil {
 		return Tokens{}, err
 	}
-	memberID := stringAttr(got.find(uniqK), "memberId")
+	memberID, err := directory.Holder(got.find(uniqK))
+	if err != nil {
+		return Tokens{}, errs.Wrap(err, "find mobile")
+	}
 	a.log.MemberID = memberID
 	if reason := s.Codes.check(rec, tid, PurposeLogin, mobile, code, a.now); reason != "" {
 		var extra []types.TransactWriteItem
@@ -394,6 +401,18 @@ func (s *Service) memberAndCred(ctx context.Context, tenantID, memberID string) 
 	}
 	cred, err := decodeCred(got.find(credK))
 	return member, cred, err
+}
+
+// decodePrincipal decodes where a member stands; a missing member is nil.
+func decodePrincipal(item map[string]types.AttributeValue) (*directory.Principal, error) {
+	if item == nil {
+		return nil, nil
+	}
+	m, err := directory.DecodePrincipal(item)
+	if err != nil {
+		return nil, errs.Wrap(err, "read member")
+	}
+	return &m, nil
 }
 
 func decodeCred(item map[string]types.AttributeValue) (*credRecord, error) {
@@ -499,7 +518,7 @@ func (s *Service) Refresh(ctx context.Context, in RefreshInput) (Tokens, error) 
 		return Tokens{}, invalidRefresh()
 	}
 	now := s.Now().UTC()
-	sessK, credK, memberK := auth.SessionKey(p.tenantID, p.sessionID), credKey(p.tenantID, p.memberID), s.Directory.Key(p.tenantID, p.memberID)
+	sessK, credK, memberK := auth.SessionKey(p.tenantID, p.sessionID), credKey(p.tenantID, p.memberID), directory.MemberKey(p.tenantID, p.memberID)
 	got, err := s.batchGet(ctx, map[string][]map[string]types.AttributeValue{s.Table: {sessK, credK}, s.Directory.Table: {memberK}})
 	if err != nil {
 		return Tokens{}, err
@@ -515,11 +534,14 @@ func (s *Service) Refresh(ctx context.Context, in RefreshInput) (Tokens, error) 
 	if sess.MemberID != p.memberID || sess.TenantID != p.tenantID {
 		return Tokens{}, invalidRefresh()
 	}
-	if sess.RevokedAt != nil {
-		return Tokens{}, errs.E(errs.Unauthenticated, "session_revoked", "this session has ended; log in again")
+	member, err := decodePrincipal(got.find(memberK))
+	if err != nil {
+		return Tokens{}, err
 	}
-	if !now.Before(sess.ExpiresAt) {
-		return Tokens{}, errs.E(errs.Unauthenticated, "session_expired", "this session has expired; log in again")
+	// The rules come before the token's own checks, as in the middleware:
+	// an ended session says so whatever token is presented.
+	if err := sess.Valid(member, now); err != nil {
+		return Tokens{}, err
 	}
 	h := s.refreshHash(in.RefreshToken)
 	if p.gen != sess.Generation || subtle.ConstantTimeCompare([]byte(h), []byte(sess.RefreshHash)) != 1 {
@@ -529,23 +551,6 @@ func (s *Service) Refresh(ctx context.Context, in RefreshInput) (Tokens, error) 
 			}
 		}
 		return Tokens{}, invalidRefresh()
-	}
-	var member struct {
-		Role      string     `dynamodbav:"role"`
-		Enabled   bool       `dynamodbav:"enabled"`
-		NotBefore *time.Time `dynamodbav:"sessionsNotBefore"`
-	}
-	mitem := got.find(memberK)
-	if mitem == nil || attributevalue.UnmarshalMap(mitem, &member) != nil {
-		return Tokens{}, errs.E(errs.Unauthenticated, "session_revoked", "this session has ended; log in again")
-	}
-	if !member.Enabled {
-		return Tokens{}, errs.E(errs.Unauthenticated, "account_disabled", "this account has been disabled")
-	}
-	if member.NotBefore != nil && !sess.CreatedAt.After(*member.NotBefore) {
-		// The member was disabled after this session began (and enabled
-		// again since): the session stays ended, as the middleware says.
-		return Tokens{}, errs.E(errs.Unauthenticated, "session_revoked", "this session has ended; log in again")
 	}
 	cred, err := decodeCred(got.find(credK))
 	if err != nil {
