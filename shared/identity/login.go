@@ -200,12 +200,9 @@ func (s *Service) passwordLogin(ctx context.Context, a attempt, account, passwor
 	if err != nil {
 		return Tokens{}, err
 	}
-	var lock *lockRecord
-	if item := got.find(lockK); item != nil {
-		lock = new(lockRecord)
-		if err := attributevalue.UnmarshalMap(item, lock); err != nil {
-			return Tokens{}, errs.Wrap(err, "decode lock")
-		}
+	lock, err := decode[lockRecord](got.find(lockK), "lock")
+	if err != nil {
+		return Tokens{}, err
 	}
 	if lock != nil && lock.LockedUntil > a.now.UnixMilli() {
 		s.logFailure(ctx, a, "locked", nil)
@@ -299,17 +296,13 @@ func (s *Service) passwordFailed(ctx context.Context, a attempt, lockK map[strin
 		// Another failure counted first: read it and count on top.
 		out, gerr := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: lockK, ConsistentRead: aws.Bool(true)})
 		if gerr != nil {
-			break
+			return errs.Wrap(gerr, "read lock") // uncounted: fail loudly, as above
 		}
 		if stringAttr(out.Item, "attempt") == attemptID {
 			break // a retried request that had been written: counted once
 		}
-		lock = nil
-		if out.Item != nil {
-			lock = new(lockRecord)
-			if err := attributevalue.UnmarshalMap(out.Item, lock); err != nil {
-				return errs.Wrap(err, "decode lock")
-			}
+		if lock, err = decode[lockRecord](out.Item, "lock"); err != nil {
+			return err
 		}
 	}
 	return invalidCredentials(MethodPassword)
@@ -318,7 +311,7 @@ func (s *Service) passwordFailed(ctx context.Context, a attempt, lockK map[strin
 func (s *Service) smsLogin(ctx context.Context, a attempt, mobile, code string) (Tokens, error) {
 	tid := a.tenant.ID
 	a.log.Account = sms.Mask(mobile)
-	codeK := s.Codes.key(tid, PurposeLogin, mobile)
+	codeK := codeKey(s.Codes.ref(tid, PurposeLogin, mobile))
 	uniqK := s.Directory.UniqueKey(tid, directory.UniqueMobile, mobile)
 	got, err := s.batchGet(ctx, map[string][]map[string]types.AttributeValue{s.Table: {codeK}, s.Directory.Table: {uniqK}})
 	if err != nil {
@@ -336,12 +329,7 @@ func (s *Service) smsLogin(ctx context.Context, a attempt, mobile, code string) 
 	if reason := s.Codes.check(rec, tid, PurposeLogin, mobile, code, a.now); reason != "" {
 		var extra []types.TransactWriteItem
 		if reason == reasonInvalidCode && rec != nil {
-			extra = append(extra, types.TransactWriteItem{Update: &types.Update{
-				TableName: aws.String(s.Table), Key: codeK,
-				UpdateExpression:          aws.String("ADD tries :one"),
-				ConditionExpression:       aws.String("codeHash = :h"),
-				ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1), ":h": str(rec.Hash)},
-			}})
+			extra = append(extra, types.TransactWriteItem{Update: countTryItem(s.Table, rec)})
 		}
 		if err := s.writeLog(ctx, a, reason, extra); err != nil {
 			if len(extra) == 0 || !dynamo.FailedCondition(err, 0) {
@@ -360,21 +348,21 @@ func (s *Service) smsLogin(ctx context.Context, a attempt, mobile, code string) 
 		}
 	}
 	if member == nil {
-		s.logFailure(ctx, a, "invalid_credentials", s.Codes.consumeItems(rec, ids.New(a.now), a.now))
+		s.logFailure(ctx, a, "invalid_credentials", consumeItems(s.Table, rec, ids.New(a.now), a.now))
 		return Tokens{}, invalidCredentials(MethodSMS)
 	}
 	if !member.Enabled {
-		s.logFailure(ctx, a, "disabled", s.Codes.consumeItems(rec, ids.New(a.now), a.now))
+		s.logFailure(ctx, a, "disabled", consumeItems(s.Table, rec, ids.New(a.now), a.now))
 		return Tokens{}, errs.E(errs.Forbidden, "account_disabled", "this account has been disabled")
 	}
 	if a.released() {
-		s.logFailure(ctx, a, "subscription_released", s.Codes.consumeItems(rec, ids.New(a.now), a.now))
+		s.logFailure(ctx, a, "subscription_released", consumeItems(s.Table, rec, ids.New(a.now), a.now))
 		return Tokens{}, errReleased
 	}
 	// SMS login is how a member without a password, or locked out of it,
 	// gets in; the password lockout does not apply to it.
 	mustSet := cred == nil || cred.MustChange
-	out, err := s.startSession(ctx, a, member, mustSet, s.Codes.consumeItems(rec, ids.New(a.now), a.now))
+	out, err := s.startSession(ctx, a, member, mustSet, consumeItems(s.Table, rec, ids.New(a.now), a.now))
 	if dynamo.FailedCondition(err, 0) {
 		// The code was used by a concurrent login.
 		s.logFailure(ctx, a, reasonInvalidCode, nil)
@@ -416,14 +404,7 @@ func decodePrincipal(item map[string]types.AttributeValue) (*directory.Principal
 }
 
 func decodeCred(item map[string]types.AttributeValue) (*credRecord, error) {
-	if item == nil {
-		return nil, nil
-	}
-	var c credRecord
-	if err := attributevalue.UnmarshalMap(item, &c); err != nil {
-		return nil, errs.Wrap(err, "decode credential")
-	}
-	return &c, nil
+	return decode[credRecord](item, "credential")
 }
 
 // sessionRecord is auth.Session plus what identity keeps on it: the index
