@@ -129,10 +129,9 @@ func loginService(ctx context.Context, env *cloud.Env) (*identity.Service, *auth
 		return nil, nil, err
 	}
 	svc := &identity.Service{
-		Audit:      auditLog,
+		Store:      &identity.DynamoStore{DB: env.DynamoDB, Table: identityTable, Directory: codec, Audit: auditLog},
 		DB:         env.DynamoDB,
 		Table:      identityTable,
-		Directory:  codec,
 		Tenants:    &tenant.DynamoStore{DB: env.DynamoDB, Table: tenantsTable},
 		Codes:      codes,
 		Tokens:     members.Tokens,
