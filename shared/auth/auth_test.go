@@ -12,6 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"workbench/shared/billing"
+	"workbench/shared/directory"
 	"workbench/shared/errs"
 )
 
@@ -156,6 +157,41 @@ func TestRequireFollowsSubscriptionState(t *testing.T) {
 		err := h(httptest.NewRecorder(), r)
 		if tt.wantAllow != (err == nil) || (err != nil && (!errs.Is(err, tt.wantCode) || errs.KindOf(err) != tt.wantKind)) {
 			t.Errorf("%s %s (inRetention %v): %v", tt.state, tt.method, tt.inRetOK, err)
+		}
+	}
+}
+
+func TestSessionValid(t *testing.T) {
+	begun := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	now := begun.Add(time.Hour)
+	live := Session{CreatedAt: begun, ExpiresAt: begun.Add(24 * time.Hour)}
+	revoked, expired := live, live
+	revoked.RevokedAt = &now
+	expired.ExpiresAt = now
+	before, at, after := begun.Add(-time.Minute), begun, begun.Add(time.Minute)
+	enabled := &directory.Principal{Role: "member", Enabled: true}
+	disabled := &directory.Principal{Role: "admin"}
+	tests := []struct {
+		name   string
+		sess   Session
+		member *directory.Principal
+		want   string // error code, "" for a valid session
+	}{
+		{"live", live, enabled, ""},
+		{"revoked", revoked, enabled, "session_revoked"},
+		{"expired at the instant", expired, enabled, "session_expired"},
+		{"revoked and expired", func() Session { s := expired; s.RevokedAt = &now; return s }(), enabled, "session_revoked"},
+		{"member gone", live, nil, "session_revoked"},
+		{"member disabled", live, disabled, "account_disabled"},
+		{"revoked, member disabled", revoked, disabled, "session_revoked"},
+		{"disabled before it began", live, &directory.Principal{Enabled: true, SessionsNotBefore: &before}, ""},
+		{"disabled as it began", live, &directory.Principal{Enabled: true, SessionsNotBefore: &at}, "session_revoked"},
+		{"disabled since it began", live, &directory.Principal{Enabled: true, SessionsNotBefore: &after}, "session_revoked"},
+	}
+	for _, tt := range tests {
+		err := tt.sess.Valid(tt.member, now)
+		if tt.want == "" && err != nil || tt.want != "" && (!errs.Is(err, tt.want) || errs.KindOf(err) != errs.Unauthenticated) {
+			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
 		}
 	}
 }

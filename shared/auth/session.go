@@ -36,11 +36,17 @@ type Session struct {
 	TTL         int64      `dynamodbav:"ttl"`         // DynamoDB deletes it some time after expiry
 }
 
+// TenantPK is a tenant's partition of the identity table: its sessions,
+// and beside them identity's credentials, codes, lockouts and login logs.
+func TenantPK(tenantID string) string { return "T#" + tenantID }
+
+func sessionSK(sessionID string) string { return "SESSION#" + sessionID }
+
 // SessionKey is the primary key of a session item.
 func SessionKey(tenantID, sessionID string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
-		"pk": &types.AttributeValueMemberS{Value: directory.TenantPK(tenantID)},
-		"sk": &types.AttributeValueMemberS{Value: "SESSION#" + sessionID},
+		"pk": &types.AttributeValueMemberS{Value: TenantPK(tenantID)},
+		"sk": &types.AttributeValueMemberS{Value: sessionSK(sessionID)},
 	}
 }
 
@@ -48,7 +54,7 @@ func SessionKey(tenantID, sessionID string) map[string]types.AttributeValue {
 func NewSession(id, tenantID, tenantCode, memberID, method string, now time.Time, life time.Duration) Session {
 	exp := now.Add(life)
 	return Session{
-		PK: directory.TenantPK(tenantID), SK: "SESSION#" + id, Type: "session",
+		PK: TenantPK(tenantID), SK: sessionSK(id), Type: "session",
 		ID: id, TenantID: tenantID, TenantCode: tenantCode, MemberID: memberID, Method: method,
 		CreatedAt: now, ExpiresAt: exp, TTL: exp.Add(24 * time.Hour).Unix(),
 	}
@@ -83,26 +89,42 @@ func (s *DynamoSessions) Put(ctx context.Context, sess Session) error {
 	return errs.Wrap(err, "put session")
 }
 
+// Valid applies the rules that end a session, the same for a request and
+// for a refresh: logged out or revoked, expired, its member gone (m nil)
+// or disabled, or disabled since the session began (and enabled again).
+func (s Session) Valid(m *directory.Principal, now time.Time) error {
+	switch {
+	case s.RevokedAt != nil:
+		return errSessionEnded
+	case !now.Before(s.ExpiresAt):
+		return errs.E(errs.Unauthenticated, "session_expired", "this session has expired; log in again")
+	case m == nil:
+		return errSessionEnded
+	case !m.Enabled:
+		return errs.E(errs.Unauthenticated, "account_disabled", "this account has been disabled")
+	case m.SessionsNotBefore != nil && !s.CreatedAt.After(*m.SessionsNotBefore):
+		return errSessionEnded
+	}
+	return nil
+}
+
+var errSessionEnded = errs.E(errs.Unauthenticated, "session_revoked", "this session has ended; log in again")
+
+// sessionProjection is what a session check reads of a session item.
+const sessionProjection = "memberId, tenantCode, createdAt, expiresAt, revokedAt"
+
 // CheckSession implements SessionChecker.
 func (s *DynamoSessions) CheckSession(ctx context.Context, p Principal) (Status, error) {
 	if s.TenantsTable == "" {
 		// Without it the subscription state would go unchecked.
 		return Status{}, errs.Wrap(errors.New("DynamoSessions.TenantsTable is not set"), "check session")
 	}
-	memberKey := map[string]types.AttributeValue{
-		"pk": &types.AttributeValueMemberS{Value: directory.TenantPK(p.TenantID)},
-		"sk": &types.AttributeValueMemberS{Value: directory.MemberSK(p.MemberID)},
-	}
 	got, err := dynamo.BatchGet(ctx, s.DB, map[string]types.KeysAndAttributes{
 		s.IdentityTable: {
 			Keys:                 []map[string]types.AttributeValue{SessionKey(p.TenantID, p.SessionID)},
-			ProjectionExpression: aws.String("memberId, tenantCode, createdAt, expiresAt, revokedAt"),
+			ProjectionExpression: aws.String(sessionProjection),
 		},
-		s.DirectoryTable: {
-			Keys:                     []map[string]types.AttributeValue{memberKey},
-			ProjectionExpression:     aws.String("#r, enabled, departmentIds, sessionsNotBefore"),
-			ExpressionAttributeNames: map[string]string{"#r": "role"},
-		},
+		s.DirectoryTable: directory.PrincipalRead(directory.MemberKey(p.TenantID, p.MemberID)),
 		// Read in the same round trip by the token's code, and used only
 		// once the session (keyed by the tenant id) has vouched for it.
 		s.TenantsTable: {
@@ -113,38 +135,32 @@ func (s *DynamoSessions) CheckSession(ctx context.Context, p Principal) (Status,
 	if err != nil {
 		return Status{}, errs.Wrap(err, "check session")
 	}
-	var sess struct {
-		MemberID   string     `dynamodbav:"memberId"`
-		TenantCode string     `dynamodbav:"tenantCode"`
-		CreatedAt  time.Time  `dynamodbav:"createdAt"`
-		ExpiresAt  time.Time  `dynamodbav:"expiresAt"`
-		RevokedAt  *time.Time `dynamodbav:"revokedAt"`
-	}
-	var member struct {
-		Role          string     `dynamodbav:"role"`
-		Enabled       bool       `dynamodbav:"enabled"`
-		DepartmentIDs []string   `dynamodbav:"departmentIds"`
-		NotBefore     *time.Time `dynamodbav:"sessionsNotBefore"`
-	}
 	sessions, members := got[s.IdentityTable], got[s.DirectoryTable]
-	if len(sessions) != 1 || attributevalue.UnmarshalMap(sessions[0], &sess) != nil ||
-		sess.MemberID != p.MemberID || sess.RevokedAt != nil || !s.Now().Before(sess.ExpiresAt) {
-		return Status{}, errs.E(errs.Unauthenticated, "session_revoked", "this session has ended; log in again")
+	if len(sessions) != 1 {
+		return Status{}, errSessionEnded
+	}
+	var sess Session
+	if err := attributevalue.UnmarshalMap(sessions[0], &sess); err != nil {
+		return Status{}, errs.Wrap(err, "decode session")
+	}
+	if sess.MemberID != p.MemberID {
+		return Status{}, errSessionEnded
 	}
 	if sess.TenantCode == "" || sess.TenantCode != p.TenantCode {
 		// The tenant is the session's: a token whose code claims another
 		// tenant would have the subscription gate read that tenant's state.
 		return Status{}, errs.E(errs.Unauthenticated, "invalid_token", "the access token is not valid")
 	}
-	if len(members) != 1 || attributevalue.UnmarshalMap(members[0], &member) != nil {
-		return Status{}, errs.E(errs.Unauthenticated, "session_revoked", "this session has ended; log in again")
+	var member *directory.Principal
+	if len(members) == 1 {
+		m, err := directory.DecodePrincipal(members[0])
+		if err != nil {
+			return Status{}, errs.Wrap(err, "check session")
+		}
+		member = &m
 	}
-	if !member.Enabled {
-		return Status{}, errs.E(errs.Unauthenticated, "account_disabled", "this account has been disabled")
-	}
-	if member.NotBefore != nil && !sess.CreatedAt.After(*member.NotBefore) {
-		// The member was disabled after this session began.
-		return Status{}, errs.E(errs.Unauthenticated, "session_revoked", "this session has ended; log in again")
+	if err := sess.Valid(member, s.Now()); err != nil {
+		return Status{}, err
 	}
 	var sub map[string]types.AttributeValue
 	if subs := got[s.TenantsTable]; len(subs) == 1 {

@@ -5,15 +5,9 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"workbench/shared/audit"
 	"workbench/shared/auth"
 	"workbench/shared/directory"
-	"workbench/shared/dynamo"
 	"workbench/shared/errs"
 )
 
@@ -40,7 +34,7 @@ func (s *Service) Me(ctx context.Context, p auth.Principal) (Me, error) {
 	if err != nil || t.ID != p.TenantID {
 		return Me{}, errs.E(errs.Unauthenticated, "session_revoked", "this session has ended; log in again")
 	}
-	m, cred, err := s.memberAndCred(ctx, p.TenantID, p.MemberID)
+	m, cred, err := s.Store.memberAndCred(ctx, p.TenantID, p.MemberID)
 	if err != nil {
 		return Me{}, err
 	}
@@ -65,7 +59,7 @@ func (s *Service) SetPassword(ctx context.Context, p auth.Principal, in SetPassw
 	if len(in.Password) > maxPasswordBytes {
 		return errs.Invalidf("password", "password_too_long", "password must be at most %d characters", MaxPasswordRunes)
 	}
-	m, cred, err := s.memberAndCred(ctx, p.TenantID, p.MemberID)
+	m, cred, err := s.Store.memberAndCred(ctx, p.TenantID, p.MemberID)
 	if err != nil {
 		return err
 	}
@@ -88,81 +82,19 @@ func (s *Service) SetPassword(ctx context.Context, p auth.Principal, in SetPassw
 	}
 	now := s.Now().UTC()
 	next := credRecord{Type: "credential", MemberID: m.ID, Hash: s.argon2().HashPassword(in.Password), UpdatedAt: now, Version: 1}
-	k := credKey(p.TenantID, m.ID)
-	next.PK, next.SK = stringAttr(k, "pk"), stringAttr(k, "sk")
-	cond, vals := aws.String("attribute_not_exists(pk)"), map[string]types.AttributeValue(nil)
 	if cred != nil {
 		next.Version = cred.Version + 1
-		cond, vals = aws.String("version = :v"), map[string]types.AttributeValue{":v": num(int64(cred.Version))}
 	}
-	item, err := attributevalue.MarshalMap(next)
-	if err != nil {
-		return errs.Wrap(err, "encode credential")
-	}
-	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &types.Put{TableName: aws.String(s.Table), Item: item, ConditionExpression: cond, ExpressionAttributeValues: vals}},
-		{Update: &types.Update{
-			TableName: aws.String(s.Table), Key: auth.SessionKey(p.TenantID, p.SessionID),
-			UpdateExpression:          aws.String("SET mustSetPassword = :f"),
-			ConditionExpression:       aws.String("attribute_exists(pk)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":f": &types.AttributeValueMemberBOOL{Value: false}},
-		}},
-	}})
-	if dynamo.FailedCondition(err, 0) && s.credWritten(ctx, k, next.Hash) {
-		err = nil // the SDK retried a write that had succeeded
-	}
-	if dynamo.FailedCondition(err, 0) || dynamo.Conflicted(err) {
-		return errs.E(errs.Conflict, "password_changed", "the password was changed at the same time; try again")
-	}
-	if dynamo.FailedCondition(err, 1) {
-		return errs.E(errs.Unauthenticated, "session_revoked", "this session has ended; log in again")
-	}
-	if err != nil {
-		return errs.Wrap(err, "set password")
+	if err := s.Store.setPassword(ctx, p.TenantID, p.SessionID, next, cred); err != nil {
+		return err
 	}
 	if !mustSet {
-		if err := s.revokeMemberSessions(ctx, p.TenantID, m.ID, p.SessionID, now); err != nil {
+		if err := s.Store.revokeMemberSessions(ctx, p.TenantID, m.ID, p.SessionID, now); err != nil {
 			return err
 		}
 	}
 	slog.InfoContext(ctx, "password set", "tenant", p.TenantID, "member", m.ID, "first", mustSet)
 	return nil
-}
-
-// credWritten reports whether the credential holds hash (salted, so only
-// the write that made it can have stored it).
-func (s *Service) credWritten(ctx context.Context, k map[string]types.AttributeValue, hash string) bool {
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: k, ConsistentRead: aws.Bool(true)})
-	return err == nil && stringAttr(out.Item, "hash") == hash
-}
-
-// revokeMemberSessions ends every live session of a member but except.
-func (s *Service) revokeMemberSessions(ctx context.Context, tenantID, memberID, except string, now time.Time) error {
-	in := &dynamodb.QueryInput{
-		TableName:                 aws.String(s.Table),
-		IndexName:                 aws.String("gsi1"),
-		KeyConditionExpression:    aws.String("gsi1pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(sessionsOf(tenantID, memberID))},
-	}
-	for {
-		out, err := s.DB.Query(ctx, in)
-		if err != nil {
-			return errs.Wrap(err, "list member sessions")
-		}
-		for _, item := range out.Items {
-			id := stringAttr(item, "id")
-			if _, revoked := item["revokedAt"]; revoked || id == except || stringAttr(item, "tenantId") != tenantID {
-				continue
-			}
-			if err := s.revoke(ctx, tenantID, id, now); err != nil {
-				return err
-			}
-		}
-		if out.LastEvaluatedKey == nil {
-			return nil
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
-	}
 }
 
 // ResetInput is POST /v1/admin/members/{id}/password-reset.
@@ -185,26 +117,19 @@ func (s *Service) ResetPassword(ctx context.Context, p auth.Principal, memberID 
 	if err := checkCodeFormat("code", in.Code); err != nil {
 		return ResetResult{}, err
 	}
-	adminK, targetK := s.Directory.Key(p.TenantID, p.MemberID), s.Directory.Key(p.TenantID, memberID)
-	got, err := s.batchGet(ctx, map[string][]map[string]types.AttributeValue{s.Directory.Table: {adminK, targetK}})
+	if memberID == "" {
+		return ResetResult{}, errs.NotFoundf("member_not_found", "no such member")
+	}
+	ms, err := s.Store.members(ctx, p.TenantID, p.MemberID, memberID)
 	if err != nil {
 		return ResetResult{}, err
 	}
-	titem := got.find(targetK)
-	if memberID == "" || titem == nil {
+	admin, target := ms[0], ms[1]
+	if target == nil {
 		return ResetResult{}, errs.NotFoundf("member_not_found", "no such member")
 	}
-	aitem := got.find(adminK)
-	if aitem == nil {
+	if admin == nil {
 		return ResetResult{}, errs.E(errs.Unauthenticated, "session_revoked", "this session has ended; log in again")
-	}
-	admin, err := s.Directory.Member(aitem)
-	if err != nil {
-		return ResetResult{}, errs.Wrap(err, "open admin")
-	}
-	target, err := s.Directory.Member(titem)
-	if err != nil {
-		return ResetResult{}, errs.Wrap(err, "open member")
 	}
 	undo, err := s.Codes.Verify(ctx, p.TenantID, admin.Mobile, PurposeAdminConfirm, in.Code)
 	if err != nil {
@@ -224,25 +149,17 @@ func (s *Service) ResetPassword(ctx context.Context, p auth.Principal, memberID 
 	now := s.Now().UTC()
 	otp := newOneTimePassword()
 	expires := now.Add(OneTimeTTL)
-	k := credKey(p.TenantID, target.ID)
-	cred := credRecord{PK: stringAttr(k, "pk"), SK: stringAttr(k, "sk"), Type: "credential", MemberID: target.ID,
-		Hash: s.argon2().HashPassword(otp), MustChange: true, ExpiresAt: expires.UnixMilli(), UpdatedAt: now, Version: int(now.UnixMilli())}
-	item, err := attributevalue.MarshalMap(cred)
-	if err != nil {
-		return ResetResult{}, errs.Wrap(err, "encode credential")
-	}
-	err = s.Audit.Write(ctx, s.DB, p.TenantID, audit.Change{Action: audit.MemberPasswordReset, Target: "member/" + target.ID, Fields: []string{"password"}},
-		types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.Table), Item: item}},
-		types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.Table), Key: s.lockKey(p.TenantID, target.Account)}},
-	)
-	if err != nil {
-		return ResetResult{}, errs.Wrap(err, "reset password")
+	cred := credRecord{Type: "credential", MemberID: target.ID, Hash: s.argon2().HashPassword(otp),
+		MustChange: true, ExpiresAt: expires.UnixMilli(), UpdatedAt: now, Version: int(now.UnixMilli())}
+	change := audit.Change{Action: audit.MemberPasswordReset, Target: "member/" + target.ID, Fields: []string{"password"}}
+	if err := s.Store.resetPassword(ctx, p.TenantID, target, cred, change); err != nil {
+		return ResetResult{}, err
 	}
 	keep := ""
 	if target.ID == p.MemberID {
 		keep = p.SessionID // an admin resetting their own password keeps this session
 	}
-	if err := s.revokeMemberSessions(ctx, p.TenantID, target.ID, keep, now); err != nil {
+	if err := s.Store.revokeMemberSessions(ctx, p.TenantID, target.ID, keep, now); err != nil {
 		return ResetResult{}, err
 	}
 	text := "【" + t.Name + "】管理员已重置您的登录密码。账号 " + target.Account + "，临时密码 " + otp +

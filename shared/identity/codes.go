@@ -7,16 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
-	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"workbench/shared/directory"
-	"workbench/shared/dynamo"
 	"workbench/shared/errs"
 	"workbench/shared/httpapi"
 	"workbench/shared/ids"
@@ -45,17 +38,37 @@ const (
 // after CodeMaxTries wrong tries. Other capabilities (registration) verify
 // codes with Verify; only the sms-codes function sends them.
 type Codes struct {
-	DB    DB
-	Table string // the identity table
+	Store CodeStore
 	Hash  *Hasher
 	Now   func() time.Time
 
 	// What sending needs; Verify uses none of it.
 	Tenants        Tenants
-	Directory      *directory.Codec // Table and Index only: membership, never personal data
 	SMS            sms.Sender
 	MobileDailyCap int // DefaultMobileDailyCap when zero
 	IPDailyCap     int // DefaultIPDailyCap when zero
+}
+
+// CodeStore keeps SMS codes and their rate limits, and tells who holds a
+// mobile; DynamoStore is the one there is.
+type CodeStore interface {
+	// code returns the code item ref names, nil when there is none.
+	code(ctx context.Context, ref codeRef) (*codeRecord, error)
+	// putCode stores a new code, replacing the previous one and its tries.
+	putCode(ctx context.Context, ref codeRef, rec codeRecord) error
+	// countTry counts a wrong try on the code read, not on one sent since.
+	countTry(ctx context.Context, rec *codeRecord) error
+	// consume marks the code used by use (see consumeItems); a code used
+	// by a concurrent request is codeError(reasonInvalidCode).
+	consume(ctx context.Context, rec *codeRecord, use string, now time.Time) error
+	// unuse gives back a code that use consumed.
+	unuse(ctx context.Context, rec *codeRecord, use string) error
+	// limit applies the rate limits of a code request (see Codes.limit).
+	limit(ctx context.Context, l rateLimit) (release func(context.Context) error, err error)
+	// holder returns the member holding a unique value, "" for none.
+	holder(ctx context.Context, tenantID, kind, value string) (string, error)
+	// principal returns where a member stands, nil for no such member.
+	principal(ctx context.Context, tenantID, memberID string) (*directory.Principal, error)
 }
 
 // NewCodes returns a code verifier over the identity table. secret is the
@@ -69,7 +82,17 @@ func NewCodes(db DB, table, secret string, now func() time.Time) (*Codes, error)
 	if err != nil {
 		return nil, err
 	}
-	return &Codes{DB: db, Table: table, Hash: h, Now: now}, nil
+	return &Codes{Store: &DynamoStore{DB: db, Table: table}, Hash: h, Now: now}, nil
+}
+
+// codeRef names a code: its tenant, its purpose and the keyed token of the
+// mobile it was sent to.
+type codeRef struct {
+	tenantID, purpose, mobileToken string
+}
+
+func (c *Codes) ref(tenantID, purpose, mobile string) codeRef {
+	return codeRef{tenantID, purpose, c.mobileToken(tenantID, mobile)}
 }
 
 type codeRecord struct {
@@ -87,10 +110,6 @@ type codeRecord struct {
 
 func (c *Codes) mobileToken(tenantID, mobile string) string {
 	return c.Hash.Sum("mobile", tenantID, mobile)[:22]
-}
-
-func (c *Codes) key(tenantID, purpose, mobile string) map[string]types.AttributeValue {
-	return key(tenantPK(tenantID), "CODE#"+purpose+"#"+c.mobileToken(tenantID, mobile))
 }
 
 func (c *Codes) codeHash(tenantID, purpose, mobile, code string) string {
@@ -159,85 +178,22 @@ func codeError(reason string) error {
 	return errs.Invalidf("code", reasonInvalidCode, "the verification code is wrong")
 }
 
-func (c *Codes) get(ctx context.Context, k map[string]types.AttributeValue) (*codeRecord, error) {
-	out, err := c.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(c.Table), Key: k, ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return nil, errs.Wrap(err, "get code")
-	}
-	return decodeCode(out.Item)
-}
-
-func decodeCode(item map[string]types.AttributeValue) (*codeRecord, error) {
-	if item == nil {
-		return nil, nil
-	}
-	var rec codeRecord
-	if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
-		return nil, errs.Wrap(err, "decode code")
-	}
-	return &rec, nil
-}
-
-// countTry records a wrong try on the code that was read, not on one sent
-// since.
-func (c *Codes) countTry(ctx context.Context, rec *codeRecord) error {
-	_, err := c.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(c.Table),
-		Key:                       key(rec.PK, rec.SK),
-		UpdateExpression:          aws.String("ADD tries :one"),
-		ConditionExpression:       aws.String("codeHash = :h"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1), ":h": str(rec.Hash)},
-	})
-	if err != nil && !dynamo.ConditionFailed(err) {
-		return errs.Wrap(err, "count code try")
-	}
-	return nil
-}
-
-// consumeItems mark the code used, on condition that it is still the one
-// checked, unused and alive (of two concurrent uses, one wins; the mark
-// names the use, so a retried request can tell its own), and lift the
-// resend cooldown: once a code is used, asking for the next one is no
-// resend. Both go in one transaction, the code first.
-func (c *Codes) consumeItems(rec *codeRecord, use string, now time.Time) []types.TransactWriteItem {
-	return []types.TransactWriteItem{
-		{Update: &types.Update{
-			TableName:                 aws.String(c.Table),
-			Key:                       key(rec.PK, rec.SK),
-			UpdateExpression:          aws.String("SET usedBy = :use"),
-			ConditionExpression:       aws.String("codeHash = :h AND tries < :max AND attribute_not_exists(usedBy)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":h": str(rec.Hash), ":max": num(CodeMaxTries), ":use": str(use)},
-		}},
-		{Update: &types.Update{
-			TableName:                 aws.String(c.Table),
-			Key:                       key(rec.PK, cooldownSK(rec.SK)),
-			UpdateExpression:          aws.String("REMOVE lastAt SET #ttl = :ttl"),
-			ExpressionAttributeNames:  map[string]string{"#ttl": "ttl"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":ttl": num(now.Add(CodeCooldown + time.Hour).Unix())},
-		}},
-	}
-}
-
 // compensate runs undo, a write that puts back what a failed request
 // changed, in a context of its own (the request's deadline may be what
 // failed it) and a few times: an undo lost to throttling would leave the
 // caller's retry refused. A failed condition means there is nothing (left)
-// to undo.
+// to undo, which the store answers as done.
 func compensate(ctx context.Context, what string, undo func(context.Context) error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	var err error
 	for range 3 {
-		if err = undo(ctx); err == nil || dynamo.ConditionFailed(err) {
+		if err = undo(ctx); err == nil {
 			return
 		}
 	}
 	slog.WarnContext(ctx, "not undone: "+what, "error", err)
 }
-
-// cooldownSK is the sort key of the cooldown item of the code with sort
-// key codeSK: both end in "<purpose>#<mobile token>".
-func cooldownSK(codeSK string) string { return "COOLDOWN#" + strings.TrimPrefix(codeSK, "CODE#") }
 
 // Verify consumes a code sent to mobile for purpose in the tenant. It
 // answers 401 invalid_code (wrong, unknown or used), code_expired or
@@ -254,13 +210,13 @@ func (c *Codes) Verify(ctx context.Context, tenantID, mobile, purpose, code stri
 	if err := checkCodeFormat("code", code); err != nil {
 		return nil, err
 	}
-	rec, err := c.get(ctx, c.key(tenantID, purpose, mobile))
+	rec, err := c.Store.code(ctx, c.ref(tenantID, purpose, mobile))
 	if err != nil {
 		return nil, err
 	}
 	if reason := c.check(rec, tenantID, purpose, mobile, code, c.Now()); reason != "" {
 		if reason == reasonInvalidCode && rec != nil {
-			if err := c.countTry(ctx, rec); err != nil {
+			if err := c.Store.countTry(ctx, rec); err != nil {
 				return nil, err
 			}
 		}
@@ -268,39 +224,12 @@ func (c *Codes) Verify(ctx context.Context, tenantID, mobile, purpose, code stri
 	}
 	now := c.Now()
 	use := ids.New(now)
-	undo = func(ctx context.Context) { c.unuse(ctx, rec, use) }
-	_, err = c.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: c.consumeItems(rec, use, now)})
-	if dynamo.FailedCondition(err, 0) || dynamo.Conflicted(err) {
-		again, gerr := c.get(ctx, key(rec.PK, rec.SK))
-		switch {
-		case gerr != nil:
-			return nil, gerr
-		case again != nil && again.UsedBy == use:
-			return undo, nil // the SDK retried a write that had succeeded
-		case again != nil && again.UsedBy == "" && dynamo.Conflicted(err):
-			// Not used by anyone: the conflict was with another write
-			// (a wrong try counted), and the same request may succeed.
-			return nil, errs.Unavailablef("the code could not be checked; try again")
-		}
-		return nil, codeError(reasonInvalidCode) // used, by a concurrent request
+	if err := c.Store.consume(ctx, rec, use, now); err != nil {
+		return nil, err
 	}
-	if err != nil {
-		return nil, errs.Wrap(err, "consume code")
-	}
-	return undo, nil
-}
-
-// unuse gives back a code that this request (use) consumed.
-func (c *Codes) unuse(ctx context.Context, rec *codeRecord, use string) {
-	compensate(ctx, "sms code given back", func(ctx context.Context) error {
-		_, err := c.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: aws.String(c.Table), Key: key(rec.PK, rec.SK),
-			UpdateExpression:          aws.String("REMOVE usedBy"),
-			ConditionExpression:       aws.String("usedBy = :use"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":use": str(use)},
-		})
-		return err
-	})
+	return func(ctx context.Context) {
+		compensate(ctx, "sms code given back", func(ctx context.Context) error { return c.Store.unuse(ctx, rec, use) })
+	}, nil
 }
 
 // CodeRequest asks for a code to be sent.
@@ -359,15 +288,8 @@ func (c *Codes) send(ctx context.Context, t tenant.Tenant, purpose, mobile strin
 		Type: "code", Purpose: purpose, Hash: c.codeHash(t.ID, purpose, mobile, digits),
 		SentAt: now.UnixMilli(), ExpiresAt: now.Add(CodeTTL).UnixMilli(), TTL: now.Add(CodeTTL + time.Hour).Unix(),
 	}
-	k := c.key(t.ID, purpose, mobile)
-	rec.PK, rec.SK = k["pk"].(*types.AttributeValueMemberS).Value, k["sk"].(*types.AttributeValueMemberS).Value
-	item, err := attributevalue.MarshalMap(rec)
-	if err != nil {
-		return errs.Wrap(err, "encode code")
-	}
-	// A new code replaces the previous one (and its tries).
-	if _, err := c.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(c.Table), Item: item}); err != nil {
-		return errs.Wrap(err, "put code")
+	if err := c.Store.putCode(ctx, c.ref(t.ID, purpose, mobile), rec); err != nil {
+		return err
 	}
 	if err := c.SMS.Send(ctx, mobile, codeText(t.Name, purpose, digits)); err != nil {
 		// Answering differently would tell members from strangers.
@@ -395,134 +317,78 @@ func (c *Codes) eligible(ctx context.Context, tenantID, purpose, mobile string) 
 	if purpose == PurposeRegister {
 		return true, nil
 	}
-	out, err := c.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(c.Directory.Table),
-		Key:       c.Directory.UniqueKey(tenantID, directory.UniqueMobile, mobile),
-	})
-	if err != nil {
-		return false, errs.Wrap(err, "find member by mobile")
-	}
-	memberID := stringAttr(out.Item, "memberId")
-	if memberID == "" {
-		return false, nil
+	memberID, err := c.Store.holder(ctx, tenantID, directory.UniqueMobile, mobile)
+	if err != nil || memberID == "" {
+		return false, err
 	}
 	if purpose == PurposeLogin {
 		// Disabled members get the code too: their login then says why it
 		// fails instead of leaving them waiting for an SMS.
 		return true, nil
 	}
-	out, err = c.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:                aws.String(c.Directory.Table),
-		Key:                      c.Directory.Key(tenantID, memberID),
-		ProjectionExpression:     aws.String("#r, enabled"),
-		ExpressionAttributeNames: map[string]string{"#r": "role"},
-	})
-	if err != nil {
-		return false, errs.Wrap(err, "read member")
-	}
-	enabled, _ := out.Item["enabled"].(*types.AttributeValueMemberBOOL)
-	return stringAttr(out.Item, "role") == directory.RoleAdmin && enabled != nil && enabled.Value, nil
+	m, err := c.Store.principal(ctx, tenantID, memberID)
+	return err == nil && m != nil && m.IsEnabledAdmin(), err
 }
 
-func stringAttr(item map[string]types.AttributeValue, name string) string {
-	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
+// rateLimit is a code request's share of the rate limits: the resend
+// cooldown per (tenant, purpose, mobile), the daily cap per mobile in the
+// tenant and the daily cap per source address (across tenants).
+type rateLimit struct {
+	ref              codeRef
+	ipToken          string
+	mobileCap, ipCap int
+	nonce            string // tells this request's own write from another's
+	now              time.Time
 }
 
-// limit applies the rate limits in one transaction, so a refused request
-// counts nowhere: the resend cooldown per (tenant, purpose, mobile), the
-// daily cap per mobile in the tenant and the daily cap per source address
-// (across tenants). The counters
-// are kept whether or not a code is then sent, so limits say nothing about
-// membership.
+func (l rateLimit) day() string { return l.now.UTC().Format("2006-01-02") }
+
+func (l rateLimit) nextDay() time.Time {
+	return l.now.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+}
+
+// limit applies the rate limits, all or nothing, so a refused request
+// counts nowhere. The counters are kept whether or not a code is then
+// sent, so limits say nothing about membership.
 //
 // It returns a function that lifts the cooldown this request set, for a
 // request that then fails before a code is sent.
 func (c *Codes) limit(ctx context.Context, tenantID, purpose, mobile, ip string, now time.Time) (release func(context.Context), err error) {
-	mobileCap, ipCap := c.MobileDailyCap, c.IPDailyCap
-	if mobileCap <= 0 {
-		mobileCap = DefaultMobileDailyCap
+	l := rateLimit{ref: c.ref(tenantID, purpose, mobile), mobileCap: c.MobileDailyCap, ipCap: c.IPDailyCap, nonce: ids.New(now), now: now}
+	if l.mobileCap <= 0 {
+		l.mobileCap = DefaultMobileDailyCap
 	}
-	if ipCap <= 0 {
-		ipCap = DefaultIPDailyCap
+	if l.ipCap <= 0 {
+		l.ipCap = DefaultIPDailyCap
 	}
 	if ip == "" {
 		ip = "unknown"
 	}
-	nonce := ids.New(now) // tells this request's own write from another's
-	day := now.UTC().Format("2006-01-02")
-	nextDay := now.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
-	dayTTL := num(nextDay.Add(24 * time.Hour).Unix())
-	cool := key(tenantPK(tenantID), cooldownSK("CODE#"+purpose+"#"+c.mobileToken(tenantID, mobile)))
-	counter := func(k map[string]types.AttributeValue, cap int) types.TransactWriteItem {
-		return types.TransactWriteItem{Update: &types.Update{
-			TableName:                 aws.String(c.Table),
-			Key:                       k,
-			UpdateExpression:          aws.String("ADD n :one SET #ttl = :ttl"),
-			ConditionExpression:       aws.String("attribute_not_exists(n) OR n < :cap"),
-			ExpressionAttributeNames:  map[string]string{"#ttl": "ttl"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1), ":ttl": dayTTL, ":cap": num(int64(cap))},
-		}}
+	l.ipToken = c.Hash.Sum("rate-ip", ip)[:22]
+	lift, err := c.Store.limit(ctx, l)
+	if err != nil {
+		return nil, err
 	}
-	tx := []types.TransactWriteItem{
-		{Update: &types.Update{
-			TableName:                aws.String(c.Table),
-			Key:                      cool,
-			UpdateExpression:         aws.String("SET lastAt = :now, nonce = :nonce, #ttl = :ttl"),
-			ConditionExpression:      aws.String("attribute_not_exists(lastAt) OR lastAt <= :cool"),
-			ExpressionAttributeNames: map[string]string{"#ttl": "ttl"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":now": num(now.UnixMilli()), ":cool": num(now.Add(-CodeCooldown).UnixMilli()), ":nonce": str(nonce),
-				":ttl": num(now.Add(CodeCooldown + time.Hour).Unix()),
-			},
-		}},
-		counter(key(tenantPK(tenantID), "RATE#mobile#"+c.mobileToken(tenantID, mobile)+"#"+day), mobileCap),
-		counter(key("RATE#ip#"+c.Hash.Sum("rate-ip", ip)[:22], day), ipCap),
-	}
-	release = func(ctx context.Context) {
-		compensate(ctx, "sms code cooldown lifted", func(ctx context.Context) error {
-			_, err := c.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-				TableName: aws.String(c.Table), Key: cool,
-				ConditionExpression:       aws.String("nonce = :nonce"),
-				ExpressionAttributeValues: map[string]types.AttributeValue{":nonce": str(nonce)},
-			})
-			return err
-		})
-	}
-	_, err = c.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
-	switch {
-	case err == nil:
-		return release, nil
-	case dynamo.FailedCondition(err, 0):
-		wait := CodeCooldown
-		if out, gerr := c.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(c.Table), Key: cool, ConsistentRead: aws.Bool(true)}); gerr == nil {
-			var last struct {
-				LastAt int64  `dynamodbav:"lastAt"`
-				Nonce  string `dynamodbav:"nonce"`
-			}
-			if attributevalue.UnmarshalMap(out.Item, &last) == nil && last.Nonce == nonce {
-				return release, nil // the SDK retried a write that had succeeded
-			}
-			if last.LastAt > 0 {
-				wait = time.UnixMilli(last.LastAt).Add(CodeCooldown).Sub(now)
-			}
-		}
-		if wait < time.Second {
-			wait = time.Second
-		}
-		e := errs.E(errs.RateLimited, "code_cooldown", "a code was sent to this mobile less than %d seconds ago; wait before asking again", int(CodeCooldown.Seconds()))
-		e.RetryAfter = wait
-		return nil, e
-	case dynamo.FailedCondition(err, 1), dynamo.FailedCondition(err, 2):
-		e := errs.E(errs.RateLimited, "daily_limit", "too many codes requested today; try again tomorrow")
-		e.RetryAfter = nextDay.Sub(now)
-		return nil, e
-	case dynamo.Conflicted(err):
-		e := errs.E(errs.RateLimited, "code_cooldown", "a code is being sent to this mobile right now")
-		e.RetryAfter = CodeCooldown
-		return nil, e
-	}
-	return nil, errs.Wrap(err, "rate limit sms codes")
+	return func(ctx context.Context) { compensate(ctx, "sms code cooldown lifted", lift) }, nil
+}
+
+// cooldownError refuses a request within CodeCooldown of the last code.
+func cooldownError(wait time.Duration) error {
+	e := errs.E(errs.RateLimited, "code_cooldown", "a code was sent to this mobile less than %d seconds ago; wait before asking again", int(CodeCooldown.Seconds()))
+	e.RetryAfter = max(wait, time.Second)
+	return e
+}
+
+// busyError refuses a request racing another for the same mobile.
+func busyError() error {
+	e := errs.E(errs.RateLimited, "code_cooldown", "a code is being sent to this mobile right now")
+	e.RetryAfter = CodeCooldown
+	return e
+}
+
+// dailyLimitError refuses a request past a daily cap.
+func dailyLimitError(l rateLimit) error {
+	e := errs.E(errs.RateLimited, "daily_limit", "too many codes requested today; try again tomorrow")
+	e.RetryAfter = l.nextDay().Sub(l.now)
+	return e
 }

@@ -6,7 +6,11 @@
 // "T#<tenant>" (sessions, credentials, codes, lockouts, login logs), except
 // the rate-limit counters of SMS sending, which count a mobile or a source
 // address across tenants. Members themselves are read from the directory
-// table through directory.Codec; identity never writes them.
+// table through the directory's exported keys and decoders; identity never
+// writes them. The services (Codes, Service) keep all of it behind their
+// stores (CodeStore, Store); DynamoStore, in the *store.go files, is the
+// DynamoDB one. The login log (logs.go) is still written by Service itself,
+// and a login attempt's writes join its transaction through a logWriter.
 package identity
 
 import (
@@ -16,28 +20,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
-	"strconv"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"workbench/shared/directory"
+	"workbench/shared/auth"
 	"workbench/shared/tenant"
 )
-
-// DB is the part of the DynamoDB client identity uses.
-type DB interface {
-	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
-	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
-	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
-	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
-	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
-	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
-	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
-}
-
-var _ DB = (*dynamodb.Client)(nil)
 
 // Tenants finds a tenant by its code; tenant.DynamoStore is one.
 type Tenants interface {
@@ -91,27 +78,8 @@ func (h *Hasher) Sum(parts ...string) string {
 	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
-// Keys of the identity table.
-func tenantPK(tenantID string) string { return directory.TenantPK(tenantID) }
-
-func key(pk, sk string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		"pk": &types.AttributeValueMemberS{Value: pk},
-		"sk": &types.AttributeValueMemberS{Value: sk},
-	}
-}
-
-func credKey(tenantID, memberID string) map[string]types.AttributeValue {
-	return key(tenantPK(tenantID), "CRED#"+memberID)
-}
-
-func sessionsOf(tenantID, memberID string) string { return "MSESSION#" + tenantID + "#" + memberID }
-
-func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-
-func num(n int64) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
-}
+// tenantPK is the tenant's partition of the identity table.
+func tenantPK(tenantID string) string { return auth.TenantPK(tenantID) }
 
 // stamp is the fixed-width UTC time form used in sort keys and conditions,
 // so that string order is time order.

@@ -5,21 +5,16 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"log/slog"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"workbench/shared/audit"
 	"workbench/shared/auth"
 	"workbench/shared/billing"
 	"workbench/shared/directory"
-	"workbench/shared/dynamo"
 	"workbench/shared/errs"
 	"workbench/shared/httpapi"
 	"workbench/shared/ids"
@@ -30,9 +25,11 @@ import (
 // Service is the login capability: logins, sessions, a member's own
 // password, admin password resets and login logs.
 type Service struct {
+	Store Store
+	// DB and Table write and list the login log (logs.go); a login
+	// attempt's writes join its entry through the store's logWriter.
 	DB         DB
-	Table      string           // the identity table
-	Directory  *directory.Codec // members are read, never written
+	Table      string // the identity table
 	Tenants    Tenants
 	Codes      *Codes // verifies login and admin-confirm codes
 	Tokens     *auth.Tokens
@@ -41,7 +38,65 @@ type Service struct {
 	Now        func() time.Time
 	SessionTTL time.Duration // how long a login can be refreshed; DefaultSessionTTL when zero
 	Argon2     Argon2Params  // DefaultArgon2 when zero
-	Audit      *audit.Log    // admin resets are audited (nil: not)
+}
+
+// Store keeps sessions, credentials and lockouts, and reads members (never
+// writing them); DynamoStore is the one there is.
+type Store interface {
+	// lockAndHolder reads the lockout of an account as typed and who holds
+	// the account ("" for no one).
+	lockAndHolder(ctx context.Context, tenantID, account string) (*lockRecord, string, error)
+	// codeAndHolder reads a login code and who holds the mobile.
+	codeAndHolder(ctx context.Context, ref codeRef, mobile string) (*codeRecord, string, error)
+	// memberAndCred reads a member (opened) and its credential; either is
+	// nil when missing.
+	memberAndCred(ctx context.Context, tenantID, memberID string) (*directory.Member, *credRecord, error)
+	// members reads members (opened), nil for a missing one.
+	members(ctx context.Context, tenantID string, memberIDs ...string) ([]*directory.Member, error)
+	// refreshing reads what a refresh checks: the session, where its
+	// member stands and the member's credential, nil when missing.
+	refreshing(ctx context.Context, tenantID, sessionID, memberID string) (*sessionRecord, *directory.Principal, *credRecord, error)
+	// writeAttempt writes what a login attempt changes with its log entry,
+	// all or nothing; errCodeGone when its code was used or replaced
+	// meanwhile.
+	writeAttempt(ctx context.Context, w attemptWrites, log logWriter) error
+	// countFailure counts a failed password login against the account
+	// with its log entry; concurrent failures all count.
+	countFailure(ctx context.Context, tenantID, account string, lock *lockRecord, attemptID string, now time.Time, log logWriter) error
+	// rotate moves a session to its next refresh token; errRotated when
+	// another request rotated it first.
+	rotate(ctx context.Context, r rotation) error
+	// revoke ends a session; ending an ended one is fine.
+	revoke(ctx context.Context, tenantID, sessionID string, now time.Time) error
+	// revokeMemberSessions ends every live session of a member but except.
+	revokeMemberSessions(ctx context.Context, tenantID, memberID, except string, now time.Time) error
+	// setPassword replaces the credential prev (nil: none yet) with next
+	// and clears the session's must-set-password mark.
+	setPassword(ctx context.Context, tenantID, sessionID string, next credRecord, prev *credRecord) error
+	// resetPassword gives target the credential cred and lifts its
+	// lockout, audited with change.
+	resetPassword(ctx context.Context, tenantID string, target *directory.Member, cred credRecord, change audit.Change) error
+}
+
+// attemptWrites are what a login attempt changes besides its log entry.
+type attemptWrites struct {
+	// code is the login code read: used by use, or, with use "", a wrong
+	// try counted on it.
+	code      *codeRecord
+	use       string
+	now       time.Time
+	clearLock *lockRecord    // a success forgets earlier failures
+	session   *sessionRecord // the session a success starts
+}
+
+// rotation moves a session's refresh token from hash (generation gen) to
+// next, remembering the hashes prev.
+type rotation struct {
+	tenantID, sessionID string
+	gen                 int
+	hash, next          string
+	prev                []string
+	now                 time.Time
 }
 
 func (s *Service) sessionTTL() time.Duration {
@@ -185,27 +240,12 @@ type lockRecord struct {
 	TTL         int64  `dynamodbav:"ttl"`
 }
 
-// lockKey keys lockouts by the account as typed (normalised), so unknown
-// accounts lock exactly like known ones.
-func (s *Service) lockKey(tenantID, account string) map[string]types.AttributeValue {
-	return key(tenantPK(tenantID), "LOCK#"+s.Directory.Token(tenantID, directory.UniqueAccount, account))
-}
-
 func (s *Service) passwordLogin(ctx context.Context, a attempt, account, password string) (Tokens, error) {
 	tid := a.tenant.ID
 	a.log.Account = maskAccount(account)
-	lockK := s.lockKey(tid, account)
-	uniqK := s.Directory.UniqueKey(tid, directory.UniqueAccount, account)
-	got, err := s.batchGet(ctx, map[string][]map[string]types.AttributeValue{s.Table: {lockK}, s.Directory.Table: {uniqK}})
+	lock, memberID, err := s.Store.lockAndHolder(ctx, tid, account)
 	if err != nil {
 		return Tokens{}, err
-	}
-	var lock *lockRecord
-	if item := got.find(lockK); item != nil {
-		lock = new(lockRecord)
-		if err := attributevalue.UnmarshalMap(item, lock); err != nil {
-			return Tokens{}, errs.Wrap(err, "decode lock")
-		}
 	}
 	if lock != nil && lock.LockedUntil > a.now.UnixMilli() {
 		s.logFailure(ctx, a, "locked", nil)
@@ -215,15 +255,15 @@ func (s *Service) passwordLogin(ctx context.Context, a attempt, account, passwor
 	}
 	var member *directory.Member
 	var cred *credRecord
-	if memberID := stringAttr(got.find(uniqK), "memberId"); memberID != "" {
-		member, cred, err = s.memberAndCred(ctx, tid, memberID)
+	if memberID != "" {
+		member, cred, err = s.Store.memberAndCred(ctx, tid, memberID)
 		if err != nil {
 			return Tokens{}, err
 		}
 	}
 	if member == nil {
 		CheckPassword(dummyHash, password)
-		return Tokens{}, s.passwordFailed(ctx, a, lockK, lock, "invalid_credentials")
+		return Tokens{}, s.passwordFailed(ctx, a, account, lock, "invalid_credentials")
 	}
 	a.log.MemberID = member.ID
 	if cred == nil {
@@ -231,10 +271,10 @@ func (s *Service) passwordLogin(ctx context.Context, a attempt, account, passwor
 		// counts toward the lockout like one: a different answer would tell
 		// that the account exists. SMS login says a password must be set.
 		CheckPassword(dummyHash, password)
-		return Tokens{}, s.passwordFailed(ctx, a, lockK, lock, "password_not_set")
+		return Tokens{}, s.passwordFailed(ctx, a, account, lock, "password_not_set")
 	}
 	if !CheckPassword(cred.Hash, password) {
-		return Tokens{}, s.passwordFailed(ctx, a, lockK, lock, "invalid_credentials")
+		return Tokens{}, s.passwordFailed(ctx, a, account, lock, "invalid_credentials")
 	}
 	if !member.Enabled {
 		s.logFailure(ctx, a, "disabled", nil)
@@ -248,127 +288,85 @@ func (s *Service) passwordLogin(ctx context.Context, a attempt, account, passwor
 		s.logFailure(ctx, a, "password_expired", nil)
 		return Tokens{}, invalidCredentials(MethodPassword)
 	}
-	var extra []types.TransactWriteItem
-	if lock != nil {
-		// A success forgets earlier failures.
-		extra = append(extra, types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.Table), Key: lockK}})
-	}
-	return s.startSession(ctx, a, member, cred.MustChange, extra)
+	return s.startSession(ctx, a, member, cred.MustChange, attemptWrites{clearLock: lock})
 }
 
 // passwordFailed counts a failed password login against the account and
-// logs it with reason, the real one, which only admins read. The lock item
-// is written on condition of the version read, so concurrent failures all
-// count.
-func (s *Service) passwordFailed(ctx context.Context, a attempt, lockK map[string]types.AttributeValue, lock *lockRecord, reason string) error {
-	attemptID := ids.New(a.now)
-	for try := 0; try < 3; try++ {
-		next := lockRecord{
-			PK: stringAttr(lockK, "pk"), SK: stringAttr(lockK, "sk"), Type: "lock", Attempt: attemptID,
-			Failures: 1, WindowStart: a.now.UnixMilli(), Version: 1,
-			TTL: a.now.Add(FailureWindow + LockDuration + time.Hour).Unix(),
-		}
-		cond, vals := aws.String("attribute_not_exists(pk)"), map[string]types.AttributeValue(nil)
-		if lock != nil {
-			next.Version = lock.Version + 1
-			if a.now.Sub(time.UnixMilli(lock.WindowStart)) < FailureWindow {
-				next.Failures, next.WindowStart = lock.Failures+1, lock.WindowStart
-			}
-			cond, vals = aws.String("version = :v"), map[string]types.AttributeValue{":v": num(int64(lock.Version))}
-		}
-		if next.Failures >= MaxFailures {
-			next.LockedUntil = a.now.Add(LockDuration).UnixMilli()
-		}
-		item, err := attributevalue.MarshalMap(next)
-		if err != nil {
-			return errs.Wrap(err, "encode lock")
-		}
-		put := types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.Table), Item: item, ConditionExpression: cond, ExpressionAttributeValues: vals}}
-		err = s.writeLog(ctx, a, reason, []types.TransactWriteItem{put})
-		if err != nil && !dynamo.FailedCondition(err, 0) {
-			// An uncounted failure would give guesses for free: fail loudly.
-			return err
-		}
-		if err == nil {
-			break
-		}
-		// Another failure counted first: read it and count on top.
-		out, gerr := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: lockK, ConsistentRead: aws.Bool(true)})
-		if gerr != nil {
-			break
-		}
-		if stringAttr(out.Item, "attempt") == attemptID {
-			break // a retried request that had been written: counted once
-		}
-		lock = nil
-		if out.Item != nil {
-			lock = new(lockRecord)
-			if err := attributevalue.UnmarshalMap(out.Item, lock); err != nil {
-				return errs.Wrap(err, "decode lock")
-			}
-		}
+// logs it with reason, the real one, which only admins read.
+func (s *Service) passwordFailed(ctx context.Context, a attempt, account string, lock *lockRecord, reason string) error {
+	if err := s.Store.countFailure(ctx, a.tenant.ID, account, lock, ids.New(a.now), a.now, s.logWith(ctx, a, reason)); err != nil {
+		return err
 	}
 	return invalidCredentials(MethodPassword)
+}
+
+// nextLock is the lockout after one more failure at now: failures within
+// FailureWindow of the first count together, and MaxFailures of them lock
+// the account for LockDuration.
+func nextLock(lock *lockRecord, attemptID string, now time.Time) lockRecord {
+	next := lockRecord{
+		Type: "lock", Attempt: attemptID, Failures: 1, WindowStart: now.UnixMilli(), Version: 1,
+		TTL: now.Add(FailureWindow + LockDuration + time.Hour).Unix(),
+	}
+	if lock != nil {
+		next.Version = lock.Version + 1
+		if now.Sub(time.UnixMilli(lock.WindowStart)) < FailureWindow {
+			next.Failures, next.WindowStart = lock.Failures+1, lock.WindowStart
+		}
+	}
+	if next.Failures >= MaxFailures {
+		next.LockedUntil = now.Add(LockDuration).UnixMilli()
+	}
+	return next
 }
 
 func (s *Service) smsLogin(ctx context.Context, a attempt, mobile, code string) (Tokens, error) {
 	tid := a.tenant.ID
 	a.log.Account = sms.Mask(mobile)
-	codeK := s.Codes.key(tid, PurposeLogin, mobile)
-	uniqK := s.Directory.UniqueKey(tid, directory.UniqueMobile, mobile)
-	got, err := s.batchGet(ctx, map[string][]map[string]types.AttributeValue{s.Table: {codeK}, s.Directory.Table: {uniqK}})
+	rec, memberID, err := s.Store.codeAndHolder(ctx, s.Codes.ref(tid, PurposeLogin, mobile), mobile)
 	if err != nil {
 		return Tokens{}, err
 	}
-	rec, err := decodeCode(got.find(codeK))
-	if err != nil {
-		return Tokens{}, err
-	}
-	memberID := stringAttr(got.find(uniqK), "memberId")
 	a.log.MemberID = memberID
 	if reason := s.Codes.check(rec, tid, PurposeLogin, mobile, code, a.now); reason != "" {
-		var extra []types.TransactWriteItem
+		var w attemptWrites
 		if reason == reasonInvalidCode && rec != nil {
-			extra = append(extra, types.TransactWriteItem{Update: &types.Update{
-				TableName: aws.String(s.Table), Key: codeK,
-				UpdateExpression:          aws.String("ADD tries :one"),
-				ConditionExpression:       aws.String("codeHash = :h"),
-				ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1), ":h": str(rec.Hash)},
-			}})
+			w.code = rec // a wrong try counts
 		}
-		if err := s.writeLog(ctx, a, reason, extra); err != nil {
-			if len(extra) == 0 || !dynamo.FailedCondition(err, 0) {
-				return Tokens{}, err
-			}
+		err := s.Store.writeAttempt(ctx, w, s.logWith(ctx, a, reason))
+		if errors.Is(err, errCodeGone) {
 			// The code was replaced meanwhile: there is no try to count.
 			s.logFailure(ctx, a, reason, nil)
+		} else if err != nil {
+			return Tokens{}, err
 		}
 		return Tokens{}, invalidCredentials(MethodSMS)
 	}
 	var member *directory.Member
 	var cred *credRecord
 	if memberID != "" {
-		if member, cred, err = s.memberAndCred(ctx, tid, memberID); err != nil {
+		if member, cred, err = s.Store.memberAndCred(ctx, tid, memberID); err != nil {
 			return Tokens{}, err
 		}
 	}
+	used := attemptWrites{code: rec, use: ids.New(a.now), now: a.now}
 	if member == nil {
-		s.logFailure(ctx, a, "invalid_credentials", s.Codes.consumeItems(rec, ids.New(a.now), a.now))
+		s.failed(ctx, a, "invalid_credentials", used)
 		return Tokens{}, invalidCredentials(MethodSMS)
 	}
 	if !member.Enabled {
-		s.logFailure(ctx, a, "disabled", s.Codes.consumeItems(rec, ids.New(a.now), a.now))
+		s.failed(ctx, a, "disabled", used)
 		return Tokens{}, errs.E(errs.Forbidden, "account_disabled", "this account has been disabled")
 	}
 	if a.released() {
-		s.logFailure(ctx, a, "subscription_released", s.Codes.consumeItems(rec, ids.New(a.now), a.now))
+		s.failed(ctx, a, "subscription_released", used)
 		return Tokens{}, errReleased
 	}
 	// SMS login is how a member without a password, or locked out of it,
 	// gets in; the password lockout does not apply to it.
 	mustSet := cred == nil || cred.MustChange
-	out, err := s.startSession(ctx, a, member, mustSet, s.Codes.consumeItems(rec, ids.New(a.now), a.now))
-	if dynamo.FailedCondition(err, 0) {
+	out, err := s.startSession(ctx, a, member, mustSet, used)
+	if errors.Is(err, errCodeGone) {
 		// The code was used by a concurrent login.
 		s.logFailure(ctx, a, reasonInvalidCode, nil)
 		return Tokens{}, invalidCredentials(MethodSMS)
@@ -376,35 +374,13 @@ func (s *Service) smsLogin(ctx context.Context, a attempt, mobile, code string) 
 	return out, err
 }
 
-// memberAndCred reads a member (opened) and its credential in one round
-// trip. A missing member is nil.
-func (s *Service) memberAndCred(ctx context.Context, tenantID, memberID string) (*directory.Member, *credRecord, error) {
-	memberK, credK := s.Directory.Key(tenantID, memberID), credKey(tenantID, memberID)
-	got, err := s.batchGet(ctx, map[string][]map[string]types.AttributeValue{s.Table: {credK}, s.Directory.Table: {memberK}})
-	if err != nil {
-		return nil, nil, err
+// failed writes what a failed attempt changes with its log entry. The
+// attempt is answered the same whether or not they are written: a write
+// that fails is logged, not returned.
+func (s *Service) failed(ctx context.Context, a attempt, reason string, w attemptWrites) {
+	if err := s.Store.writeAttempt(ctx, w, s.logWith(ctx, a, reason)); err != nil {
+		slog.ErrorContext(ctx, "login log not written", "tenant", a.tenant.ID, "reason", reason, "error", err)
 	}
-	var member *directory.Member
-	if item := got.find(memberK); item != nil {
-		m, err := s.Directory.Member(item)
-		if err != nil {
-			return nil, nil, errs.Wrap(err, "open member")
-		}
-		member = &m
-	}
-	cred, err := decodeCred(got.find(credK))
-	return member, cred, err
-}
-
-func decodeCred(item map[string]types.AttributeValue) (*credRecord, error) {
-	if item == nil {
-		return nil, nil
-	}
-	var c credRecord
-	if err := attributevalue.UnmarshalMap(item, &c); err != nil {
-		return nil, errs.Wrap(err, "decode credential")
-	}
-	return &c, nil
 }
 
 // sessionRecord is auth.Session plus what identity keeps on it: the index
@@ -451,23 +427,18 @@ func parseRefreshToken(token string) (refreshParts, bool) {
 
 func (s *Service) refreshHash(token string) string { return s.RefreshKey.Sum("refresh", token) }
 
-// startSession writes the session and the success log (with extra items,
-// all or nothing) and issues the tokens.
-func (s *Service) startSession(ctx context.Context, a attempt, m *directory.Member, mustSet bool, extra []types.TransactWriteItem) (Tokens, error) {
+// startSession writes the session and the success log, with what else
+// the attempt changes (all or nothing), and issues the tokens.
+func (s *Service) startSession(ctx context.Context, a attempt, m *directory.Member, mustSet bool, w attemptWrites) (Tokens, error) {
 	sid := ids.New(a.now)
-	sess := sessionRecord{
-		Session: auth.NewSession(sid, a.tenant.ID, a.tenant.Code, m.ID, a.log.Method, a.now, s.sessionTTL()),
-		GSI1PK:  sessionsOf(a.tenant.ID, m.ID), GSI1SK: sid, MustSetPassword: mustSet,
+	w.session = &sessionRecord{
+		Session:         auth.NewSession(sid, a.tenant.ID, a.tenant.Code, m.ID, a.log.Method, a.now, s.sessionTTL()),
+		MustSetPassword: mustSet,
 	}
 	refresh := newRefreshToken(a.tenant.ID, m.ID, sid, 1)
-	sess.Generation, sess.RefreshHash = 1, s.refreshHash(refresh)
-	item, err := attributevalue.MarshalMap(sess)
-	if err != nil {
-		return Tokens{}, errs.Wrap(err, "encode session")
-	}
-	put := types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.Table), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}}
+	w.session.Generation, w.session.RefreshHash = 1, s.refreshHash(refresh)
 	a.log.MemberID = m.ID
-	if err := s.writeLog(ctx, a, "", append(extra, put)); err != nil && !s.sessionWritten(ctx, a.tenant.ID, sid, sess.RefreshHash) {
+	if err := s.Store.writeAttempt(ctx, w, s.logWith(ctx, a, "")); err != nil {
 		return Tokens{}, err
 	}
 	access, ttl, err := s.Tokens.Issue(auth.Principal{TenantID: a.tenant.ID, TenantCode: a.tenant.Code, MemberID: m.ID, Role: m.Role, SessionID: sid})
@@ -499,27 +470,20 @@ func (s *Service) Refresh(ctx context.Context, in RefreshInput) (Tokens, error) 
 		return Tokens{}, invalidRefresh()
 	}
 	now := s.Now().UTC()
-	sessK, credK, memberK := auth.SessionKey(p.tenantID, p.sessionID), credKey(p.tenantID, p.memberID), s.Directory.Key(p.tenantID, p.memberID)
-	got, err := s.batchGet(ctx, map[string][]map[string]types.AttributeValue{s.Table: {sessK, credK}, s.Directory.Table: {memberK}})
+	sess, member, cred, err := s.Store.refreshing(ctx, p.tenantID, p.sessionID, p.memberID)
 	if err != nil {
 		return Tokens{}, err
 	}
-	item := got.find(sessK)
-	if item == nil {
+	if sess == nil {
 		return Tokens{}, invalidRefresh()
-	}
-	var sess sessionRecord
-	if err := attributevalue.UnmarshalMap(item, &sess); err != nil {
-		return Tokens{}, errs.Wrap(err, "decode session")
 	}
 	if sess.MemberID != p.memberID || sess.TenantID != p.tenantID {
 		return Tokens{}, invalidRefresh()
 	}
-	if sess.RevokedAt != nil {
-		return Tokens{}, errs.E(errs.Unauthenticated, "session_revoked", "this session has ended; log in again")
-	}
-	if !now.Before(sess.ExpiresAt) {
-		return Tokens{}, errs.E(errs.Unauthenticated, "session_expired", "this session has expired; log in again")
+	// The rules come before the token's own checks, as in the middleware:
+	// an ended session says so whatever token is presented.
+	if err := sess.Valid(member, now); err != nil {
+		return Tokens{}, err
 	}
 	h := s.refreshHash(in.RefreshToken)
 	if p.gen != sess.Generation || subtle.ConstantTimeCompare([]byte(h), []byte(sess.RefreshHash)) != 1 {
@@ -530,49 +494,18 @@ func (s *Service) Refresh(ctx context.Context, in RefreshInput) (Tokens, error) 
 		}
 		return Tokens{}, invalidRefresh()
 	}
-	var member struct {
-		Role      string     `dynamodbav:"role"`
-		Enabled   bool       `dynamodbav:"enabled"`
-		NotBefore *time.Time `dynamodbav:"sessionsNotBefore"`
-	}
-	mitem := got.find(memberK)
-	if mitem == nil || attributevalue.UnmarshalMap(mitem, &member) != nil {
-		return Tokens{}, errs.E(errs.Unauthenticated, "session_revoked", "this session has ended; log in again")
-	}
-	if !member.Enabled {
-		return Tokens{}, errs.E(errs.Unauthenticated, "account_disabled", "this account has been disabled")
-	}
-	if member.NotBefore != nil && !sess.CreatedAt.After(*member.NotBefore) {
-		// The member was disabled after this session began (and enabled
-		// again since): the session stays ended, as the middleware says.
-		return Tokens{}, errs.E(errs.Unauthenticated, "session_revoked", "this session has ended; log in again")
-	}
-	cred, err := decodeCred(got.find(credK))
-	if err != nil {
-		return Tokens{}, err
-	}
 	next := newRefreshToken(p.tenantID, p.memberID, p.sessionID, p.gen+1)
 	prev := append(sess.PrevHashes, h)
 	if len(prev) > maxPrevHashes {
 		prev = prev[len(prev)-maxPrevHashes:]
 	}
-	prevAV, _ := attributevalue.Marshal(prev)
-	_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           aws.String(s.Table),
-		Key:                 sessK,
-		UpdateExpression:    aws.String("SET refreshHash = :n, generation = :g1, prevHashes = :prev, refreshedAt = :now"),
-		ConditionExpression: aws.String("refreshHash = :h AND generation = :g AND attribute_not_exists(revokedAt)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":n": str(s.refreshHash(next)), ":g1": num(int64(p.gen + 1)), ":prev": prevAV, ":now": str(stamp(now)),
-			":h": str(h), ":g": num(int64(p.gen)),
-		},
-	})
-	if dynamo.ConditionFailed(err) && !s.sessionWritten(ctx, p.tenantID, p.sessionID, s.refreshHash(next)) {
+	err = s.Store.rotate(ctx, rotation{tenantID: p.tenantID, sessionID: p.sessionID, gen: p.gen, hash: h, next: s.refreshHash(next), prev: prev, now: now})
+	if errors.Is(err, errRotated) {
 		// The same token was used concurrently: one of the two is a copy.
 		return Tokens{}, s.reused(ctx, p, now)
 	}
-	if err != nil && !dynamo.ConditionFailed(err) {
-		return Tokens{}, errs.Wrap(err, "rotate refresh token")
+	if err != nil {
+		return Tokens{}, err
 	}
 	access, ttl, err := s.Tokens.Issue(auth.Principal{TenantID: p.tenantID, TenantCode: sess.TenantCode, MemberID: p.memberID, Role: member.Role, SessionID: p.sessionID})
 	if err != nil {
@@ -582,75 +515,16 @@ func (s *Service) Refresh(ctx context.Context, in RefreshInput) (Tokens, error) 
 	return Tokens{AccessToken: access, RefreshToken: next, TokenType: "Bearer", ExpiresIn: int(ttl.Seconds()), MustSetPassword: mustSet}, nil
 }
 
-// sessionWritten reports whether a session holds the refresh-token hash h:
-// whether a write that failed (a condition failing on the SDK's retry of a
-// request that had in fact succeeded) is there all the same. The hash is
-// unguessable, so only the write that chose it can have stored it.
-func (s *Service) sessionWritten(ctx context.Context, tenantID, sessionID, h string) bool {
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.Table), Key: auth.SessionKey(tenantID, sessionID),
-		ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String("refreshHash"),
-	})
-	return err == nil && stringAttr(out.Item, "refreshHash") == h
-}
-
 func (s *Service) reused(ctx context.Context, p refreshParts, now time.Time) error {
 	slog.WarnContext(ctx, "refresh token reused; session revoked", "tenant", p.tenantID, "member", p.memberID, "session", p.sessionID)
-	if err := s.revoke(ctx, p.tenantID, p.sessionID, now); err != nil {
+	if err := s.Store.revoke(ctx, p.tenantID, p.sessionID, now); err != nil {
 		return err
 	}
 	return errs.E(errs.Unauthenticated, "refresh_token_reused", "this refresh token was used before; the session is revoked, log in again")
 }
 
-// revoke ends a session; ending an ended one is fine.
-func (s *Service) revoke(ctx context.Context, tenantID, sessionID string, now time.Time) error {
-	_, err := s.DB.UpdateItem(ctx, s.revokeInput(tenantID, sessionID, now))
-	if err != nil && !dynamo.ConditionFailed(err) {
-		return errs.Wrap(err, "revoke session")
-	}
-	return nil
-}
-
-func (s *Service) revokeInput(tenantID, sessionID string, now time.Time) *dynamodb.UpdateItemInput {
-	at, _ := attributevalue.Marshal(now.UTC())
-	return &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.Table),
-		Key:                       auth.SessionKey(tenantID, sessionID),
-		UpdateExpression:          aws.String("SET revokedAt = :at"),
-		ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(revokedAt)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":at": at},
-	}
-}
-
 // Logout revokes the caller's session: its access token stops working at
 // the next request and its refresh token at once.
 func (s *Service) Logout(ctx context.Context, p auth.Principal) error {
-	return s.revoke(ctx, p.TenantID, p.SessionID, s.Now())
-}
-
-// batchGot is a BatchGetItem answer, found by key.
-type batchGot map[string][]map[string]types.AttributeValue
-
-func (g batchGot) find(k map[string]types.AttributeValue) map[string]types.AttributeValue {
-	pk, sk := stringAttr(k, "pk"), stringAttr(k, "sk")
-	for _, items := range g {
-		for _, it := range items {
-			if stringAttr(it, "pk") == pk && stringAttr(it, "sk") == sk {
-				return it
-			}
-		}
-	}
-	return nil
-}
-
-// batchGet reads a few items of the identity and directory tables in one
-// round trip (retrying what DynamoDB leaves unprocessed). Keys are
-// distinct across tables, since their sort keys differ in kind.
-func (s *Service) batchGet(ctx context.Context, keys map[string][]map[string]types.AttributeValue) (batchGot, error) {
-	req := map[string]types.KeysAndAttributes{}
-	for table, ks := range keys {
-		req[table] = types.KeysAndAttributes{Keys: ks, ConsistentRead: aws.Bool(true)}
-	}
-	got, err := dynamo.BatchGet(ctx, s.DB, req)
-	return batchGot(got), err
+	return s.Store.revoke(ctx, p.TenantID, p.SessionID, s.Now())
 }

@@ -101,17 +101,12 @@ func (s *DynamoStore) Get(ctx context.Context, code string) (Tenant, error) {
 			}
 			t = Tenant{ID: rec.ID, Code: rec.Code, Name: rec.Name, CreatedAt: rec.CreatedAt}
 		case sk.Value == billing.SubscriptionSK:
-			var rec struct {
-				ExpiresAt     *time.Time `dynamodbav:"expiresAt"`
-				Plan          string     `dynamodbav:"plan"`
-				GraceDays     int        `dynamodbav:"graceDays"`
-				RetentionDays int        `dynamodbav:"retentionDays"`
+			rec, err := billing.DecodeRecord(item)
+			if err != nil {
+				return Tenant{}, err
 			}
-			if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
-				return Tenant{}, errs.Wrap(err, "decode subscription")
-			}
-			if rec.ExpiresAt != nil {
-				sub = &billing.Subscription{Plan: rec.Plan, ExpiresAt: *rec.ExpiresAt, GraceDays: rec.GraceDays, RetentionDays: rec.RetentionDays}
+			if got, ok := rec.Subscription(); ok {
+				sub = &got
 			}
 		}
 	}

@@ -51,6 +51,7 @@ func SMSCodes(ctx context.Context, env *cloud.Env) (*identity.Codes, error) {
 func VerifyCode(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	c := config.NewReader(env.Config)
 	tenantsTable := c.Required("TENANTS_TABLE")
+	identityTable := c.Required("IDENTITY_TABLE")
 	directoryTable := c.Required("DIRECTORY_TABLE")
 	senderID := c.String("SMS_SENDER_ID", "")
 	mobileCap := c.Int("SMS_DAILY_LIMIT_PER_MOBILE", identity.DefaultMobileDailyCap)
@@ -67,7 +68,7 @@ func VerifyCode(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 		return nil, err
 	}
 	codes.Tenants = &tenant.DynamoStore{DB: env.DynamoDB, Table: tenantsTable}
-	codes.Directory = &directory.Codec{Table: directoryTable, Index: index}
+	codes.Store = &identity.DynamoStore{DB: env.DynamoDB, Table: identityTable, Directory: &directory.Codec{Table: directoryTable, Index: index}}
 	codes.SMS = &sms.SNS{Client: env.SNS, SenderID: senderID}
 	codes.MobileDailyCap, codes.IPDailyCap = mobileCap, ipCap
 
@@ -128,10 +129,9 @@ func loginService(ctx context.Context, env *cloud.Env) (*identity.Service, *auth
 		return nil, nil, err
 	}
 	svc := &identity.Service{
-		Audit:      auditLog,
+		Store:      &identity.DynamoStore{DB: env.DynamoDB, Table: identityTable, Directory: codec, Audit: auditLog},
 		DB:         env.DynamoDB,
 		Table:      identityTable,
-		Directory:  codec,
 		Tenants:    &tenant.DynamoStore{DB: env.DynamoDB, Table: tenantsTable},
 		Codes:      codes,
 		Tokens:     members.Tokens,
