@@ -183,6 +183,41 @@ func (r *Reminders) close(ctx context.Context, k map[string]types.AttributeValue
 	return errs.Wrap(err, "close reminder")
 }
 
+// maxCloseReminders bounds the reminders a read closes in its
+// transaction; any beyond are cancelled by the sweep's check of the read
+// cursor instead.
+const maxCloseReminders = 50
+
+// dueReminders are the pending reminders (sequences) a read up to seq
+// closes.
+func dueReminders(pending []int64, seq int64) []int64 {
+	var out []int64
+	for _, n := range pending {
+		if n <= seq && len(out) < maxCloseReminders {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// closeReminders are the updates that take reminders of a conversation
+// out of the due index because their recipient read the message: the
+// sweep never reads them. A reminder the sweep closed already keeps its
+// doneAt.
+func (s *Service) closeReminders(pk string, seqs []int64, now time.Time) []types.TransactWriteItem {
+	tx := make([]types.TransactWriteItem, len(seqs))
+	for i, n := range seqs {
+		tx[i] = types.TransactWriteItem{Update: &types.Update{
+			TableName:                 aws.String(s.Table),
+			Key:                       key(pk, reminderSK(n)),
+			UpdateExpression:          aws.String("SET doneAt = if_not_exists(doneAt, :at) REMOVE gsi2pk, gsi2sk, leaseUntil, people"),
+			ConditionExpression:       aws.String("attribute_exists(pk)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":at": av(now)},
+		}}
+	}
+	return tx
+}
+
 func (r *Reminders) lease() time.Duration {
 	if r.Lease > 0 {
 		return r.Lease

@@ -63,15 +63,21 @@ func TestRocketReminders(t *testing.T) {
 	if err != nil || res.Due != 0 || len(f.sms.sent) != 0 {
 		t.Fatalf("early sweep: %+v %v %v", res, err, f.sms.sent)
 	}
+	// c's read closed c's reminder in the same write: it left the due index.
+	cRem := f.reminderItem(t, "t1", r.Messages[1].ConversationID, r.Messages[1].Seq)
+	if cRem["gsi2pk"] != nil || cRem["doneAt"] == nil || cRem["people"] != nil {
+		t.Fatalf("c's reminder after c read: %v", cRem)
+	}
 	f.counter.Reset()
 	res, err = f.rem.Sweep(bg, f.now.Add(6*time.Minute))
-	if err != nil || res.Due != 2 || res.Sent != 1 {
+	if err != nil || res.Due != 1 || res.Sent != 1 {
 		t.Fatalf("sweep: %+v %v", res, err)
 	}
-	// A 1:1 reminder's due row carries what its SMS needs, and c's read
-	// fails its claim: the sweep read the two due rows and nothing else.
-	if n := f.counter.Items(); n != 2 {
-		t.Fatalf("the sweep read %d items for 2 due reminders", n)
+	// A 1:1 reminder's due row carries what its SMS needs, and the
+	// cancelled one is not in the index: the sweep read b's due row and
+	// nothing else.
+	if n := f.counter.Items(); n != 1 {
+		t.Fatalf("the sweep read %d items for 1 due reminder", n)
 	}
 	got := f.sms.to(bMobile)
 	if len(got) != 1 || !strings.Contains(got[0], "张三") || strings.Contains(got[0], long) || !strings.Contains(got[0], long[:30]) {
@@ -203,4 +209,15 @@ func TestDirectReminderConcurrentRetryAndLegacy(t *testing.T) {
 	if got := f.sms.to(bMobile); len(got) != 2 || !strings.Contains(got[1], "张三") {
 		t.Fatalf("b's SMS: %q", got)
 	}
+}
+
+func (f *fixture) reminderItem(tb testing.TB, tenantID, convID string, seq int64) map[string]types.AttributeValue {
+	tb.Helper()
+	out, err := f.db.GetItem(bg, &dynamodb.GetItemInput{
+		TableName: aws.String(f.chatTable), Key: key(convPK(tenantID, convID), reminderSK(seq)), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil || out.Item == nil {
+		tb.Fatalf("reminder %s %d: %v", convID, seq, err)
+	}
+	return out.Item
 }

@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"time"
@@ -168,29 +169,15 @@ func (s *Service) appendMessage(ctx context.Context, p auth.Principal, d draft) 
 			if tx, err = s.directItems(*head, now); err != nil {
 				return Message{}, nil, err
 			}
-			// The sender has read what it sent.
+			// The sender has read what it sent; both are listed at it.
 			tx[1].Put.Item["readSeq"] = num(seq)
 			tx[1].Put.Item["readAt"] = av(now)
-		} else {
-			tx = []types.TransactWriteItem{
-				{Update: &types.Update{
-					TableName:           aws.String(s.Table),
-					Key:                 key(pk, headSK),
-					UpdateExpression:    aws.String("SET seq = :n, lastMessage = :lm, lastAt = :at"),
-					ConditionExpression: aws.String("seq = :prev"),
-					ExpressionAttributeValues: map[string]types.AttributeValue{
-						":n": num(seq), ":prev": num(head.Seq), ":lm": av(last), ":at": av(now),
-					},
-				}},
-				{Update: &types.Update{
-					TableName:        aws.String(s.Table),
-					Key:              key(pk, entrySK(p.MemberID)),
-					UpdateExpression: aws.String("SET readSeq = :n, readAt = :at REMOVE hiddenSeq"),
-					// Still a member: a sender removed meanwhile must not post.
-					ConditionExpression:       aws.String("attribute_exists(pk)"),
-					ExpressionAttributeValues: map[string]types.AttributeValue{":n": num(seq), ":at": av(now)},
-				}},
+			tx[1].Put.Item["lastSeq"], tx[2].Put.Item["lastSeq"] = num(seq), num(seq)
+			if d.urgent {
+				tx[2].Put.Item["reminders"] = &types.AttributeValueMemberNS{Value: []string{fmt.Sprint(seq)}}
 			}
+		} else {
+			tx = s.sendUpdates(p, *head, *entry, seq, last, d.urgent)
 		}
 		msgPut, err := put(s.Table, rec, "attribute_not_exists(pk)")
 		if err != nil {
@@ -231,6 +218,64 @@ func (s *Service) appendMessage(ctx context.Context, p auth.Principal, d draft) 
 		return Message{}, nil, errs.Wrap(err, "send message")
 	}
 	return Message{}, nil, errs.E(errs.Unavailable, "conversation_busy", "the conversation is too busy right now; try again")
+}
+
+// sendUpdates are the updates of a send to an existing conversation: the
+// head (conditional on the sequence read), the sender's entry (read up to
+// the message, listed at it, its own pending reminders closed), and, when
+// the conversation is a 1:1 or a small group, the other members' list
+// places (and an urgent 1:1 message's pending reminder on the recipient's
+// entry). A large group's other entries are left to the stream (Fanout).
+func (s *Service) sendUpdates(p auth.Principal, head headRecord, entry entryRecord, seq int64, last LastMessage, urgent bool) []types.TransactWriteItem {
+	pk := convPK(p.TenantID, head.ID)
+	headUpd := &types.Update{
+		TableName:           aws.String(s.Table),
+		Key:                 key(pk, headSK),
+		UpdateExpression:    aws.String("SET seq = :n, lastMessage = :lm, lastAt = :at"),
+		ConditionExpression: aws.String("seq = :prev"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":n": num(seq), ":prev": num(head.Seq), ":lm": av(last), ":at": av(last.CreatedAt),
+		},
+	}
+	others := head.fanoutTargets(p.MemberID)
+	if head.Kind == Group && len(others) > 0 {
+		// The members read are the members written: a change of them meanwhile retries.
+		headUpd.ConditionExpression = aws.String("seq = :prev AND memberCount = :mc")
+		headUpd.ExpressionAttributeValues[":mc"] = num(int64(head.MemberCount))
+	}
+	closing := dueReminders(entry.Reminders, seq)
+	mine := listedValues(p.TenantID, p.MemberID, head.ID, seq, last.CreatedAt)
+	mine[":at"] = av(last.CreatedAt)
+	upd := "SET readSeq = :n, readAt = :at, " + listed + " REMOVE hiddenSeq"
+	if len(closing) > 0 {
+		upd += " DELETE reminders :closed"
+		mine[":closed"] = seqSet(closing)
+	}
+	tx := []types.TransactWriteItem{
+		{Update: headUpd},
+		{Update: &types.Update{
+			TableName:        aws.String(s.Table),
+			Key:              key(pk, entrySK(p.MemberID)),
+			UpdateExpression: aws.String(upd),
+			// Still a member: a sender removed meanwhile must not post.
+			ConditionExpression:       aws.String("attribute_exists(pk)"),
+			ExpressionAttributeValues: mine,
+		}},
+	}
+	for _, m := range others {
+		vals := listedValues(p.TenantID, m, head.ID, seq, last.CreatedAt)
+		upd := "SET " + listed
+		if urgent && head.Kind == Direct {
+			upd += " ADD reminders :r"
+			vals[":r"] = seqSet([]int64{seq})
+		}
+		tx = append(tx, types.TransactWriteItem{Update: &types.Update{
+			TableName: aws.String(s.Table), Key: key(pk, entrySK(m)),
+			UpdateExpression: aws.String(upd), ConditionExpression: aws.String("attribute_exists(pk)"),
+			ExpressionAttributeValues: vals,
+		}})
+	}
+	return append(tx, s.closeReminders(pk, closing, last.CreatedAt)...)
 }
 
 // reminder is the put of an urgent message's reminder. In a 1:1 it names
