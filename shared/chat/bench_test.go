@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"workbench/shared/auth"
 	"workbench/shared/dynamo"
 	"workbench/shared/ids"
 )
@@ -158,7 +159,9 @@ func benchList(b *testing.B, n, groups int) (calls, items float64) {
 
 // BenchmarkReminderSweep sweeps a table of 5,000 messages in 50 1:1
 // conversations, with 100 reminders of which 20 are due, written as a
-// rocket message writes them. It reports items read per due reminder.
+// rocket message writes them, and 10 more due at the same time but
+// cancelled by their recipients' reads. It reports items read per due
+// reminder: the cancelled ones are never read.
 func BenchmarkReminderSweep(b *testing.B) {
 	f := newFixture(b)
 	sender, _ := f.member(b, "t1", "张三")
@@ -207,6 +210,22 @@ func BenchmarkReminderSweep(b *testing.B) {
 		}
 	}
 	f.writeAll(b, records)
+	// Ten more urgent 1:1 messages falling due at the same time, read by
+	// their recipients in time: the read closed their reminders, so the
+	// sweep never reads them.
+	for _, id := range f.seedMembers(b, "t1", 10) {
+		peer := auth.Principal{TenantID: "t1", MemberID: id, Role: "member"}
+		c, _, err := f.svc.Create(bg, sender, CreateInput{MemberIDs: []string{id}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := f.svc.Send(bg, sender, c.ID, SendInput{Text: "read in time", Urgent: true}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := f.svc.MarkRead(bg, peer, c.ID, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
 	at := f.now.Add(6 * time.Minute)
 	var calls, items int
 	b.ResetTimer()

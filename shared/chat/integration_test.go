@@ -623,3 +623,45 @@ func TestSearchGroupsByName(t *testing.T) {
 		}
 	}
 }
+
+// A group larger than chat.FanoutMembers: its send writes only the
+// sender's entry, and ChatFanoutFunction, reading the table's stream,
+// moves the other members' entries in their lists.
+func TestLargeGroupMovesInListsThroughTheStream(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	t1 := w.s.NewTenant(t)
+	a, b := admin(t1), w.member(t, t1, "李四")
+	memberIDs := []string{b.ID}
+	for i := 0; i < chat.FanoutMembers; i++ {
+		memberIDs = append(memberIDs, w.member(t, t1, fmt.Sprintf("工人%d", i)).ID)
+	}
+	w.s.Streams(t) // from here on
+	group := w.mustCall(t, 201, "POST", "/v1/conversations", a, map[string]any{"memberIds": memberIDs, "name": "总装车间"})
+	w.clock.Advance(time.Second)
+	direct := w.mustCall(t, 201, "POST", "/v1/conversations", a, map[string]any{"memberIds": []string{memberIDs[1]}})
+	w.clock.Advance(time.Second)
+	w.mustCall(t, 201, "POST", "/v1/conversations/"+group["id"].(string)+"/messages", b, map[string]any{"text": "三点开会"})
+
+	order := func() []any {
+		var ids []any
+		for _, c := range items(w.mustCall(t, 200, "GET", "/v1/conversations", a, nil)) {
+			ids = append(ids, c["id"])
+		}
+		return ids
+	}
+	if got := order(); len(got) != 2 || got[0] != direct["id"] {
+		t.Fatalf("before the stream's fan-out: %v", got)
+	}
+	w.s.Drain(t)
+	got := order()
+	if len(got) != 2 || got[0] != group["id"] {
+		t.Fatalf("after the stream's fan-out: %v", got)
+	}
+	if c := conversationIn(t, w, a, group["id"].(string)); c["unread"] != float64(1) {
+		t.Fatalf("group as listed: %v", c)
+	}
+	if f := w.s.Streams(t).Failures(); len(f) != 0 {
+		t.Fatalf("stream failures: %+v", f)
+	}
+}

@@ -221,3 +221,67 @@ func (f *fixture) reminderItem(tb testing.TB, tenantID, convID string, seq int64
 	}
 	return out.Item
 }
+
+func TestReadingClosesReminders(t *testing.T) {
+	f := newFixture(t)
+	a, _ := f.member(t, "t1", "张三")
+	b, bMobile := f.member(t, "t1", "李四")
+	conv := f.direct(t, a, b).ID
+	m1 := must[Message](t)(f.svc.Send(bg, a, conv, SendInput{Text: "first", Urgent: true}))
+	m2 := must[Message](t)(f.svc.Send(bg, a, conv, SendInput{Text: "second", Urgent: true}))
+	pending := func(seq int64) bool { return f.reminderItem(t, "t1", conv, seq)["gsi2pk"] != nil }
+	if !pending(m1.Seq) || !pending(m2.Seq) {
+		t.Fatal("urgent messages without pending reminders")
+	}
+	// Reading the first closes its reminder, in the read's own write.
+	f.counter.Reset()
+	must[Conversation](t)(f.svc.MarkRead(bg, b, conv, m1.ID))
+	if calls := f.counter.Calls(); calls != 2 {
+		t.Fatalf("mark read took %d round trips", calls)
+	}
+	if pending(m1.Seq) || !pending(m2.Seq) {
+		t.Fatal("reading the first message must close its reminder only")
+	}
+	// Writing back moves b's read cursor past the second: closed too.
+	f.send(t, b, conv, "on my way")
+	if pending(m2.Seq) {
+		t.Fatal("b's reply did not close the reminder")
+	}
+	_, entry, err := f.svc.load(bg, b, conv)
+	if err != nil || len(entry.Reminders) != 0 {
+		t.Fatalf("b's entry still lists reminders %v (%v)", entry.Reminders, err)
+	}
+	f.counter.Reset()
+	res, err := f.rem.Sweep(bg, f.now.Add(10*time.Minute))
+	if err != nil || res.Due != 0 || f.counter.Items() != 0 || len(f.sms.to(bMobile)) != 0 {
+		t.Fatalf("sweep: %+v %v, %d items read", res, err, f.counter.Items())
+	}
+}
+
+func TestDueReminders(t *testing.T) {
+	many := make([]int64, maxCloseReminders+5)
+	for i := range many {
+		many[i] = int64(i + 1)
+	}
+	for _, tc := range []struct {
+		pending []int64
+		seq     int64
+		want    int
+	}{
+		{nil, 5, 0},
+		{[]int64{3, 5, 8}, 5, 2},
+		{[]int64{3, 5, 8}, 2, 0},
+		{[]int64{3, 5, 8}, 9, 3},
+		{many, 1000, maxCloseReminders},
+	} {
+		got := dueReminders(tc.pending, tc.seq)
+		if len(got) != tc.want {
+			t.Errorf("dueReminders(%v, %d) = %v, want %d of them", tc.pending, tc.seq, got, tc.want)
+		}
+		for _, n := range got {
+			if n > tc.seq {
+				t.Errorf("closes %d, after the read %d", n, tc.seq)
+			}
+		}
+	}
+}
