@@ -256,3 +256,28 @@ func BenchmarkReminderSweep(b *testing.B) {
 		b.Fatalf("the sweep read %d items for 20 due reminders: more than 1.5 a reminder", items/b.N)
 	}
 }
+
+// BenchmarkFanoutGroup500 moves the entries of a 500-member group to a new
+// message, as ChatFanoutFunction does for each large group in a stream
+// batch: the write a large group's send does not do.
+func BenchmarkFanoutGroup500(b *testing.B) {
+	f := newFixture(b)
+	conv := ids.New(f.now)
+	var records []any
+	for i := 0; i < MaxGroupMembers; i++ {
+		records = append(records, newEntry("t1", conv, fmt.Sprintf("m%03d", i), 0, f.now, f.now))
+	}
+	f.writeAll(b, records)
+	fan := &Fanout{DB: f.db, Table: f.chatTable}
+	f.counter.Reset()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		res, err := fan.Apply(bg, []Moved{{TenantID: "t1", ConversationID: conv, Seq: int64(i + 1), At: f.now.Add(time.Duration(i+1) * time.Second)}})
+		if err != nil || res.Entries != MaxGroupMembers {
+			b.Fatalf("fan-out: %+v %v", res, err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(f.counter.Calls())/float64(b.N), "ddbcalls/op")
+	b.ReportMetric(float64(f.counter.Items())/float64(b.N), "items/op")
+}
