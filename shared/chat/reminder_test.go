@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"workbench/shared/directory"
 	"workbench/shared/errs"
 )
 
@@ -283,5 +284,47 @@ func TestDueReminders(t *testing.T) {
 				t.Errorf("closes %d, after the read %d", n, tc.seq)
 			}
 		}
+	}
+}
+
+func TestOwedSMS(t *testing.T) {
+	rem := reminderRecord{SenderID: "s", Seq: 10, Sent: []string{"done"}}
+	for _, tc := range []struct {
+		name string
+		e    entryRecord
+		owed bool
+	}{
+		{"unread", entryRecord{MemberID: "m", ReadSeq: 9}, true},
+		{"read it", entryRecord{MemberID: "m", ReadSeq: 10}, false},
+		{"read past it", entryRecord{MemberID: "m", ReadSeq: 12}, false},
+		{"the sender", entryRecord{MemberID: "s"}, false},
+		{"joined after it", entryRecord{MemberID: "m", JoinedSeq: 10, ReadSeq: 10}, false},
+		{"joined just before", entryRecord{MemberID: "m", JoinedSeq: 9, ReadSeq: 9}, true},
+		{"reminded already", entryRecord{MemberID: "done"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := owedSMS(rem, []entryRecord{tc.e}); (len(got) == 1) != tc.owed {
+				t.Fatalf("owed %v, want owed %v", got, tc.owed)
+			}
+		})
+	}
+}
+
+func TestReminderAfter(t *testing.T) {
+	for _, tc := range []struct {
+		failed, attempts, want int
+	}{
+		{0, 1, reminderDone},
+		{0, MaxReminderAttempts, reminderDone},
+		{1, 1, reminderRetry},
+		{3, MaxReminderAttempts - 1, reminderRetry},
+		{1, MaxReminderAttempts, reminderGivenUp},
+	} {
+		if got := reminderAfter(tc.failed, tc.attempts); got != tc.want {
+			t.Errorf("reminderAfter(%d, %d) = %d, want %d", tc.failed, tc.attempts, got, tc.want)
+		}
+	}
+	if senderName(nil, "x") != "A colleague" || senderName(map[string]directory.Member{"x": {Name: "张三"}}, "x") != "张三" {
+		t.Error("senderName")
 	}
 }
