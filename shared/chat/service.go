@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"maps"
 	"sort"
 	"strings"
 	"time"
@@ -469,18 +470,28 @@ func (s *Service) moveRead(ctx context.Context, p auth.Principal, entry entryRec
 			":s": num(seq), ":at": av(now),
 		},
 	}
-	closing := dueReminders(entry.Reminders, seq)
-	if len(closing) == 0 {
+	readOnly := func() error {
 		_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName: upd.TableName, Key: upd.Key, UpdateExpression: upd.UpdateExpression,
 			ConditionExpression: upd.ConditionExpression, ExpressionAttributeValues: upd.ExpressionAttributeValues,
 		})
 		return err
 	}
-	upd.UpdateExpression = aws.String("SET readSeq = :s, readAt = :at DELETE reminders :closed")
-	upd.ExpressionAttributeValues[":closed"] = seqSet(closing)
-	tx := append([]types.TransactWriteItem{{Update: upd}}, s.closeReminders(pk, closing, now)...)
+	closing := dueReminders(entry.Reminders, seq)
+	if len(closing) == 0 {
+		return readOnly()
+	}
+	withClose := *upd
+	withClose.UpdateExpression = aws.String("SET readSeq = :s, readAt = :at DELETE reminders :closed")
+	withClose.ExpressionAttributeValues = maps.Clone(upd.ExpressionAttributeValues)
+	withClose.ExpressionAttributeValues[":closed"] = seqSet(closing)
+	tx := append([]types.TransactWriteItem{{Update: &withClose}}, s.closeReminders(pk, closing, now)...)
 	_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+	if dynamo.Conflicted(err) {
+		// A sweep is on one of the reminders right now: the read alone,
+		// and the sweep's check of the read cursor cancels the SMS.
+		return readOnly()
+	}
 	return err
 }
 
