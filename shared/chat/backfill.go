@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -19,9 +20,14 @@ type Scanner interface {
 
 // BackfillResult counts what a backfill did.
 type BackfillResult struct {
-	Scanned int // entries without a list place found
-	Listed  int // entries given one
+	Scanned int  `json:"scanned"` // entries without a list place found
+	Listed  int  `json:"listed"`  // entries given one
+	Done    bool `json:"done"`    // false: stopped near the deadline; run it again
 }
+
+// backfillReserve is the time a backfill keeps in hand before its
+// context's deadline, to finish the page it is on.
+const backfillReserve = 10 * time.Second
 
 // BackfillList gives every entry written before the list index its place
 // in it: its partition (pinned or not), the conversation's last activity
@@ -31,7 +37,8 @@ type BackfillResult struct {
 // again and stopped at any time, and never moves an entry a write placed
 // meanwhile (each update is conditional on the entry having no place).
 // Cost: one Scan of the table, one BatchGetItem per 100 entries, one
-// UpdateItem per entry.
+// UpdateItem per entry. Near ctx's deadline it stops between pages
+// (Done false); the next run goes on from what is still unplaced.
 func BackfillList(ctx context.Context, db Scanner, table string) (BackfillResult, error) {
 	var res BackfillResult
 	in := &dynamodb.ScanInput{
@@ -53,8 +60,15 @@ func BackfillList(ctx context.Context, db Scanner, table string) (BackfillResult
 		res.Scanned += len(entries)
 		n, err := backfillEntries(ctx, db, table, entries)
 		res.Listed += n
-		if err != nil || len(out.LastEvaluatedKey) == 0 {
+		if err != nil {
 			return res, err
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			res.Done = true
+			return res, nil
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < backfillReserve {
+			return res, nil
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}

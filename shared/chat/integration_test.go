@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"workbench/infra/stacktest"
 	"workbench/shared/chat"
@@ -663,5 +664,40 @@ func TestLargeGroupMovesInListsThroughTheStream(t *testing.T) {
 	}
 	if f := w.s.Streams(t).Failures(); len(f) != 0 {
 		t.Fatalf("stream failures: %+v", f)
+	}
+}
+
+// Entries written before the list index are placed by invoking
+// ChatFanoutFunction with {"backfill": true}, as a deploy does once.
+func TestListBackfillThroughTheFunction(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	t1 := w.s.NewTenant(t)
+	a, b := admin(t1), w.member(t, t1, "李四")
+	conv := w.mustCall(t, 201, "POST", "/v1/conversations", a, map[string]any{"memberIds": []string{b.ID}})["id"].(string)
+	// Make a's entry as it was stored before the index.
+	table := w.s.Tables["ChatTable"]
+	_, err := w.s.DynamoDB().UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
+		TableName: aws.String(table),
+		Key: map[string]types.AttributeValue{
+			"pk": &types.AttributeValueMemberS{Value: "CONV#" + t1.ID + "#" + conv}, "sk": &types.AttributeValueMemberS{Value: "MEMBER#" + a.ID},
+		},
+		UpdateExpression: aws.String("REMOVE gsi3pk, gsi3sk, listPk, lastSeq"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := items(w.mustCall(t, 200, "GET", "/v1/conversations", a, nil)); len(got) != 0 {
+		t.Fatalf("listed without a place: %v", got)
+	}
+	var res chat.BackfillResult
+	if err := json.Unmarshal(w.s.Invoke(t, "ChatFanoutFunction", map[string]any{"backfill": true}), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Scanned != 1 || res.Listed != 1 || !res.Done {
+		t.Fatalf("backfill: %+v", res)
+	}
+	if got := items(w.mustCall(t, 200, "GET", "/v1/conversations", a, nil)); len(got) != 1 || got[0]["id"] != conv {
+		t.Fatalf("after the backfill: %v", got)
 	}
 }

@@ -364,7 +364,7 @@ func TestBackfillList(t *testing.T) {
 		t.Fatalf("listed before the backfill: %v", idsOf(got))
 	}
 	res, err := BackfillList(bg, f.db, f.chatTable)
-	if err != nil || res.Scanned != 4 || res.Listed != 4 {
+	if err != nil || res.Scanned != 4 || res.Listed != 4 || !res.Done {
 		t.Fatalf("backfill: %+v %v", res, err)
 	}
 	got := f.listAll(t, me, 10)

@@ -108,7 +108,10 @@ func RocketReminder(ctx context.Context, env *cloud.Env) (lambda.Handler, error)
 }
 
 // ChatFanout consumes the chat table's stream and moves the list places of
-// large groups' members to their newest message.
+// large groups' members to their newest message. Invoked with
+// {"backfill": true} (once, after the list index is deployed) it places
+// the entries written before it instead, until its deadline nears; invoke
+// it again until the answer says done.
 func ChatFanout(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	c := config.NewReader(env.Config)
 	chatTable := c.Required("CHAT_TABLE")
@@ -116,12 +119,17 @@ func ChatFanout(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 		return nil, err
 	}
 	f := &chat.Fanout{DB: env.DynamoDB, Table: chatTable}
-	return lambda.NewHandler(func(ctx context.Context, ev events.DynamoDBEvent) (chat.FanoutResult, error) {
+	return lambda.NewHandler(func(ctx context.Context, ev fanoutEvent) (any, error) {
+		if ev.Backfill {
+			res, err := chat.BackfillList(ctx, env.DynamoDB, chatTable)
+			slog.InfoContext(ctx, "chat list backfill", "scanned", res.Scanned, "listed", res.Listed, "done", res.Done)
+			return res, err
+		}
 		var moved []chat.Moved
 		for _, r := range ev.Records {
 			m, ok, err := chat.DecodeMoved(scalars(r.Change.Keys), scalars(r.Change.OldImage), scalars(r.Change.NewImage))
 			if err != nil {
-				return chat.FanoutResult{}, fmt.Errorf("record %s: %w", r.EventID, err)
+				return nil, fmt.Errorf("record %s: %w", r.EventID, err)
 			}
 			if ok {
 				moved = append(moved, m)
@@ -131,6 +139,12 @@ func ChatFanout(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 		slog.InfoContext(ctx, "chat fanout", "records", len(ev.Records), "conversations", res.Conversations, "entries", res.Entries)
 		return res, err
 	}), nil
+}
+
+// fanoutEvent is a stream batch, or an operator's backfill request.
+type fanoutEvent struct {
+	Records  []events.DynamoDBEventRecord `json:"Records"`
+	Backfill bool                         `json:"backfill"`
 }
 
 // scalars converts the top-level strings, numbers, string sets and
