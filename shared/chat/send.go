@@ -31,8 +31,9 @@ const sendAttempts = 20
 // round trips whatever the conversation's size: one BatchGetItem (head,
 // the sender's entry, and the client-id claim, the replied message and the
 // tenant's settings when they matter) and one transaction (head, message,
-// sender's entry, and the claim and reminder when they matter). A retried
-// send with the same client message id returns the first message.
+// sender's entry, the other members' list places in a 1:1 or a group of
+// at most FanoutMembers, and the claim and reminder when they matter). A
+// retried send with the same client message id returns the first message.
 func (s *Service) Send(ctx context.Context, p auth.Principal, convID string, in SendInput) (Message, error) {
 	text, err := NormalizeText("text", in.Text)
 	if err != nil {
