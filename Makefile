@@ -26,6 +26,7 @@ FUNCTIONS := \
 	ChatSendFunction=chatsend \
 	ChatFunction=chat \
 	RocketReminderFunction=rocketreminder \
+	ChatFanoutFunction=chatfanout \
 	ApprovalsFunction=approvals \
 	AnnouncementsFunction=announcements \
 	CalendarFunction=calendar \
@@ -165,6 +166,7 @@ build-ExpiryScanFunction: ; $(call lambda,expiryscan)
 build-ChatSendFunction: ; $(call lambda,chatsend)
 build-ChatFunction: ; $(call lambda,chat)
 build-RocketReminderFunction: ; $(call lambda,rocketreminder)
+build-ChatFanoutFunction: ; $(call lambda,chatfanout)
 build-ApprovalsFunction: ; $(call lambda,approvals)
 build-AnnouncementsFunction: ; $(call lambda,announcements)
 build-CalendarFunction: ; $(call lambda,calendar)

@@ -5,9 +5,12 @@
 // A message is written once per conversation whatever its size: each
 // conversation has a head item holding the last sequence number and the
 // last message, and each member a small entry (pinned, hidden, read
-// cursor) that changes only when that member acts. Unread counts are the
-// head's sequence minus the member's read cursor. docs/messages.md has the
-// items, keys, indexes and capacity units.
+// cursor, place in the member's conversation list) that changes when that
+// member acts or a new message moves the conversation in the member's
+// list — in the send's transaction for 1:1s and small groups, from the
+// table's stream (Fanout) for large ones. Unread counts are the head's
+// sequence minus the member's read cursor. docs/messages.md has the items,
+// keys, indexes and capacity units.
 package chat
 
 import (

@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"workbench/infra/stacktest"
 	"workbench/shared/chat"
@@ -621,5 +622,82 @@ func TestSearchGroupsByName(t *testing.T) {
 		if code, field := errorOf(body); status != 400 || code != "invalid_query" || field != "q" {
 			t.Errorf("q=%q: %d %v", q, status, body)
 		}
+	}
+}
+
+// A group larger than chat.FanoutMembers: its send writes only the
+// sender's entry, and ChatFanoutFunction, reading the table's stream,
+// moves the other members' entries in their lists.
+func TestLargeGroupMovesInListsThroughTheStream(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	t1 := w.s.NewTenant(t)
+	a, b := admin(t1), w.member(t, t1, "李四")
+	memberIDs := []string{b.ID}
+	for i := 0; i < chat.FanoutMembers; i++ {
+		memberIDs = append(memberIDs, w.member(t, t1, fmt.Sprintf("工人%d", i)).ID)
+	}
+	w.s.Streams(t) // from here on
+	group := w.mustCall(t, 201, "POST", "/v1/conversations", a, map[string]any{"memberIds": memberIDs, "name": "总装车间"})
+	w.clock.Advance(time.Second)
+	direct := w.mustCall(t, 201, "POST", "/v1/conversations", a, map[string]any{"memberIds": []string{memberIDs[1]}})
+	w.clock.Advance(time.Second)
+	w.mustCall(t, 201, "POST", "/v1/conversations/"+group["id"].(string)+"/messages", b, map[string]any{"text": "三点开会"})
+
+	order := func() []any {
+		var ids []any
+		for _, c := range items(w.mustCall(t, 200, "GET", "/v1/conversations", a, nil)) {
+			ids = append(ids, c["id"])
+		}
+		return ids
+	}
+	if got := order(); len(got) != 2 || got[0] != direct["id"] {
+		t.Fatalf("before the stream's fan-out: %v", got)
+	}
+	w.s.Drain(t)
+	got := order()
+	if len(got) != 2 || got[0] != group["id"] {
+		t.Fatalf("after the stream's fan-out: %v", got)
+	}
+	if c := conversationIn(t, w, a, group["id"].(string)); c["unread"] != float64(1) {
+		t.Fatalf("group as listed: %v", c)
+	}
+	if f := w.s.Streams(t).Failures(); len(f) != 0 {
+		t.Fatalf("stream failures: %+v", f)
+	}
+}
+
+// Entries written before the list index are placed by invoking
+// ChatFanoutFunction with {"backfill": true}, as a deploy does once.
+func TestListBackfillThroughTheFunction(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	t1 := w.s.NewTenant(t)
+	a, b := admin(t1), w.member(t, t1, "李四")
+	conv := w.mustCall(t, 201, "POST", "/v1/conversations", a, map[string]any{"memberIds": []string{b.ID}})["id"].(string)
+	// Make a's entry as it was stored before the index.
+	table := w.s.Tables["ChatTable"]
+	_, err := w.s.DynamoDB().UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
+		TableName: aws.String(table),
+		Key: map[string]types.AttributeValue{
+			"pk": &types.AttributeValueMemberS{Value: "CONV#" + t1.ID + "#" + conv}, "sk": &types.AttributeValueMemberS{Value: "MEMBER#" + a.ID},
+		},
+		UpdateExpression: aws.String("REMOVE gsi3pk, gsi3sk, listPk, lastSeq"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := items(w.mustCall(t, 200, "GET", "/v1/conversations", a, nil)); len(got) != 0 {
+		t.Fatalf("listed without a place: %v", got)
+	}
+	var res chat.BackfillResult
+	if err := json.Unmarshal(w.s.Invoke(t, "ChatFanoutFunction", map[string]any{"backfill": true}), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Scanned != 1 || res.Listed != 1 || !res.Done {
+		t.Fatalf("backfill: %+v", res)
+	}
+	if got := items(w.mustCall(t, 200, "GET", "/v1/conversations", a, nil)); len(got) != 1 || got[0]["id"] != conv {
+		t.Fatalf("after the backfill: %v", got)
 	}
 }

@@ -142,22 +142,15 @@ func (r *Reminders) handleDirect(ctx context.Context, rem reminderRecord, now ti
 		}
 		people[m.ID] = m
 	}
+	owed := owedSMS(rem, []entryRecord{{MemberID: rem.Recipient}}) // its read was checked by the claim
 	m, ok := people[rem.Recipient]
-	if !ok || !m.Enabled || slices.Contains(rem.Sent, rem.Recipient) {
+	if len(owed) == 0 || !ok || !m.Enabled {
 		return r.close(ctx, k, "", now)
 	}
-	senderName := "A colleague"
-	if s, ok := people[rem.SenderID]; ok {
-		senderName = s.Name
-	}
-	if err := r.SMS.Send(ctx, m.Mobile, ReminderText(senderName, rem.Snippet)); err != nil {
+	if err := r.SMS.Send(ctx, m.Mobile, ReminderText(senderName(people, rem.SenderID), rem.Snippet)); err != nil {
 		res.Failed++
 		slog.WarnContext(ctx, "reminder SMS failed", "tenant", rem.TenantID, "member", rem.Recipient, "to", sms.Mask(m.Mobile), "error", err.Error())
-		if rem.Attempts < MaxReminderAttempts {
-			return r.release(ctx, k, fmt.Errorf("reminder SMS failed; the reminder stays pending"))
-		}
-		slog.ErrorContext(ctx, "reminder given up", "tenant", rem.TenantID, "conversation", rem.ConversationID, "seq", rem.Seq, "attempts", rem.Attempts, "unsent", 1)
-		return r.close(ctx, k, "", now)
+		return r.finish(ctx, k, rem, 1, now)
 	}
 	res.Sent++
 	slog.InfoContext(ctx, "reminder SMS sent", "tenant", rem.TenantID, "conversation", rem.ConversationID, "seq", rem.Seq, "member", rem.Recipient)
@@ -181,6 +174,41 @@ func (r *Reminders) close(ctx context.Context, k map[string]types.AttributeValue
 	}
 	_, err := r.DB.UpdateItem(ctx, in)
 	return errs.Wrap(err, "close reminder")
+}
+
+// maxCloseReminders bounds the reminders a read closes in its
+// transaction; any beyond are cancelled by the sweep's check of the read
+// cursor instead.
+const maxCloseReminders = 50
+
+// dueReminders are the pending reminders (sequences) a read up to seq
+// closes.
+func dueReminders(pending []int64, seq int64) []int64 {
+	var out []int64
+	for _, n := range pending {
+		if n <= seq && len(out) < maxCloseReminders {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// closeReminders are the updates that take reminders of a conversation
+// out of the due index because their recipient read the message: the
+// sweep never reads them. A reminder the sweep closed already keeps its
+// doneAt.
+func (s *Service) closeReminders(pk string, seqs []int64, now time.Time) []types.TransactWriteItem {
+	tx := make([]types.TransactWriteItem, len(seqs))
+	for i, n := range seqs {
+		tx[i] = types.TransactWriteItem{Update: &types.Update{
+			TableName:                 aws.String(s.Table),
+			Key:                       key(pk, reminderSK(n)),
+			UpdateExpression:          aws.String("SET doneAt = if_not_exists(doneAt, :at) REMOVE gsi2pk, gsi2sk, leaseUntil, people"),
+			ConditionExpression:       aws.String("attribute_exists(pk)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":at": av(now)},
+		}}
+	}
+	return tx
 }
 
 func (r *Reminders) lease() time.Duration {
@@ -210,89 +238,117 @@ func (r *Reminders) handle(ctx context.Context, rem reminderRecord, now time.Tim
 	if err := unmarshal(out.Attributes, &rem); err != nil {
 		return err
 	}
-	sent := map[string]bool{}
-	for _, m := range rem.Sent {
-		sent[m] = true
-	}
 
-	// Who is owed an SMS: members in the conversation since before the
-	// message, other than its sender, whose read cursor has not reached
-	// it, and who were not reminded yet.
-	q, err := r.DB.Query(ctx, &dynamodb.QueryInput{
-		TableName:              aws.String(r.Table),
-		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": str(rem.PK), ":p": str(entryPrefix),
-		},
-		ProjectionExpression: aws.String("memberId, readSeq, joinedSeq"),
-		ConsistentRead:       aws.Bool(true),
-	})
+	entries, err := readEntries(ctx, r.DB, r.Table, rem.TenantID, rem.ConversationID, "memberId, readSeq, joinedSeq")
 	if err != nil {
 		return r.release(ctx, k, errs.Wrap(err, "read read cursors"))
 	}
-	var owed []string
-	for _, it := range q.Items {
-		var e entryRecord
-		if err := unmarshal(it, &e); err != nil {
-			return r.release(ctx, k, err)
+	failed := 0
+	if owed := owedSMS(rem, entries); len(owed) > 0 {
+		if failed, err = r.remind(ctx, k, rem, owed, res); err != nil {
+			return err
 		}
-		if e.MemberID != rem.SenderID && e.JoinedSeq < rem.Seq && e.ReadSeq < rem.Seq && !sent[e.MemberID] {
+	}
+	return r.finish(ctx, k, rem, failed, now)
+}
+
+// remind sends the SMS of a claimed group reminder to the members owed
+// one, recording each as reminded right after its SMS. It returns the
+// number of SMS that failed; an error has released the reminder when it
+// could.
+func (r *Reminders) remind(ctx context.Context, k map[string]types.AttributeValue, rem reminderRecord, owed []string, res *SweepResult) (int, error) {
+	keys := []map[string]types.AttributeValue{r.Directory.Key(rem.TenantID, rem.SenderID)}
+	for _, m := range owed {
+		keys = append(keys, r.Directory.Key(rem.TenantID, m))
+	}
+	items, err := batchGet(ctx, r.DB, r.Directory.Table, keys, false, "", nil)
+	if err != nil {
+		return 0, r.release(ctx, k, err)
+	}
+	people := map[string]directory.Member{}
+	for _, it := range items {
+		m, err := r.Directory.Member(it)
+		if err != nil {
+			return 0, r.release(ctx, k, errs.Wrap(err, "open member"))
+		}
+		people[m.ID] = m
+	}
+	text := ReminderText(senderName(people, rem.SenderID), rem.Snippet)
+	failed := 0
+	for _, id := range owed {
+		m, ok := people[id]
+		if !ok || !m.Enabled {
+			continue // removed or disabled since: nobody to remind
+		}
+		if err := r.SMS.Send(ctx, m.Mobile, text); err != nil {
+			failed++
+			res.Failed++
+			slog.WarnContext(ctx, "reminder SMS failed", "tenant", rem.TenantID, "member", id, "to", sms.Mask(m.Mobile), "error", err.Error())
+			continue
+		}
+		res.Sent++
+		// Recorded at once, so that no later attempt sends it again.
+		_, err := r.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(r.Table),
+			Key:                       k,
+			UpdateExpression:          aws.String("ADD sent :m"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":m": &types.AttributeValueMemberSS{Value: []string{id}}},
+		})
+		if err != nil {
+			return failed, errs.Wrap(err, "record reminder sent")
+		}
+		slog.InfoContext(ctx, "reminder SMS sent", "tenant", rem.TenantID, "conversation", rem.ConversationID, "seq", rem.Seq, "member", id)
+	}
+	return failed, nil
+}
+
+// owedSMS are the members owed a reminder SMS, of the conversation's
+// entries: other than the message's sender, in the conversation since
+// before the message, whose read cursor has not reached it, and not
+// reminded yet.
+func owedSMS(rem reminderRecord, entries []entryRecord) []string {
+	var owed []string
+	for _, e := range entries {
+		if e.MemberID != rem.SenderID && e.JoinedSeq < rem.Seq && e.ReadSeq < rem.Seq && !slices.Contains(rem.Sent, e.MemberID) {
 			owed = append(owed, e.MemberID)
 		}
 	}
+	return owed
+}
 
-	failed := 0
-	if len(owed) > 0 {
-		keys := []map[string]types.AttributeValue{r.Directory.Key(rem.TenantID, rem.SenderID)}
-		for _, m := range owed {
-			keys = append(keys, r.Directory.Key(rem.TenantID, m))
-		}
-		items, err := batchGet(ctx, r.DB, r.Directory.Table, keys, false, "", nil)
-		if err != nil {
-			return r.release(ctx, k, err)
-		}
-		people := map[string]directory.Member{}
-		for _, it := range items {
-			m, err := r.Directory.Member(it)
-			if err != nil {
-				return r.release(ctx, k, errs.Wrap(err, "open member"))
-			}
-			people[m.ID] = m
-		}
-		senderName := "A colleague"
-		if m, ok := people[rem.SenderID]; ok {
-			senderName = m.Name
-		}
-		text := ReminderText(senderName, rem.Snippet)
-		for _, id := range owed {
-			m, ok := people[id]
-			if !ok || !m.Enabled {
-				continue // removed or disabled since: nobody to remind
-			}
-			if err := r.SMS.Send(ctx, m.Mobile, text); err != nil {
-				failed++
-				res.Failed++
-				slog.WarnContext(ctx, "reminder SMS failed", "tenant", rem.TenantID, "member", id, "to", sms.Mask(m.Mobile), "error", err.Error())
-				continue
-			}
-			res.Sent++
-			// Recorded at once, so that no later attempt sends it again.
-			_, err := r.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-				TableName:                 aws.String(r.Table),
-				Key:                       k,
-				UpdateExpression:          aws.String("ADD sent :m"),
-				ExpressionAttributeValues: map[string]types.AttributeValue{":m": &types.AttributeValueMemberSS{Value: []string{id}}},
-			})
-			if err != nil {
-				return errs.Wrap(err, "record reminder sent")
-			}
-			slog.InfoContext(ctx, "reminder SMS sent", "tenant", rem.TenantID, "conversation", rem.ConversationID, "seq", rem.Seq, "member", id)
-		}
+// senderName is how a reminder names its sender: by name, or as a
+// colleague when the directory no longer has them.
+func senderName(people map[string]directory.Member, id string) string {
+	if m, ok := people[id]; ok {
+		return m.Name
 	}
-	if failed > 0 && rem.Attempts < MaxReminderAttempts {
+	return "A colleague"
+}
+
+// Once a claimed reminder's SMS went out (failed of them failing), it is
+// released for the next sweep to retry, given up, or done.
+const (
+	reminderDone = iota
+	reminderRetry
+	reminderGivenUp
+)
+
+func reminderAfter(failed, attempts int) int {
+	switch {
+	case failed == 0:
+		return reminderDone
+	case attempts < MaxReminderAttempts:
+		return reminderRetry
+	}
+	return reminderGivenUp
+}
+
+// finish releases or closes a claimed reminder after its SMS.
+func (r *Reminders) finish(ctx context.Context, k map[string]types.AttributeValue, rem reminderRecord, failed int, now time.Time) error {
+	switch reminderAfter(failed, rem.Attempts) {
+	case reminderRetry:
 		return r.release(ctx, k, fmt.Errorf("%d reminder SMS failed; the reminder stays pending", failed))
-	}
-	if failed > 0 {
+	case reminderGivenUp:
 		slog.ErrorContext(ctx, "reminder given up", "tenant", rem.TenantID, "conversation", rem.ConversationID, "seq", rem.Seq, "attempts", rem.Attempts, "unsent", failed)
 	}
 	// Done: out of the due index for good.

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"workbench/shared/directory"
 	"workbench/shared/errs"
 )
 
@@ -63,15 +64,21 @@ func TestRocketReminders(t *testing.T) {
 	if err != nil || res.Due != 0 || len(f.sms.sent) != 0 {
 		t.Fatalf("early sweep: %+v %v %v", res, err, f.sms.sent)
 	}
+	// c's read closed c's reminder in the same write: it left the due index.
+	cRem := f.reminderItem(t, "t1", r.Messages[1].ConversationID, r.Messages[1].Seq)
+	if cRem["gsi2pk"] != nil || cRem["doneAt"] == nil || cRem["people"] != nil {
+		t.Fatalf("c's reminder after c read: %v", cRem)
+	}
 	f.counter.Reset()
 	res, err = f.rem.Sweep(bg, f.now.Add(6*time.Minute))
-	if err != nil || res.Due != 2 || res.Sent != 1 {
+	if err != nil || res.Due != 1 || res.Sent != 1 {
 		t.Fatalf("sweep: %+v %v", res, err)
 	}
-	// A 1:1 reminder's due row carries what its SMS needs, and c's read
-	// fails its claim: the sweep read the two due rows and nothing else.
-	if n := f.counter.Items(); n != 2 {
-		t.Fatalf("the sweep read %d items for 2 due reminders", n)
+	// A 1:1 reminder's due row carries what its SMS needs, and the
+	// cancelled one is not in the index: the sweep read b's due row and
+	// nothing else.
+	if n := f.counter.Items(); n != 1 {
+		t.Fatalf("the sweep read %d items for 1 due reminder", n)
 	}
 	got := f.sms.to(bMobile)
 	if len(got) != 1 || !strings.Contains(got[0], "张三") || strings.Contains(got[0], long) || !strings.Contains(got[0], long[:30]) {
@@ -202,5 +209,122 @@ func TestDirectReminderConcurrentRetryAndLegacy(t *testing.T) {
 	}
 	if got := f.sms.to(bMobile); len(got) != 2 || !strings.Contains(got[1], "张三") {
 		t.Fatalf("b's SMS: %q", got)
+	}
+}
+
+func (f *fixture) reminderItem(tb testing.TB, tenantID, convID string, seq int64) map[string]types.AttributeValue {
+	tb.Helper()
+	out, err := f.db.GetItem(bg, &dynamodb.GetItemInput{
+		TableName: aws.String(f.chatTable), Key: key(convPK(tenantID, convID), reminderSK(seq)), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil || out.Item == nil {
+		tb.Fatalf("reminder %s %d: %v", convID, seq, err)
+	}
+	return out.Item
+}
+
+func TestReadingClosesReminders(t *testing.T) {
+	f := newFixture(t)
+	a, _ := f.member(t, "t1", "张三")
+	b, bMobile := f.member(t, "t1", "李四")
+	conv := f.direct(t, a, b).ID
+	m1 := must[Message](t)(f.svc.Send(bg, a, conv, SendInput{Text: "first", Urgent: true}))
+	m2 := must[Message](t)(f.svc.Send(bg, a, conv, SendInput{Text: "second", Urgent: true}))
+	pending := func(seq int64) bool { return f.reminderItem(t, "t1", conv, seq)["gsi2pk"] != nil }
+	if !pending(m1.Seq) || !pending(m2.Seq) {
+		t.Fatal("urgent messages without pending reminders")
+	}
+	// Reading the first closes its reminder, in the read's own write.
+	f.counter.Reset()
+	must[Conversation](t)(f.svc.MarkRead(bg, b, conv, m1.ID))
+	if calls := f.counter.Calls(); calls != 2 {
+		t.Fatalf("mark read took %d round trips", calls)
+	}
+	if pending(m1.Seq) || !pending(m2.Seq) {
+		t.Fatal("reading the first message must close its reminder only")
+	}
+	// Writing back moves b's read cursor past the second: closed too.
+	f.send(t, b, conv, "on my way")
+	if pending(m2.Seq) {
+		t.Fatal("b's reply did not close the reminder")
+	}
+	_, entry, err := f.svc.load(bg, b, conv)
+	if err != nil || len(entry.Reminders) != 0 {
+		t.Fatalf("b's entry still lists reminders %v (%v)", entry.Reminders, err)
+	}
+	f.counter.Reset()
+	res, err := f.rem.Sweep(bg, f.now.Add(10*time.Minute))
+	if err != nil || res.Due != 0 || f.counter.Items() != 0 || len(f.sms.to(bMobile)) != 0 {
+		t.Fatalf("sweep: %+v %v, %d items read", res, err, f.counter.Items())
+	}
+}
+
+func TestDueReminders(t *testing.T) {
+	many := make([]int64, maxCloseReminders+5)
+	for i := range many {
+		many[i] = int64(i + 1)
+	}
+	for _, tc := range []struct {
+		pending []int64
+		seq     int64
+		want    int
+	}{
+		{nil, 5, 0},
+		{[]int64{3, 5, 8}, 5, 2},
+		{[]int64{3, 5, 8}, 2, 0},
+		{[]int64{3, 5, 8}, 9, 3},
+		{many, 1000, maxCloseReminders},
+	} {
+		got := dueReminders(tc.pending, tc.seq)
+		if len(got) != tc.want {
+			t.Errorf("dueReminders(%v, %d) = %v, want %d of them", tc.pending, tc.seq, got, tc.want)
+		}
+		for _, n := range got {
+			if n > tc.seq {
+				t.Errorf("closes %d, after the read %d", n, tc.seq)
+			}
+		}
+	}
+}
+
+func TestOwedSMS(t *testing.T) {
+	rem := reminderRecord{SenderID: "s", Seq: 10, Sent: []string{"done"}}
+	for _, tc := range []struct {
+		name string
+		e    entryRecord
+		owed bool
+	}{
+		{"unread", entryRecord{MemberID: "m", ReadSeq: 9}, true},
+		{"read it", entryRecord{MemberID: "m", ReadSeq: 10}, false},
+		{"read past it", entryRecord{MemberID: "m", ReadSeq: 12}, false},
+		{"the sender", entryRecord{MemberID: "s"}, false},
+		{"joined after it", entryRecord{MemberID: "m", JoinedSeq: 10, ReadSeq: 10}, false},
+		{"joined just before", entryRecord{MemberID: "m", JoinedSeq: 9, ReadSeq: 9}, true},
+		{"reminded already", entryRecord{MemberID: "done"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := owedSMS(rem, []entryRecord{tc.e}); (len(got) == 1) != tc.owed {
+				t.Fatalf("owed %v, want owed %v", got, tc.owed)
+			}
+		})
+	}
+}
+
+func TestReminderAfter(t *testing.T) {
+	for _, tc := range []struct {
+		failed, attempts, want int
+	}{
+		{0, 1, reminderDone},
+		{0, MaxReminderAttempts, reminderDone},
+		{1, 1, reminderRetry},
+		{3, MaxReminderAttempts - 1, reminderRetry},
+		{1, MaxReminderAttempts, reminderGivenUp},
+	} {
+		if got := reminderAfter(tc.failed, tc.attempts); got != tc.want {
+			t.Errorf("reminderAfter(%d, %d) = %d, want %d", tc.failed, tc.attempts, got, tc.want)
+		}
+	}
+	if senderName(nil, "x") != "A colleague" || senderName(map[string]directory.Member{"x": {Name: "张三"}}, "x") != "张三" {
+		t.Error("senderName")
 	}
 }

@@ -31,8 +31,9 @@ const sendAttempts = 20
 // round trips whatever the conversation's size: one BatchGetItem (head,
 // the sender's entry, and the client-id claim, the replied message and the
 // tenant's settings when they matter) and one transaction (head, message,
-// sender's entry, and the claim and reminder when they matter). A retried
-// send with the same client message id returns the first message.
+// sender's entry, the other members' list places in a 1:1 or a group of
+// at most FanoutMembers, and the claim and reminder when they matter). A
+// retried send with the same client message id returns the first message.
 func (s *Service) Send(ctx context.Context, p auth.Principal, convID string, in SendInput) (Message, error) {
 	text, err := NormalizeText("text", in.Text)
 	if err != nil {
@@ -83,154 +84,292 @@ type draft struct {
 // peers whose frequent-contact standing it changes (the other member of a
 // 1:1).
 func (s *Service) appendMessage(ctx context.Context, p auth.Principal, d draft) (Message, []string, error) {
-	pk := convPK(p.TenantID, d.convID)
 	for attempt := 0; attempt < sendAttempts; attempt++ {
 		if attempt > 0 {
 			// Jittered, so that the losers of one race do not meet again.
 			time.Sleep(time.Duration(rand.IntN(5*attempt)+1) * time.Millisecond)
 		}
-		keys := []map[string]types.AttributeValue{key(pk, headSK), key(pk, entrySK(p.MemberID))}
-		if d.clientID != "" {
-			keys = append(keys, key(pk, clientSK(p.MemberID, d.clientID)))
-		}
-		if d.replySeq > 0 {
-			keys = append(keys, key(pk, messageSK(d.replySeq)))
-		}
-		if d.urgent {
-			keys = append(keys, settingsKey(p.TenantID))
-		}
-		items, err := batchGet(ctx, s.DB, s.Table, keys, true, "", nil)
+		items, err := batchGet(ctx, s.DB, s.Table, sendKeys(p, d), true, "", nil)
 		if err != nil {
 			return Message{}, nil, err
 		}
-		var head *headRecord
-		var entry *entryRecord
-		var claim *clientRecord
-		var reply *messageRecord
-		var settingsItem map[string]types.AttributeValue
-		for _, it := range items {
-			sk := skOf(it)
-			switch {
-			case sk == headSK:
-				head = new(headRecord)
-				err = unmarshal(it, head)
-			case sk == entrySK(p.MemberID):
-				entry = new(entryRecord)
-				err = unmarshal(it, entry)
-			case d.clientID != "" && sk == clientSK(p.MemberID, d.clientID):
-				claim = new(clientRecord)
-				err = unmarshal(it, claim)
-			case d.replySeq > 0 && sk == messageSK(d.replySeq):
-				reply = new(messageRecord)
-				err = unmarshal(it, reply)
-			case pkOf(it) != pk:
-				settingsItem = it
-			}
-			if err != nil {
-				return Message{}, nil, err
-			}
+		st, err := decodeSendState(items, p, d)
+		if err != nil {
+			return Message{}, nil, err
 		}
-		creating := false
-		switch {
-		case head == nil && d.peer != "":
-			creating = true
-			h := directHead(p.TenantID, d.convID, p.MemberID, d.peer, s.now())
-			head = &h
-		case head == nil || entry == nil:
+		switch planSend(st, d) {
+		case planNotFound:
 			return Message{}, nil, errConversationNotFound
-		}
-		if claim != nil {
-			m, err := s.message(ctx, p.TenantID, d.convID, claim.Seq)
-			return m, nil, err
-		}
-		if d.replySeq > 0 && reply == nil {
+		case planReplyMissing:
 			return Message{}, nil, errs.Invalidf("replyTo", "reply_not_found", "replyTo is not a message of this conversation")
+		case planRetried:
+			m, err := s.message(ctx, p.TenantID, d.convID, st.claim.Seq)
+			return m, nil, err
+		case planCreate:
+			h := directHead(p.TenantID, d.convID, p.MemberID, d.peer, s.now())
+			st.head = &h
 		}
-		settings, err := settingsOf(settingsItem)
+		w, err := s.sendWrite(ctx, p, &d, st)
 		if err != nil {
 			return Message{}, nil, err
 		}
-		now := s.now()
-		seq := head.Seq + 1
-		rec := messageRecord{
-			PK: pk, SK: messageSK(seq), Type: "message", ID: MessageID(d.convID, seq),
-			ConversationID: d.convID, TenantID: p.TenantID, Seq: seq, SenderID: p.MemberID,
-			Text: d.text, Urgent: d.urgent, ClientMessageID: d.clientID, CreatedAt: now,
-		}
-		if reply != nil {
-			rec.ReplyTo = &Quote{ID: reply.ID, SenderID: reply.SenderID, Snippet: Snippet(reply.Text)}
-		}
-		last := LastMessage{ID: rec.ID, SenderID: p.MemberID, Text: snippet(d.text, LastMessageRunes), Urgent: d.urgent, CreatedAt: now}
-
-		var tx []types.TransactWriteItem
-		if creating {
-			head.Seq, head.LastMessage, head.LastAt = seq, &last, now
-			if tx, err = s.directItems(*head, now); err != nil {
-				return Message{}, nil, err
-			}
-			// The sender has read what it sent.
-			tx[1].Put.Item["readSeq"] = num(seq)
-			tx[1].Put.Item["readAt"] = av(now)
-		} else {
-			tx = []types.TransactWriteItem{
-				{Update: &types.Update{
-					TableName:           aws.String(s.Table),
-					Key:                 key(pk, headSK),
-					UpdateExpression:    aws.String("SET seq = :n, lastMessage = :lm, lastAt = :at"),
-					ConditionExpression: aws.String("seq = :prev"),
-					ExpressionAttributeValues: map[string]types.AttributeValue{
-						":n": num(seq), ":prev": num(head.Seq), ":lm": av(last), ":at": av(now),
-					},
-				}},
-				{Update: &types.Update{
-					TableName:        aws.String(s.Table),
-					Key:              key(pk, entrySK(p.MemberID)),
-					UpdateExpression: aws.String("SET readSeq = :n, readAt = :at REMOVE hiddenSeq"),
-					// Still a member: a sender removed meanwhile must not post.
-					ConditionExpression:       aws.String("attribute_exists(pk)"),
-					ExpressionAttributeValues: map[string]types.AttributeValue{":n": num(seq), ":at": av(now)},
-				}},
-			}
-		}
-		msgPut, err := put(s.Table, rec, "attribute_not_exists(pk)")
-		if err != nil {
-			return Message{}, nil, err
-		}
-		tx = append(tx, msgPut)
-		claimAt := -1
-		if d.clientID != "" {
-			c, err := put(s.Table, clientRecord{PK: pk, SK: clientSK(p.MemberID, d.clientID), Type: "client", Seq: seq}, "attribute_not_exists(pk)")
-			if err != nil {
-				return Message{}, nil, err
-			}
-			claimAt = len(tx)
-			tx = append(tx, c)
-		}
-		if d.urgent {
-			r, err := s.reminder(ctx, p, &d, *head, seq, now.Add(time.Duration(settings.RocketReminderMinutes)*time.Minute), now)
-			if err != nil {
-				return Message{}, nil, err
-			}
-			tx = append(tx, r)
-		}
-		_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
-		switch {
-		case err == nil:
+		_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: w.tx})
+		switch sendOutcome(err, st.entry != nil, w.claimAt) {
+		case outcomeSent:
 			var peers []string
-			if head.Kind == Direct {
-				peers = []string{head.peerOf(p.MemberID)}
+			if st.head.Kind == Direct {
+				peers = []string{st.head.peerOf(p.MemberID)}
 			}
-			return rec.message(), peers, nil
-		case !creating && dynamo.FailedCondition(err, 1):
+			return w.rec.message(), peers, nil
+		case outcomeNotMember:
 			return Message{}, nil, errConversationNotFound
-		case claimAt >= 0 && dynamo.FailedCondition(err, claimAt):
-			continue // a concurrent send with this client id won: the next round returns its message
-		case dynamo.ConditionFailed(err) || dynamo.Conflicted(err):
-			continue // another send took the number
+		case outcomeRetry:
+			continue
 		}
 		return Message{}, nil, errs.Wrap(err, "send message")
 	}
 	return Message{}, nil, errs.E(errs.Unavailable, "conversation_busy", "the conversation is too busy right now; try again")
+}
+
+// sendKeys are the items a send reads: the head and the sender's entry,
+// and the client-id claim, the replied message and the tenant's settings
+// when they matter.
+func sendKeys(p auth.Principal, d draft) []map[string]types.AttributeValue {
+	pk := convPK(p.TenantID, d.convID)
+	keys := []map[string]types.AttributeValue{key(pk, headSK), key(pk, entrySK(p.MemberID))}
+	if d.clientID != "" {
+		keys = append(keys, key(pk, clientSK(p.MemberID, d.clientID)))
+	}
+	if d.replySeq > 0 {
+		keys = append(keys, key(pk, messageSK(d.replySeq)))
+	}
+	if d.urgent {
+		keys = append(keys, settingsKey(p.TenantID))
+	}
+	return keys
+}
+
+// sendState is what a send read; nil for what is not there.
+type sendState struct {
+	head     *headRecord
+	entry    *entryRecord
+	claim    *clientRecord
+	reply    *messageRecord
+	settings map[string]types.AttributeValue
+}
+
+func decodeSendState(items []map[string]types.AttributeValue, p auth.Principal, d draft) (sendState, error) {
+	var st sendState
+	pk := convPK(p.TenantID, d.convID)
+	for _, it := range items {
+		var err error
+		switch sk := skOf(it); {
+		case pkOf(it) != pk:
+			st.settings = it
+		case sk == headSK:
+			st.head = new(headRecord)
+			err = unmarshal(it, st.head)
+		case sk == entrySK(p.MemberID):
+			st.entry = new(entryRecord)
+			err = unmarshal(it, st.entry)
+		case d.clientID != "" && sk == clientSK(p.MemberID, d.clientID):
+			st.claim = new(clientRecord)
+			err = unmarshal(it, st.claim)
+		case d.replySeq > 0 && sk == messageSK(d.replySeq):
+			st.reply = new(messageRecord)
+			err = unmarshal(it, st.reply)
+		}
+		if err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// What a send does with what it read.
+const (
+	planAppend       = iota // append to the conversation
+	planCreate              // a rocket's 1:1 that does not exist yet: create it with the message
+	planNotFound            // no such conversation, or the sender is not in it
+	planRetried             // the client id was used: answer with its message
+	planReplyMissing        // the replied message is not in the conversation
+)
+
+func planSend(st sendState, d draft) int {
+	switch {
+	case st.head == nil && d.peer != "":
+		return planCreate
+	case st.head == nil || st.entry == nil:
+		return planNotFound
+	case st.claim != nil:
+		return planRetried
+	case d.replySeq > 0 && st.reply == nil:
+		return planReplyMissing
+	}
+	return planAppend
+}
+
+// sendWrite is a send's transaction: tx, the message it writes, and the
+// index of the client-id claim in tx (-1 for none).
+type sendWrite struct {
+	tx      []types.TransactWriteItem
+	rec     messageRecord
+	claimAt int
+}
+
+// sendWrite builds the transaction of the next message after st.head: the
+// new 1:1 (creating, st.entry nil) or the updates of an existing
+// conversation, the message, and the claim and reminder when they apply.
+func (s *Service) sendWrite(ctx context.Context, p auth.Principal, d *draft, st sendState) (sendWrite, error) {
+	settings, err := settingsOf(st.settings)
+	if err != nil {
+		return sendWrite{}, err
+	}
+	now := s.now()
+	seq := st.head.Seq + 1
+	rec, last := newMessage(p, *d, seq, st.reply, now)
+	w := sendWrite{rec: rec, claimAt: -1}
+	if st.entry == nil {
+		st.head.Seq, st.head.LastMessage, st.head.LastAt = seq, &last, now
+		if w.tx, err = s.createWithMessage(*st.head, d.urgent, now); err != nil {
+			return w, err
+		}
+	} else {
+		w.tx = s.sendUpdates(p, *st.head, *st.entry, seq, last, d.urgent)
+	}
+	msgPut, err := put(s.Table, rec, "attribute_not_exists(pk)")
+	if err != nil {
+		return w, err
+	}
+	w.tx = append(w.tx, msgPut)
+	if d.clientID != "" {
+		c, err := put(s.Table, clientRecord{PK: rec.PK, SK: clientSK(p.MemberID, d.clientID), Type: "client", Seq: seq}, "attribute_not_exists(pk)")
+		if err != nil {
+			return w, err
+		}
+		w.claimAt = len(w.tx)
+		w.tx = append(w.tx, c)
+	}
+	if d.urgent {
+		r, err := s.reminder(ctx, p, d, *st.head, seq, now.Add(time.Duration(settings.RocketReminderMinutes)*time.Minute), now)
+		if err != nil {
+			return w, err
+		}
+		w.tx = append(w.tx, r)
+	}
+	return w, nil
+}
+
+// newMessage is the message record of a send and what the list shows of it.
+func newMessage(p auth.Principal, d draft, seq int64, reply *messageRecord, now time.Time) (messageRecord, LastMessage) {
+	rec := messageRecord{
+		PK: convPK(p.TenantID, d.convID), SK: messageSK(seq), Type: "message", ID: MessageID(d.convID, seq),
+		ConversationID: d.convID, TenantID: p.TenantID, Seq: seq, SenderID: p.MemberID,
+		Text: d.text, Urgent: d.urgent, ClientMessageID: d.clientID, CreatedAt: now,
+	}
+	if reply != nil {
+		rec.ReplyTo = &Quote{ID: reply.ID, SenderID: reply.SenderID, Snippet: Snippet(reply.Text)}
+	}
+	return rec, LastMessage{ID: rec.ID, SenderID: p.MemberID, Text: snippet(d.text, LastMessageRunes), Urgent: d.urgent, CreatedAt: now}
+}
+
+// createWithMessage are the items of a new 1:1 whose head holds its first
+// message: the sender (head.Members[0]) has read it, both are listed at
+// it, and an urgent one's reminder is pending on the recipient's entry.
+func (s *Service) createWithMessage(head headRecord, urgent bool, now time.Time) ([]types.TransactWriteItem, error) {
+	tx, err := s.directItems(head, now)
+	if err != nil {
+		return nil, err
+	}
+	sender, recipient := tx[1].Put.Item, tx[2].Put.Item
+	sender["readSeq"], sender["readAt"] = num(head.Seq), av(now)
+	sender["lastSeq"], recipient["lastSeq"] = num(head.Seq), num(head.Seq)
+	if urgent {
+		recipient["reminders"] = seqSet([]int64{head.Seq})
+	}
+	return tx, nil
+}
+
+// What became of a send's transaction.
+const (
+	outcomeFailed    = iota // an error to report
+	outcomeSent             // committed
+	outcomeNotMember        // the sender's entry is gone: removed meanwhile
+	outcomeRetry            // another send took the number or the client id: read again
+)
+
+// sendOutcome classifies a send's transaction error; appending says the
+// sender's entry is the transaction's second item (not a creation).
+func sendOutcome(err error, appending bool, claimAt int) int {
+	switch {
+	case err == nil:
+		return outcomeSent
+	case appending && dynamo.FailedCondition(err, 1):
+		return outcomeNotMember
+	case claimAt >= 0 && dynamo.FailedCondition(err, claimAt):
+		return outcomeRetry // a concurrent send with this client id won: the next round returns its message
+	case dynamo.ConditionFailed(err) || dynamo.Conflicted(err):
+		return outcomeRetry // another send took the number
+	}
+	return outcomeFailed
+}
+
+// sendUpdates are the updates of a send to an existing conversation: the
+// head (conditional on the sequence read), the sender's entry (read up to
+// the message, listed at it, its own pending reminders closed), and, when
+// the conversation is a 1:1 or a small group, the other members' list
+// places (and an urgent 1:1 message's pending reminder on the recipient's
+// entry). A large group's other entries are left to the stream (Fanout).
+func (s *Service) sendUpdates(p auth.Principal, head headRecord, entry entryRecord, seq int64, last LastMessage, urgent bool) []types.TransactWriteItem {
+	pk := convPK(p.TenantID, head.ID)
+	headUpd := &types.Update{
+		TableName:           aws.String(s.Table),
+		Key:                 key(pk, headSK),
+		UpdateExpression:    aws.String("SET seq = :n, lastMessage = :lm, lastAt = :at"),
+		ConditionExpression: aws.String("seq = :prev"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":n": num(seq), ":prev": num(head.Seq), ":lm": av(last), ":at": av(last.CreatedAt),
+		},
+	}
+	others := head.fanoutTargets(p.MemberID)
+	if head.Kind == Group && len(others) > 0 {
+		// The members read are the members written: a change of them meanwhile retries.
+		headUpd.ConditionExpression = aws.String("seq = :prev AND memberCount = :mc")
+		headUpd.ExpressionAttributeValues[":mc"] = num(int64(head.MemberCount))
+	}
+	closing := dueReminders(entry.Reminders, seq)
+	mine := listedValues(p.TenantID, p.MemberID, head.ID, seq, last.CreatedAt)
+	mine[":at"] = av(last.CreatedAt)
+	upd := "SET readSeq = :n, readAt = :at, " + listed + " REMOVE hiddenSeq"
+	if len(closing) > 0 {
+		upd += " DELETE reminders :closed"
+		mine[":closed"] = seqSet(closing)
+	}
+	tx := []types.TransactWriteItem{
+		{Update: headUpd},
+		{Update: &types.Update{
+			TableName:        aws.String(s.Table),
+			Key:              key(pk, entrySK(p.MemberID)),
+			UpdateExpression: aws.String(upd),
+			// Still a member: a sender removed meanwhile must not post.
+			ConditionExpression:       aws.String("attribute_exists(pk)"),
+			ExpressionAttributeValues: mine,
+		}},
+	}
+	for _, m := range others {
+		vals := listedValues(p.TenantID, m, head.ID, seq, last.CreatedAt)
+		upd := "SET " + listed
+		if urgent && head.Kind == Direct {
+			upd += " ADD reminders :r"
+			vals[":r"] = seqSet([]int64{seq})
+		}
+		tx = append(tx, types.TransactWriteItem{Update: &types.Update{
+			TableName: aws.String(s.Table), Key: key(pk, entrySK(m)),
+			UpdateExpression: aws.String(upd), ConditionExpression: aws.String("attribute_exists(pk)"),
+			ExpressionAttributeValues: vals,
+		}})
+	}
+	return append(tx, s.closeReminders(pk, closing, last.CreatedAt)...)
 }
 
 // reminder is the put of an urgent message's reminder. In a 1:1 it names

@@ -2,12 +2,10 @@ package chat
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
+	"maps"
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -165,7 +163,7 @@ func (s *Service) directItems(head headRecord, now time.Time) ([]types.TransactW
 	}
 	tx := []types.TransactWriteItem{h}
 	for _, m := range head.Members {
-		e, err := put(s.Table, newEntry(head.TenantID, head.ID, m, 0, now), "attribute_not_exists(pk)")
+		e, err := put(s.Table, newEntry(head.TenantID, head.ID, m, 0, head.LastAt, now), "attribute_not_exists(pk)")
 		if err != nil {
 			return nil, err
 		}
@@ -194,12 +192,16 @@ func (s *Service) createDirect(ctx context.Context, p auth.Principal, peer strin
 		return Conversation{}, false, errs.Wrap(err, "create conversation")
 	}
 	if !created {
-		// It exists: asking for it again brings it back to my list.
+		// It exists: asking for it again brings it back to my list, where
+		// it was (or now, for an entry listed nowhere yet).
 		_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:           aws.String(s.Table),
 			Key:                 key(convPK(p.TenantID, convID), entrySK(p.MemberID)),
-			UpdateExpression:    aws.String("REMOVE hiddenSeq"),
+			UpdateExpression:    aws.String("SET listPk = if_not_exists(listPk, :list), gsi3pk = if_not_exists(listPk, :list), gsi3sk = if_not_exists(gsi3sk, :place) REMOVE hiddenSeq"),
 			ConditionExpression: aws.String("attribute_exists(pk)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":list": str(listPK(p.TenantID, p.MemberID)), ":place": str(listSK(now, convID)),
+			},
 		})
 		if err != nil && !dynamo.ConditionFailed(err) {
 			return Conversation{}, false, errs.Wrap(err, "show conversation")
@@ -217,7 +219,7 @@ func (s *Service) createGroup(ctx context.Context, p auth.Principal, name string
 	members := append([]string{p.MemberID}, others...)
 	var items []types.TransactWriteItem
 	for _, m := range members {
-		e, err := put(s.Table, newEntry(p.TenantID, convID, m, 0, now), "attribute_not_exists(pk)")
+		e, err := put(s.Table, newEntry(p.TenantID, convID, m, 0, now, now), "attribute_not_exists(pk)")
 		if err != nil {
 			return Conversation{}, false, err
 		}
@@ -225,7 +227,7 @@ func (s *Service) createGroup(ctx context.Context, p auth.Principal, name string
 	}
 	head, err := put(s.Table, headRecord{
 		PK: convPK(p.TenantID, convID), SK: headSK, Type: "conversation", ID: convID, TenantID: p.TenantID,
-		Kind: Group, Name: name, OwnerID: p.MemberID, MemberCount: len(members), LastAt: now, CreatedAt: now,
+		Kind: Group, Name: name, OwnerID: p.MemberID, MemberCount: len(members), Fanout: fanoutOf(members), LastAt: now, CreatedAt: now,
 	}, "attribute_not_exists(pk)")
 	if err != nil {
 		return Conversation{}, false, err
@@ -306,17 +308,26 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, convID string) (Con
 
 // roster reads the entries of every member of a conversation.
 func (s *Service) roster(ctx context.Context, tenantID, convID string) ([]entryRecord, error) {
+	return readEntries(ctx, s.DB, s.Table, tenantID, convID, "")
+}
+
+// readEntries reads a conversation's entries (strongly consistent), only
+// the attributes of projection when it is not empty.
+func readEntries(ctx context.Context, db DB, table, tenantID, convID, projection string) ([]entryRecord, error) {
 	var out []entryRecord
 	in := &dynamodb.QueryInput{
-		TableName:              aws.String(s.Table),
+		TableName:              aws.String(table),
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":pk": str(convPK(tenantID, convID)), ":p": str(entryPrefix),
 		},
 		ConsistentRead: aws.Bool(true),
 	}
+	if projection != "" {
+		in.ProjectionExpression = aws.String(projection)
+	}
 	for {
-		res, err := s.DB.Query(ctx, in)
+		res, err := db.Query(ctx, in)
 		if err != nil {
 			return nil, errs.Wrap(err, "read members")
 		}
@@ -332,133 +343,6 @@ func (s *Service) roster(ctx context.Context, tenantID, convID string) ([]entryR
 		}
 		in.ExclusiveStartKey = res.LastEvaluatedKey
 	}
-}
-
-// listCursor is where a page of the conversation list ended, in list
-// order: pinned first, then newest activity, then id.
-type listCursor struct {
-	Pinned bool      `json:"p"`
-	At     time.Time `json:"t"`
-	ID     string    `json:"i"`
-}
-
-func before(a, b listCursor) bool {
-	if a.Pinned != b.Pinned {
-		return a.Pinned
-	}
-	if !a.At.Equal(b.At) {
-		return a.At.After(b.At)
-	}
-	return a.ID < b.ID
-}
-
-// List returns a page of the member's conversations, pinned first, then by
-// last activity. It reads the member's entries (one Query of gsi1) and the
-// heads of those conversations (one BatchGetItem per 100), sorts in memory
-// and cuts the page after the cursor: 3 round trips for a member in 200
-// conversations, on every page. Sending touches only the sender's entry, so
-// no per-member item knows the conversation's last activity; the heads do.
-func (s *Service) List(ctx context.Context, p auth.Principal, cursor string, limit int) ([]Conversation, string, error) {
-	return s.list(ctx, p, nil, cursor, limit)
-}
-
-// MaxQueryRunes bounds a search of conversations by name.
-const MaxQueryRunes = 30
-
-// SearchGroups lists the member's group conversations whose name holds q
-// (letters compared case-insensitively), in the order of List. It reads what
-// List reads: a member's conversations are few enough to filter in memory.
-func (s *Service) SearchGroups(ctx context.Context, p auth.Principal, q, cursor string, limit int) ([]Conversation, string, error) {
-	q = strings.ToLower(strings.TrimSpace(q))
-	if q == "" || utf8.RuneCountInString(q) > MaxQueryRunes {
-		return nil, "", errs.Invalidf("q", "invalid_query", "q must be 1 to %d characters", MaxQueryRunes)
-	}
-	match := func(c Conversation) bool {
-		return c.Kind == Group && strings.Contains(strings.ToLower(c.Name), q)
-	}
-	return s.list(ctx, p, match, cursor, limit)
-}
-
-func (s *Service) list(ctx context.Context, p auth.Principal, match func(Conversation) bool, cursor string, limit int) ([]Conversation, string, error) {
-	var after *listCursor
-	if cursor != "" {
-		var c listCursor
-		b, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err != nil || json.Unmarshal(b, &c) != nil || c.ID == "" {
-			return nil, "", errs.Invalidf("cursor", "invalid_cursor", "cursor is not one this API returned")
-		}
-		after = &c
-	}
-	var entries []entryRecord
-	in := &dynamodb.QueryInput{
-		TableName:                 aws.String(s.Table),
-		IndexName:                 aws.String("gsi1"),
-		KeyConditionExpression:    aws.String("gsi1pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(memberGSI(p.TenantID, p.MemberID))},
-	}
-	for {
-		res, err := s.DB.Query(ctx, in)
-		if err != nil {
-			return nil, "", errs.Wrap(err, "list entries")
-		}
-		for _, it := range res.Items {
-			var e entryRecord
-			if err := unmarshal(it, &e); err != nil {
-				return nil, "", err
-			}
-			entries = append(entries, e)
-		}
-		if len(res.LastEvaluatedKey) == 0 {
-			break
-		}
-		in.ExclusiveStartKey = res.LastEvaluatedKey
-	}
-	keys := make([]map[string]types.AttributeValue, len(entries))
-	for i, e := range entries {
-		keys[i] = key(convPK(p.TenantID, e.ConversationID), headSK)
-	}
-	items, err := batchGet(ctx, s.DB, s.Table, keys, false, "", nil)
-	if err != nil {
-		return nil, "", err
-	}
-	heads := make(map[string]headRecord, len(items))
-	for _, it := range items {
-		var h headRecord
-		if err := unmarshal(it, &h); err != nil {
-			return nil, "", err
-		}
-		heads[h.ID] = h
-	}
-	var all []Conversation
-	for _, e := range entries {
-		h, ok := heads[e.ConversationID]
-		if !ok {
-			continue // a group whose creation did not finish
-		}
-		if e.HiddenSeq != nil && h.Seq <= *e.HiddenSeq {
-			continue
-		}
-		if c := view(h, e); match == nil || match(c) {
-			all = append(all, c)
-		}
-	}
-	pos := func(c Conversation) listCursor { return listCursor{c.Pinned, c.LastActivityAt, c.ID} }
-	sort.Slice(all, func(i, j int) bool { return before(pos(all[i]), pos(all[j])) })
-	start := 0
-	if after != nil {
-		start = sort.Search(len(all), func(i int) bool { return before(*after, pos(all[i])) })
-	}
-	page := all[start:]
-	next := ""
-	if len(page) > limit {
-		page = page[:limit]
-		b, _ := json.Marshal(pos(page[len(page)-1]))
-		next = base64.RawURLEncoding.EncodeToString(b)
-	}
-	if page == nil {
-		page = []Conversation{}
-	}
-	return page, next, nil
 }
 
 // History returns messages of a conversation newest first, before the
@@ -560,15 +444,7 @@ func (s *Service) MarkRead(ctx context.Context, p auth.Principal, convID, messag
 		return view(head, entry), nil
 	}
 	now := s.now()
-	_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           aws.String(s.Table),
-		Key:                 key(convPK(p.TenantID, convID), entrySK(p.MemberID)),
-		UpdateExpression:    aws.String("SET readSeq = :s, readAt = :at"),
-		ConditionExpression: aws.String("attribute_exists(pk) AND readSeq < :s"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":s": num(seq), ":at": av(now),
-		},
-	})
+	err = s.moveRead(ctx, p, entry, seq, now)
 	switch {
 	case dynamo.ConditionFailed(err):
 		// Left, or a newer read won the race: either way nothing to move.
@@ -578,6 +454,45 @@ func (s *Service) MarkRead(ctx context.Context, p auth.Principal, convID, messag
 		entry.ReadSeq, entry.ReadAt = seq, &now
 	}
 	return view(head, entry), nil
+}
+
+// moveRead moves the member's read cursor to seq (never back) and, in the
+// same transaction, closes the pending reminders of the messages it
+// passes, which the entry lists: the sweep never reads them.
+func (s *Service) moveRead(ctx context.Context, p auth.Principal, entry entryRecord, seq int64, now time.Time) error {
+	pk := convPK(p.TenantID, entry.ConversationID)
+	upd := &types.Update{
+		TableName:           aws.String(s.Table),
+		Key:                 key(pk, entrySK(p.MemberID)),
+		UpdateExpression:    aws.String("SET readSeq = :s, readAt = :at"),
+		ConditionExpression: aws.String("attribute_exists(pk) AND readSeq < :s"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":s": num(seq), ":at": av(now),
+		},
+	}
+	readOnly := func() error {
+		_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: upd.TableName, Key: upd.Key, UpdateExpression: upd.UpdateExpression,
+			ConditionExpression: upd.ConditionExpression, ExpressionAttributeValues: upd.ExpressionAttributeValues,
+		})
+		return err
+	}
+	closing := dueReminders(entry.Reminders, seq)
+	if len(closing) == 0 {
+		return readOnly()
+	}
+	withClose := *upd
+	withClose.UpdateExpression = aws.String("SET readSeq = :s, readAt = :at DELETE reminders :closed")
+	withClose.ExpressionAttributeValues = maps.Clone(upd.ExpressionAttributeValues)
+	withClose.ExpressionAttributeValues[":closed"] = seqSet(closing)
+	tx := append([]types.TransactWriteItem{{Update: &withClose}}, s.closeReminders(pk, closing, now)...)
+	_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+	if dynamo.Conflicted(err) {
+		// A sweep is on one of the reminders right now: the read alone,
+		// and the sweep's check of the read cursor cancels the SMS.
+		return readOnly()
+	}
+	return err
 }
 
 // Reader is one member's read state of a message.
@@ -645,24 +560,39 @@ func (s *Service) Reads(ctx context.Context, p auth.Principal, messageID string)
 	return res, nil
 }
 
-// SetPinned pins or unpins a conversation for the member.
+// SetPinned pins or unpins a conversation for the member: its entry moves
+// between the member's two list partitions, keeping its place. A hidden
+// entry (out of the list) only records where it goes back to.
 func (s *Service) SetPinned(ctx context.Context, p auth.Principal, convID string, pinned bool) error {
 	if !validConversationID(convID) {
 		return errConversationNotFound
 	}
-	upd := "SET pinned = :f REMOVE pinnedAt"
-	vals := map[string]types.AttributeValue{":f": &types.AttributeValueMemberBOOL{Value: false}}
-	if pinned {
-		upd = "SET pinned = :t, pinnedAt = :at"
-		vals = map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}, ":at": av(s.now())}
+	upd := "SET pinned = :pinned, listPk = :pk"
+	vals := map[string]types.AttributeValue{
+		":pinned": &types.AttributeValueMemberBOOL{Value: pinned}, ":pk": str(listPK(p.TenantID, p.MemberID)),
 	}
+	if pinned {
+		upd += ", pinnedAt = :at"
+		vals[":pk"], vals[":at"] = str(pinPK(p.TenantID, p.MemberID)), av(s.now())
+	} else {
+		upd += " REMOVE pinnedAt"
+	}
+	k := key(convPK(p.TenantID, convID), entrySK(p.MemberID))
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.Table),
-		Key:                       key(convPK(p.TenantID, convID), entrySK(p.MemberID)),
-		UpdateExpression:          aws.String(upd),
-		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		TableName: aws.String(s.Table), Key: k,
+		UpdateExpression:          aws.String(strings.Replace(upd, "listPk = :pk", "listPk = :pk, gsi3pk = :pk", 1)),
+		ConditionExpression:       aws.String("attribute_exists(gsi3pk)"),
 		ExpressionAttributeValues: vals,
 	})
+	if dynamo.ConditionFailed(err) {
+		// Not in the list (hidden, or gone): the entry alone, if it exists.
+		_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: aws.String(s.Table), Key: k,
+			UpdateExpression:          aws.String(upd),
+			ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(gsi3pk)"),
+			ExpressionAttributeValues: vals,
+		})
+	}
 	if dynamo.ConditionFailed(err) {
 		return errConversationNotFound
 	}
@@ -678,13 +608,15 @@ func (s *Service) Hide(ctx context.Context, p auth.Principal, convID string) err
 			return err
 		}
 		_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:        aws.String(s.Table),
-			Key:              key(convPK(p.TenantID, convID), entrySK(p.MemberID)),
-			UpdateExpression: aws.String("SET hiddenSeq = :s, readSeq = :s, pinned = :f REMOVE pinnedAt"),
-			// A read of a message newer than the head we saw must not be undone.
-			ConditionExpression: aws.String("attribute_exists(pk) AND readSeq <= :s"),
+			TableName: aws.String(s.Table),
+			Key:       key(convPK(p.TenantID, convID), entrySK(p.MemberID)),
+			// Out of the list index (gsi3pk removed) until a new message.
+			UpdateExpression: aws.String("SET hiddenSeq = :s, readSeq = :s, pinned = :f, listPk = :list REMOVE pinnedAt, gsi3pk"),
+			// A read of a message newer than the head we saw must not be
+			// undone, nor a newer message's place in the list.
+			ConditionExpression: aws.String("attribute_exists(pk) AND readSeq <= :s AND (attribute_not_exists(lastSeq) OR lastSeq <= :s)"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":s": num(head.Seq), ":f": &types.AttributeValueMemberBOOL{Value: false},
+				":s": num(head.Seq), ":f": &types.AttributeValueMemberBOOL{Value: false}, ":list": str(listPK(p.TenantID, p.MemberID)),
 			},
 		})
 		if !dynamo.ConditionFailed(err) {
@@ -775,18 +707,11 @@ func (s *Service) AddMembers(ctx context.Context, p auth.Principal, convID strin
 		return Conversation{}, errs.Invalidf("memberIds", "too_many_members", "a group has at most %d members; it has %d", MaxGroupMembers, len(roster))
 	}
 	now := s.now()
-	tx := []types.TransactWriteItem{{Update: &types.Update{
-		TableName:           aws.String(s.Table),
-		Key:                 key(convPK(p.TenantID, convID), headSK),
-		UpdateExpression:    aws.String("SET memberCount = memberCount + :n"),
-		ConditionExpression: aws.String("ownerId = :o AND memberCount <= :room"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":n": num(int64(len(fresh))), ":o": str(p.MemberID), ":room": num(int64(MaxGroupMembers - len(fresh))),
-		},
-	}}}
+	head.MemberCount = len(roster) // as read, consistently: the update below holds it to that
+	tx := []types.TransactWriteItem{{Update: s.growHead(p, head, roster, fresh)}}
 	for _, id := range fresh {
 		// New members see the history but none of it as unread.
-		e, err := put(s.Table, newEntry(p.TenantID, convID, id, head.Seq, now), "attribute_not_exists(pk)")
+		e, err := put(s.Table, newEntry(p.TenantID, convID, id, head.Seq, head.LastAt, now), "attribute_not_exists(pk)")
 		if err != nil {
 			return Conversation{}, err
 		}
@@ -799,6 +724,32 @@ func (s *Service) AddMembers(ctx context.Context, p auth.Principal, convID strin
 		return Conversation{}, errs.Wrap(err, "add members")
 	}
 	return s.Get(ctx, p, convID)
+}
+
+// growHead is the head update of adding fresh to a group of roster: the
+// count, and the fan-out list while the group stays small enough for it.
+func (s *Service) growHead(p auth.Principal, head headRecord, roster []entryRecord, fresh []string) *types.Update {
+	u := &types.Update{
+		TableName:           aws.String(s.Table),
+		Key:                 key(convPK(p.TenantID, head.ID), headSK),
+		UpdateExpression:    aws.String("SET memberCount = memberCount + :n REMOVE fanout"),
+		ConditionExpression: aws.String("ownerId = :o AND memberCount <= :room"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":n": num(int64(len(fresh))), ":o": str(p.MemberID), ":room": num(int64(MaxGroupMembers - len(fresh))),
+		},
+	}
+	all := append([]string{}, fresh...)
+	for _, e := range roster {
+		all = append(all, e.MemberID)
+	}
+	if fan := fanoutOf(all); fan != nil {
+		u.UpdateExpression = aws.String("SET memberCount = memberCount + :n, fanout = :fan")
+		u.ConditionExpression = aws.String("ownerId = :o AND memberCount = :count")
+		delete(u.ExpressionAttributeValues, ":room")
+		u.ExpressionAttributeValues[":fan"] = &types.AttributeValueMemberSS{Value: fan}
+		u.ExpressionAttributeValues[":count"] = num(int64(head.MemberCount))
+	}
+	return u
 }
 
 // RemoveMember takes a member out of a group: the owner removes anyone,
@@ -835,6 +786,10 @@ func (s *Service) RemoveMember(ctx context.Context, p auth.Principal, convID, me
 	if newOwner != head.OwnerID {
 		upd += ", ownerId = :new"
 		vals[":new"] = str(newOwner)
+	}
+	if len(head.Fanout) > 0 {
+		upd += " DELETE fanout :gone"
+		vals[":gone"] = &types.AttributeValueMemberSS{Value: []string{memberID}}
 	}
 	tx := []types.TransactWriteItem{
 		{Delete: &types.Delete{

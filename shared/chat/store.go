@@ -63,15 +63,19 @@ func settingsKey(tenantID string) map[string]types.AttributeValue {
 // headRecord is a conversation's head: what it is, and its newest message.
 // Sending updates it (sequence and last message) and nothing else shared.
 type headRecord struct {
-	PK          string       `dynamodbav:"pk"`
-	SK          string       `dynamodbav:"sk"`
-	Type        string       `dynamodbav:"type"`
-	ID          string       `dynamodbav:"id"`
-	TenantID    string       `dynamodbav:"tenantId"`
-	Kind        string       `dynamodbav:"kind"`
-	Name        string       `dynamodbav:"name,omitempty"`
-	OwnerID     string       `dynamodbav:"ownerId,omitempty"`
-	Members     []string     `dynamodbav:"members,omitempty"` // a 1:1's two members
+	PK       string   `dynamodbav:"pk"`
+	SK       string   `dynamodbav:"sk"`
+	Type     string   `dynamodbav:"type"`
+	ID       string   `dynamodbav:"id"`
+	TenantID string   `dynamodbav:"tenantId"`
+	Kind     string   `dynamodbav:"kind"`
+	Name     string   `dynamodbav:"name,omitempty"`
+	OwnerID  string   `dynamodbav:"ownerId,omitempty"`
+	Members  []string `dynamodbav:"members,omitempty"` // a 1:1's two members
+	// Fanout names every member of a group of at most FanoutMembers: a
+	// send updates their entries' list positions in its own transaction.
+	// A group without it is fanned out from the stream (Fanout).
+	Fanout      []string     `dynamodbav:"fanout,stringset,omitempty"`
 	MemberCount int          `dynamodbav:"memberCount"`
 	Seq         int64        `dynamodbav:"seq"`
 	LastMessage *LastMessage `dynamodbav:"lastMessage,omitempty"`
@@ -88,14 +92,37 @@ func (h headRecord) peerOf(memberID string) string {
 	return ""
 }
 
+// fanoutTargets are the members other than sender whose entries a send
+// updates in its own transaction: a 1:1's peer, a small group's members.
+func (h headRecord) fanoutTargets(sender string) []string {
+	all := h.Fanout
+	if h.Kind == Direct {
+		all = h.Members
+	}
+	var out []string
+	for _, m := range all {
+		if m != sender {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // entryRecord is one member's entry in a conversation: membership, pin,
-// hide and read cursor. Only that member's own actions change it. gsi1
-// lists a member's entries.
+// hide, read cursor, and its place in the member's list (gsi3: the
+// partition ListPK, "LIST#…" or "PIN#…", while not hidden; the sort key the
+// conversation's last activity and id). The member's own actions change
+// it, and a new message moves its place (listing.go).
 type entryRecord struct {
 	PK             string     `dynamodbav:"pk"`
 	SK             string     `dynamodbav:"sk"`
 	GSI1PK         string     `dynamodbav:"gsi1pk"`
 	GSI1SK         string     `dynamodbav:"gsi1sk"`
+	GSI3PK         string     `dynamodbav:"gsi3pk,omitempty"`
+	GSI3SK         string     `dynamodbav:"gsi3sk,omitempty"`
+	ListPK         string     `dynamodbav:"listPk,omitempty"`
+	LastSeq        int64      `dynamodbav:"lastSeq"`                       // the newest message its list place reflects
+	Reminders      []int64    `dynamodbav:"reminders,numberset,omitempty"` // pending 1:1 reminders of messages to this member
 	Type           string     `dynamodbav:"type"`
 	ConversationID string     `dynamodbav:"conversationId"`
 	TenantID       string     `dynamodbav:"tenantId"`
@@ -109,10 +136,14 @@ type entryRecord struct {
 	JoinedAt       time.Time  `dynamodbav:"joinedAt"`
 }
 
-func newEntry(tenantID, convID, memberID string, joinedSeq int64, now time.Time) entryRecord {
+// newEntry is a member's entry of a conversation whose last activity was
+// at lastAt, listed at that place.
+func newEntry(tenantID, convID, memberID string, joinedSeq int64, lastAt, now time.Time) entryRecord {
+	list := listPK(tenantID, memberID)
 	return entryRecord{
 		PK: convPK(tenantID, convID), SK: entrySK(memberID),
 		GSI1PK: memberGSI(tenantID, memberID), GSI1SK: conversationG + convID,
+		GSI3PK: list, GSI3SK: listSK(lastAt, convID), ListPK: list, LastSeq: joinedSeq,
 		Type: "member", ConversationID: convID, TenantID: tenantID, MemberID: memberID,
 		ReadSeq: joinedSeq, JoinedSeq: joinedSeq, JoinedAt: now,
 	}
@@ -243,6 +274,14 @@ func av(v any) types.AttributeValue {
 }
 
 func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+
+func seqSet(seqs []int64) types.AttributeValue {
+	v := make([]string, len(seqs))
+	for i, n := range seqs {
+		v[i] = fmt.Sprint(n)
+	}
+	return &types.AttributeValueMemberNS{Value: v}
+}
 
 func num(n int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: fmt.Sprint(n)}

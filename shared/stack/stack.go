@@ -68,6 +68,7 @@ var Functions = map[string]Builder{
 	"ChatSendFunction":       chatfn.ChatSend,
 	"ChatFunction":           chatfn.Chat,
 	"RocketReminderFunction": chatfn.RocketReminder,
+	"ChatFanoutFunction":     chatfn.ChatFanout,
 	// workbench apps
 	"ApprovalsFunction":        approvalfn.Approvals,
 	"AnnouncementsFunction":    announcefn.Announcements,

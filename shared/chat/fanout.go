@@ -1,0 +1,162 @@
+package chat
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"workbench/shared/dynamo"
+	"workbench/shared/errs"
+)
+
+// Moved is a conversation whose newest message its members' list places
+// must reach: a large group's head as the table's stream reports it.
+type Moved struct {
+	TenantID       string
+	ConversationID string
+	Seq            int64
+	At             time.Time
+}
+
+// DecodeMoved reads a stream record of the chat table: ok when it is a
+// head whose sequence moved and whose send did not update its members'
+// entries itself (a group without a fan-out list: large, or made before
+// the list index).
+func DecodeMoved(keys, oldImage, newImage map[string]types.AttributeValue) (Moved, bool, error) {
+	rest, isConv := strings.CutPrefix(pkOf(keys), "CONV#")
+	if !isConv || skOf(keys) != headSK || newImage == nil {
+		return Moved{}, false, nil
+	}
+	var before, after headRecord
+	if err := unmarshal(newImage, &after); err != nil {
+		return Moved{}, false, err
+	}
+	if oldImage != nil {
+		if err := unmarshal(oldImage, &before); err != nil {
+			return Moved{}, false, err
+		}
+	}
+	if after.Kind != Group || len(after.Fanout) > 0 || after.Seq <= before.Seq {
+		return Moved{}, false, nil
+	}
+	tenantID, convID, _ := strings.Cut(rest, "#")
+	return Moved{TenantID: tenantID, ConversationID: convID, Seq: after.Seq, At: after.LastAt}, true, nil
+}
+
+// Fanout moves the list places of large groups' members to their newest
+// message, from the chat table's stream, so that a send to a group of 500
+// stays 2 round trips: the list order of large groups follows their
+// messages eventually (within the stream's delay), small ones at once.
+type Fanout struct {
+	DB      DB
+	Table   string
+	Workers int // concurrent entry updates; 8 when zero
+}
+
+// FanoutResult counts what a fan-out did.
+type FanoutResult struct {
+	Conversations int `json:"conversations"`
+	Entries       int `json:"entries"` // entries moved
+}
+
+// Apply moves the entries of each conversation once, to the newest of its
+// changes (a burst of messages costs one write per member). Every write is
+// conditional on the entry's place being older and the entry not hidden
+// since, so a late or repeated batch never moves a place back.
+func (f *Fanout) Apply(ctx context.Context, changes []Moved) (FanoutResult, error) {
+	newest := map[string]Moved{}
+	var order []string
+	for _, c := range changes {
+		k := c.TenantID + "#" + c.ConversationID
+		prev, seen := newest[k]
+		if !seen {
+			order = append(order, k)
+		}
+		if !seen || c.Seq > prev.Seq {
+			newest[k] = c
+		}
+	}
+	var res FanoutResult
+	for _, k := range order {
+		n, err := f.move(ctx, newest[k])
+		res.Conversations++
+		res.Entries += n
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// behind are the members whose entries' places are older than m.
+func (f *Fanout) behind(ctx context.Context, m Moved) ([]string, error) {
+	entries, err := readEntries(ctx, f.DB, f.Table, m.TenantID, m.ConversationID, "memberId, lastSeq, hiddenSeq")
+	var out []string
+	for _, e := range entries {
+		if e.LastSeq < m.Seq && (e.HiddenSeq == nil || *e.HiddenSeq < m.Seq) {
+			out = append(out, e.MemberID)
+		}
+	}
+	return out, err
+}
+
+func (f *Fanout) move(ctx context.Context, m Moved) (int, error) {
+	members, err := f.behind(ctx, m)
+	if err != nil {
+		return 0, err
+	}
+	workers := f.Workers
+	if workers <= 0 {
+		workers = 8
+	}
+	var (
+		mu    sync.Mutex
+		moved int
+		first error
+		wg    sync.WaitGroup
+	)
+	next := make(chan string)
+	for range min(workers, len(members)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range next {
+				ok, err := f.moveEntry(ctx, m, id)
+				mu.Lock()
+				if ok {
+					moved++
+				}
+				if err != nil && first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, id := range members {
+		next <- id
+	}
+	close(next)
+	wg.Wait()
+	return moved, first
+}
+
+func (f *Fanout) moveEntry(ctx context.Context, m Moved, memberID string) (bool, error) {
+	_, err := f.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:        aws.String(f.Table),
+		Key:              key(convPK(m.TenantID, m.ConversationID), entrySK(memberID)),
+		UpdateExpression: aws.String("SET " + listed),
+		ConditionExpression: aws.String("attribute_exists(pk) AND (attribute_not_exists(lastSeq) OR lastSeq < :n)" +
+			" AND (attribute_not_exists(hiddenSeq) OR hiddenSeq < :n)"),
+		ExpressionAttributeValues: listedValues(m.TenantID, memberID, m.ConversationID, m.Seq, m.At),
+	})
+	if dynamo.ConditionFailed(err) {
+		return false, nil // moved further already, hidden since, or left
+	}
+	return err == nil, errs.Wrap(err, "move list place")
+}
