@@ -19,18 +19,6 @@ import (
 
 var _ Store = (*DynamoStore)(nil)
 
-// logWriter writes a login attempt's log entry, with the given items in
-// the same transaction (extra first, so their positions in a cancellation
-// are theirs).
-type logWriter func(extra []types.TransactWriteItem) error
-
-// logWith is the log writer of attempt a, failed for reason ("" for a
-// success). The login log is written by Service.writeLog (logs.go) until
-// it moves into the store.
-func (s *Service) logWith(ctx context.Context, a attempt, reason string) logWriter {
-	return func(extra []types.TransactWriteItem) error { return s.writeLog(ctx, a, reason, extra) }
-}
-
 // lockKey keys lockouts by the account as typed (normalised), so unknown
 // accounts lock exactly like known ones.
 func (s *DynamoStore) lockKey(tenantID, account string) map[string]types.AttributeValue {
@@ -119,7 +107,7 @@ func (s *DynamoStore) refreshing(ctx context.Context, tenantID, sessionID, membe
 // errCodeGone is a login whose code was used or replaced meanwhile.
 var errCodeGone = errors.New("identity: the code changed meanwhile")
 
-func (s *DynamoStore) writeAttempt(ctx context.Context, w attemptWrites, log logWriter) error {
+func (s *DynamoStore) writeAttempt(ctx context.Context, w attemptWrites, log logEntry) error {
 	var items []types.TransactWriteItem
 	switch {
 	case w.code != nil && w.use != "":
@@ -139,7 +127,7 @@ func (s *DynamoStore) writeAttempt(ctx context.Context, w attemptWrites, log log
 		}
 		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.Table), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}})
 	}
-	err := log(items)
+	err := s.writeLogged(ctx, items, log)
 	switch {
 	case err == nil:
 		return nil
@@ -168,7 +156,7 @@ func (s *DynamoStore) sessionHolds(ctx context.Context, tenantID, sessionID, h s
 	return s.holds(ctx, auth.SessionKey(tenantID, sessionID), "refreshHash", h)
 }
 
-func (s *DynamoStore) countFailure(ctx context.Context, tenantID, account string, lock *lockRecord, attemptID string, now time.Time, log logWriter) error {
+func (s *DynamoStore) countFailure(ctx context.Context, tenantID, account string, lock *lockRecord, attemptID string, now time.Time, log logEntry) error {
 	k := s.lockKey(tenantID, account)
 	for range 3 {
 		next := nextLock(lock, attemptID, now)
@@ -181,7 +169,7 @@ func (s *DynamoStore) countFailure(ctx context.Context, tenantID, account string
 		if err != nil {
 			return err
 		}
-		err = log([]types.TransactWriteItem{{Put: put}})
+		err = s.writeLogged(ctx, []types.TransactWriteItem{{Put: put}}, log)
 		if err == nil {
 			return nil
 		}
