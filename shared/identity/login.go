@@ -215,30 +215,6 @@ func (a attempt) released() bool {
 
 var errReleased = errs.E(errs.Forbidden, "subscription_released", "this enterprise's subscription has ended; ask the platform operator to renew it")
 
-type credRecord struct {
-	PK         string    `dynamodbav:"pk"`
-	SK         string    `dynamodbav:"sk"`
-	Type       string    `dynamodbav:"type"`
-	MemberID   string    `dynamodbav:"memberId"`
-	Hash       string    `dynamodbav:"hash"`
-	MustChange bool      `dynamodbav:"mustChange"`          // a one-time password from an admin reset
-	ExpiresAt  int64     `dynamodbav:"expiresAt,omitempty"` // epoch ms; one-time passwords stop working then
-	UpdatedAt  time.Time `dynamodbav:"updatedAt"`
-	Version    int       `dynamodbav:"version"`
-}
-
-type lockRecord struct {
-	PK          string `dynamodbav:"pk"`
-	SK          string `dynamodbav:"sk"`
-	Type        string `dynamodbav:"type"`
-	Failures    int    `dynamodbav:"failures"`
-	WindowStart int64  `dynamodbav:"windowStart"` // epoch ms of the first failure counted
-	LockedUntil int64  `dynamodbav:"lockedUntil"` // epoch ms
-	Version     int    `dynamodbav:"version"`
-	Attempt     string `dynamodbav:"attempt"` // the failure that wrote it
-	TTL         int64  `dynamodbav:"ttl"`
-}
-
 func (s *Service) passwordLogin(ctx context.Context, a attempt, account, password string) (Tokens, error) {
 	tid := a.tenant.ID
 	a.log.Account = maskAccount(account)
@@ -380,18 +356,6 @@ func (s *Service) failed(ctx context.Context, a attempt, reason string, w attemp
 	if err := s.Store.writeAttempt(ctx, w, a.entry(reason)); err != nil {
 		slog.ErrorContext(ctx, "login log not written", "tenant", a.tenant.ID, "reason", reason, "error", err)
 	}
-}
-
-// sessionRecord is auth.Session plus what identity keeps on it: the index
-// of a member's sessions (revoked together by a password reset), whether the
-// login must set a password, and recent refresh-token hashes (reuse of one
-// of them revokes the session).
-type sessionRecord struct {
-	auth.Session
-	GSI1PK          string   `dynamodbav:"gsi1pk"`
-	GSI1SK          string   `dynamodbav:"gsi1sk"`
-	MustSetPassword bool     `dynamodbav:"mustSetPassword"`
-	PrevHashes      []string `dynamodbav:"prevHashes,omitempty"`
 }
 
 // maxPrevHashes bounds the refresh-token hashes a session remembers for

@@ -19,6 +19,45 @@ import (
 
 var _ Store = (*DynamoStore)(nil)
 
+// credRecord is a member's password credential, under "CRED#<member>".
+type credRecord struct {
+	PK         string    `dynamodbav:"pk"`
+	SK         string    `dynamodbav:"sk"`
+	Type       string    `dynamodbav:"type"`
+	MemberID   string    `dynamodbav:"memberId"`
+	Hash       string    `dynamodbav:"hash"`
+	MustChange bool      `dynamodbav:"mustChange"`          // a one-time password from an admin reset
+	ExpiresAt  int64     `dynamodbav:"expiresAt,omitempty"` // epoch ms; one-time passwords stop working then
+	UpdatedAt  time.Time `dynamodbav:"updatedAt"`
+	Version    int       `dynamodbav:"version"`
+}
+
+// lockRecord counts an account's failed password logins, under
+// "LOCK#<blind token of the account typed>".
+type lockRecord struct {
+	PK          string `dynamodbav:"pk"`
+	SK          string `dynamodbav:"sk"`
+	Type        string `dynamodbav:"type"`
+	Failures    int    `dynamodbav:"failures"`
+	WindowStart int64  `dynamodbav:"windowStart"` // epoch ms of the first failure counted
+	LockedUntil int64  `dynamodbav:"lockedUntil"` // epoch ms
+	Version     int    `dynamodbav:"version"`
+	Attempt     string `dynamodbav:"attempt"` // the failure that wrote it
+	TTL         int64  `dynamodbav:"ttl"`
+}
+
+// sessionRecord is auth.Session plus what identity keeps on it: the index
+// of a member's sessions (revoked together by a password reset), whether the
+// login must set a password, and recent refresh-token hashes (reuse of one
+// of them revokes the session).
+type sessionRecord struct {
+	auth.Session
+	GSI1PK          string   `dynamodbav:"gsi1pk"`
+	GSI1SK          string   `dynamodbav:"gsi1sk"`
+	MustSetPassword bool     `dynamodbav:"mustSetPassword"`
+	PrevHashes      []string `dynamodbav:"prevHashes,omitempty"`
+}
+
 // lockKey keys lockouts by the account as typed (normalised), so unknown
 // accounts lock exactly like known ones.
 func (s *DynamoStore) lockKey(tenantID, account string) map[string]types.AttributeValue {
