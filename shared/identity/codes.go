@@ -95,19 +95,6 @@ func (c *Codes) ref(tenantID, purpose, mobile string) codeRef {
 	return codeRef{tenantID, purpose, c.mobileToken(tenantID, mobile)}
 }
 
-type codeRecord struct {
-	PK        string `dynamodbav:"pk"`
-	SK        string `dynamodbav:"sk"`
-	Type      string `dynamodbav:"type"`
-	Purpose   string `dynamodbav:"purpose"`
-	Hash      string `dynamodbav:"codeHash"`
-	SentAt    int64  `dynamodbav:"sentAt"`    // epoch ms
-	ExpiresAt int64  `dynamodbav:"expiresAt"` // epoch ms
-	Tries     int    `dynamodbav:"tries"`
-	UsedBy    string `dynamodbav:"usedBy,omitempty"` // set once the code is used
-	TTL       int64  `dynamodbav:"ttl"`
-}
-
 func (c *Codes) mobileToken(tenantID, mobile string) string {
 	return c.Hash.Sum("mobile", tenantID, mobile)[:22]
 }

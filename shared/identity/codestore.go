@@ -17,6 +17,20 @@ import (
 
 var _ CodeStore = (*DynamoStore)(nil)
 
+// codeRecord is a code sent, of which only the keyed hash is kept.
+type codeRecord struct {
+	PK        string `dynamodbav:"pk"`
+	SK        string `dynamodbav:"sk"`
+	Type      string `dynamodbav:"type"`
+	Purpose   string `dynamodbav:"purpose"`
+	Hash      string `dynamodbav:"codeHash"`
+	SentAt    int64  `dynamodbav:"sentAt"`    // epoch ms
+	ExpiresAt int64  `dynamodbav:"expiresAt"` // epoch ms
+	Tries     int    `dynamodbav:"tries"`
+	UsedBy    string `dynamodbav:"usedBy,omitempty"` // set once the code is used
+	TTL       int64  `dynamodbav:"ttl"`
+}
+
 // Code items live under "CODE#<purpose>#<mobile token>", their resend
 // cooldowns under "COOLDOWN#<purpose>#<mobile token>".
 func codeKey(r codeRef) map[string]types.AttributeValue {

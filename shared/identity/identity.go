@@ -8,9 +8,10 @@
 // address across tenants. Members themselves are read from the directory
 // table through the directory's exported keys and decoders; identity never
 // writes them. The services (Codes, Service) keep all of it behind their
-// stores (CodeStore, Store); DynamoStore, in the *store.go files, is the
-// DynamoDB one. The login log (logs.go) is still written by Service itself,
-// and a login attempt's writes join its transaction through a logWriter.
+// stores (CodeStore, Store) and hold no DynamoDB types; DynamoStore, in
+// the *store.go files, is the DynamoDB one. A login attempt's entry in the
+// login log is written in the same transaction as what the attempt
+// changes (a session, a used code, a lockout).
 package identity
 
 import (

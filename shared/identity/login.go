@@ -25,11 +25,7 @@ import (
 // Service is the login capability: logins, sessions, a member's own
 // password, admin password resets and login logs.
 type Service struct {
-	Store Store
-	// DB and Table write and list the login log (logs.go); a login
-	// attempt's writes join its entry through the store's logWriter.
-	DB         DB
-	Table      string // the identity table
+	Store      Store
 	Tenants    Tenants
 	Codes      *Codes // verifies login and admin-confirm codes
 	Tokens     *auth.Tokens
@@ -40,8 +36,8 @@ type Service struct {
 	Argon2     Argon2Params  // DefaultArgon2 when zero
 }
 
-// Store keeps sessions, credentials and lockouts, and reads members (never
-// writing them); DynamoStore is the one there is.
+// Store keeps sessions, credentials, lockouts and the login log, and reads
+// members (never writing them); DynamoStore is the one there is.
 type Store interface {
 	// lockAndHolder reads the lockout of an account as typed and who holds
 	// the account ("" for no one).
@@ -59,10 +55,13 @@ type Store interface {
 	// writeAttempt writes what a login attempt changes with its log entry,
 	// all or nothing; errCodeGone when its code was used or replaced
 	// meanwhile.
-	writeAttempt(ctx context.Context, w attemptWrites, log logWriter) error
+	writeAttempt(ctx context.Context, w attemptWrites, log logEntry) error
 	// countFailure counts a failed password login against the account
 	// with its log entry; concurrent failures all count.
-	countFailure(ctx context.Context, tenantID, account string, lock *lockRecord, attemptID string, now time.Time, log logWriter) error
+	countFailure(ctx context.Context, tenantID, account string, lock *lockRecord, attemptID string, now time.Time, log logEntry) error
+	// logs reads a page of a tenant's login log, newest first; a cursor
+	// of another list is invalid_cursor.
+	logs(ctx context.Context, tenantID string, f LogFilter) (httpapi.Page[LoginLog], error)
 	// rotate moves a session to its next refresh token; errRotated when
 	// another request rotated it first.
 	rotate(ctx context.Context, r rotation) error
@@ -216,30 +215,6 @@ func (a attempt) released() bool {
 
 var errReleased = errs.E(errs.Forbidden, "subscription_released", "this enterprise's subscription has ended; ask the platform operator to renew it")
 
-type credRecord struct {
-	PK         string    `dynamodbav:"pk"`
-	SK         string    `dynamodbav:"sk"`
-	Type       string    `dynamodbav:"type"`
-	MemberID   string    `dynamodbav:"memberId"`
-	Hash       string    `dynamodbav:"hash"`
-	MustChange bool      `dynamodbav:"mustChange"`          // a one-time password from an admin reset
-	ExpiresAt  int64     `dynamodbav:"expiresAt,omitempty"` // epoch ms; one-time passwords stop working then
-	UpdatedAt  time.Time `dynamodbav:"updatedAt"`
-	Version    int       `dynamodbav:"version"`
-}
-
-type lockRecord struct {
-	PK          string `dynamodbav:"pk"`
-	SK          string `dynamodbav:"sk"`
-	Type        string `dynamodbav:"type"`
-	Failures    int    `dynamodbav:"failures"`
-	WindowStart int64  `dynamodbav:"windowStart"` // epoch ms of the first failure counted
-	LockedUntil int64  `dynamodbav:"lockedUntil"` // epoch ms
-	Version     int    `dynamodbav:"version"`
-	Attempt     string `dynamodbav:"attempt"` // the failure that wrote it
-	TTL         int64  `dynamodbav:"ttl"`
-}
-
 func (s *Service) passwordLogin(ctx context.Context, a attempt, account, password string) (Tokens, error) {
 	tid := a.tenant.ID
 	a.log.Account = maskAccount(account)
@@ -248,7 +223,7 @@ func (s *Service) passwordLogin(ctx context.Context, a attempt, account, passwor
 		return Tokens{}, err
 	}
 	if lock != nil && lock.LockedUntil > a.now.UnixMilli() {
-		s.logFailure(ctx, a, "locked", nil)
+		s.failed(ctx, a, "locked", attemptWrites{})
 		e := errs.E(errs.Locked, "account_locked", "too many wrong passwords; the account is locked for a while (or log in by SMS code)")
 		e.RetryAfter = time.UnixMilli(lock.LockedUntil).Sub(a.now)
 		return Tokens{}, e
@@ -277,15 +252,15 @@ func (s *Service) passwordLogin(ctx context.Context, a attempt, account, passwor
 		return Tokens{}, s.passwordFailed(ctx, a, account, lock, "invalid_credentials")
 	}
 	if !member.Enabled {
-		s.logFailure(ctx, a, "disabled", nil)
+		s.failed(ctx, a, "disabled", attemptWrites{})
 		return Tokens{}, errs.E(errs.Forbidden, "account_disabled", "this account has been disabled")
 	}
 	if a.released() {
-		s.logFailure(ctx, a, "subscription_released", nil)
+		s.failed(ctx, a, "subscription_released", attemptWrites{})
 		return Tokens{}, errReleased
 	}
 	if cred.MustChange && cred.ExpiresAt > 0 && a.now.UnixMilli() >= cred.ExpiresAt {
-		s.logFailure(ctx, a, "password_expired", nil)
+		s.failed(ctx, a, "password_expired", attemptWrites{})
 		return Tokens{}, invalidCredentials(MethodPassword)
 	}
 	return s.startSession(ctx, a, member, cred.MustChange, attemptWrites{clearLock: lock})
@@ -294,7 +269,7 @@ func (s *Service) passwordLogin(ctx context.Context, a attempt, account, passwor
 // passwordFailed counts a failed password login against the account and
 // logs it with reason, the real one, which only admins read.
 func (s *Service) passwordFailed(ctx context.Context, a attempt, account string, lock *lockRecord, reason string) error {
-	if err := s.Store.countFailure(ctx, a.tenant.ID, account, lock, ids.New(a.now), a.now, s.logWith(ctx, a, reason)); err != nil {
+	if err := s.Store.countFailure(ctx, a.tenant.ID, account, lock, ids.New(a.now), a.now, a.entry(reason)); err != nil {
 		return err
 	}
 	return invalidCredentials(MethodPassword)
@@ -333,10 +308,10 @@ func (s *Service) smsLogin(ctx context.Context, a attempt, mobile, code string) 
 		if reason == reasonInvalidCode && rec != nil {
 			w.code = rec // a wrong try counts
 		}
-		err := s.Store.writeAttempt(ctx, w, s.logWith(ctx, a, reason))
+		err := s.Store.writeAttempt(ctx, w, a.entry(reason))
 		if errors.Is(err, errCodeGone) {
 			// The code was replaced meanwhile: there is no try to count.
-			s.logFailure(ctx, a, reason, nil)
+			s.failed(ctx, a, reason, attemptWrites{})
 		} else if err != nil {
 			return Tokens{}, err
 		}
@@ -368,7 +343,7 @@ func (s *Service) smsLogin(ctx context.Context, a attempt, mobile, code string) 
 	out, err := s.startSession(ctx, a, member, mustSet, used)
 	if errors.Is(err, errCodeGone) {
 		// The code was used by a concurrent login.
-		s.logFailure(ctx, a, reasonInvalidCode, nil)
+		s.failed(ctx, a, reasonInvalidCode, attemptWrites{})
 		return Tokens{}, invalidCredentials(MethodSMS)
 	}
 	return out, err
@@ -378,21 +353,9 @@ func (s *Service) smsLogin(ctx context.Context, a attempt, mobile, code string) 
 // attempt is answered the same whether or not they are written: a write
 // that fails is logged, not returned.
 func (s *Service) failed(ctx context.Context, a attempt, reason string, w attemptWrites) {
-	if err := s.Store.writeAttempt(ctx, w, s.logWith(ctx, a, reason)); err != nil {
+	if err := s.Store.writeAttempt(ctx, w, a.entry(reason)); err != nil {
 		slog.ErrorContext(ctx, "login log not written", "tenant", a.tenant.ID, "reason", reason, "error", err)
 	}
-}
-
-// sessionRecord is auth.Session plus what identity keeps on it: the index
-// of a member's sessions (revoked together by a password reset), whether the
-// login must set a password, and recent refresh-token hashes (reuse of one
-// of them revokes the session).
-type sessionRecord struct {
-	auth.Session
-	GSI1PK          string   `dynamodbav:"gsi1pk"`
-	GSI1SK          string   `dynamodbav:"gsi1sk"`
-	MustSetPassword bool     `dynamodbav:"mustSetPassword"`
-	PrevHashes      []string `dynamodbav:"prevHashes,omitempty"`
 }
 
 // maxPrevHashes bounds the refresh-token hashes a session remembers for
@@ -438,7 +401,7 @@ func (s *Service) startSession(ctx context.Context, a attempt, m *directory.Memb
 	refresh := newRefreshToken(a.tenant.ID, m.ID, sid, 1)
 	w.session.Generation, w.session.RefreshHash = 1, s.refreshHash(refresh)
 	a.log.MemberID = m.ID
-	if err := s.Store.writeAttempt(ctx, w, s.logWith(ctx, a, "")); err != nil {
+	if err := s.Store.writeAttempt(ctx, w, a.entry("")); err != nil {
 		return Tokens{}, err
 	}
 	access, ttl, err := s.Tokens.Issue(auth.Principal{TenantID: a.tenant.ID, TenantCode: a.tenant.Code, MemberID: m.ID, Role: m.Role, SessionID: sid})

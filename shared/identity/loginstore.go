@@ -19,16 +19,43 @@ import (
 
 var _ Store = (*DynamoStore)(nil)
 
-// logWriter writes a login attempt's log entry, with the given items in
-// the same transaction (extra first, so their positions in a cancellation
-// are theirs).
-type logWriter func(extra []types.TransactWriteItem) error
+// credRecord is a member's password credential, under "CRED#<member>".
+type credRecord struct {
+	PK         string    `dynamodbav:"pk"`
+	SK         string    `dynamodbav:"sk"`
+	Type       string    `dynamodbav:"type"`
+	MemberID   string    `dynamodbav:"memberId"`
+	Hash       string    `dynamodbav:"hash"`
+	MustChange bool      `dynamodbav:"mustChange"`          // a one-time password from an admin reset
+	ExpiresAt  int64     `dynamodbav:"expiresAt,omitempty"` // epoch ms; one-time passwords stop working then
+	UpdatedAt  time.Time `dynamodbav:"updatedAt"`
+	Version    int       `dynamodbav:"version"`
+}
 
-// logWith is the log writer of attempt a, failed for reason ("" for a
-// success). The login log is written by Service.writeLog (logs.go) until
-// it moves into the store.
-func (s *Service) logWith(ctx context.Context, a attempt, reason string) logWriter {
-	return func(extra []types.TransactWriteItem) error { return s.writeLog(ctx, a, reason, extra) }
+// lockRecord counts an account's failed password logins, under
+// "LOCK#<blind token of the account typed>".
+type lockRecord struct {
+	PK          string `dynamodbav:"pk"`
+	SK          string `dynamodbav:"sk"`
+	Type        string `dynamodbav:"type"`
+	Failures    int    `dynamodbav:"failures"`
+	WindowStart int64  `dynamodbav:"windowStart"` // epoch ms of the first failure counted
+	LockedUntil int64  `dynamodbav:"lockedUntil"` // epoch ms
+	Version     int    `dynamodbav:"version"`
+	Attempt     string `dynamodbav:"attempt"` // the failure that wrote it
+	TTL         int64  `dynamodbav:"ttl"`
+}
+
+// sessionRecord is auth.Session plus what identity keeps on it: the index
+// of a member's sessions (revoked together by a password reset), whether the
+// login must set a password, and recent refresh-token hashes (reuse of one
+// of them revokes the session).
+type sessionRecord struct {
+	auth.Session
+	GSI1PK          string   `dynamodbav:"gsi1pk"`
+	GSI1SK          string   `dynamodbav:"gsi1sk"`
+	MustSetPassword bool     `dynamodbav:"mustSetPassword"`
+	PrevHashes      []string `dynamodbav:"prevHashes,omitempty"`
 }
 
 // lockKey keys lockouts by the account as typed (normalised), so unknown
@@ -119,7 +146,7 @@ func (s *DynamoStore) refreshing(ctx context.Context, tenantID, sessionID, membe
 // errCodeGone is a login whose code was used or replaced meanwhile.
 var errCodeGone = errors.New("identity: the code changed meanwhile")
 
-func (s *DynamoStore) writeAttempt(ctx context.Context, w attemptWrites, log logWriter) error {
+func (s *DynamoStore) writeAttempt(ctx context.Context, w attemptWrites, log logEntry) error {
 	var items []types.TransactWriteItem
 	switch {
 	case w.code != nil && w.use != "":
@@ -139,7 +166,7 @@ func (s *DynamoStore) writeAttempt(ctx context.Context, w attemptWrites, log log
 		}
 		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.Table), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}})
 	}
-	err := log(items)
+	err := s.writeLogged(ctx, items, log)
 	switch {
 	case err == nil:
 		return nil
@@ -168,7 +195,7 @@ func (s *DynamoStore) sessionHolds(ctx context.Context, tenantID, sessionID, h s
 	return s.holds(ctx, auth.SessionKey(tenantID, sessionID), "refreshHash", h)
 }
 
-func (s *DynamoStore) countFailure(ctx context.Context, tenantID, account string, lock *lockRecord, attemptID string, now time.Time, log logWriter) error {
+func (s *DynamoStore) countFailure(ctx context.Context, tenantID, account string, lock *lockRecord, attemptID string, now time.Time, log logEntry) error {
 	k := s.lockKey(tenantID, account)
 	for range 3 {
 		next := nextLock(lock, attemptID, now)
@@ -181,7 +208,7 @@ func (s *DynamoStore) countFailure(ctx context.Context, tenantID, account string
 		if err != nil {
 			return err
 		}
-		err = log([]types.TransactWriteItem{{Put: put}})
+		err = s.writeLogged(ctx, []types.TransactWriteItem{{Put: put}}, log)
 		if err == nil {
 			return nil
 		}

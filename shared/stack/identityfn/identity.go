@@ -130,8 +130,6 @@ func loginService(ctx context.Context, env *cloud.Env) (*identity.Service, *auth
 	}
 	svc := &identity.Service{
 		Store:      &identity.DynamoStore{DB: env.DynamoDB, Table: identityTable, Directory: codec, Audit: auditLog},
-		DB:         env.DynamoDB,
-		Table:      identityTable,
 		Tenants:    &tenant.DynamoStore{DB: env.DynamoDB, Table: tenantsTable},
 		Codes:      codes,
 		Tokens:     members.Tokens,
