@@ -61,7 +61,9 @@ var (
 	errNotEmpty           = errs.E(errs.Conflict, "department_not_empty", "the department still has members or sub-departments")
 )
 
-func (s *Service) departmentItem(d Department) (map[string]types.AttributeValue, error) {
+// DepartmentItem encodes d as its directory item (also for seeding tests
+// and imports).
+func (c *Codec) DepartmentItem(d Department) (map[string]types.AttributeValue, error) {
 	d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
 	return attributevalue.MarshalMap(departmentRecord{PK: TenantPK(d.TenantID), SK: DepartmentSK(d.ID), Type: "department", Department: d})
 }
@@ -86,7 +88,7 @@ func (s *Service) CreateDepartment(ctx context.Context, tenantID, name, parentID
 	parentID = strings.TrimSpace(parentID)
 	now := s.now()
 	d := Department{ID: ids.New(now), TenantID: tenantID, Name: name, ParentID: parentID, CreatedAt: now, UpdatedAt: now, Version: 1, Sub: []*Department{}}
-	item, err := s.departmentItem(d)
+	item, err := s.Codec.DepartmentItem(d)
 	if err != nil {
 		return Department{}, errs.Wrap(err, "encode department")
 	}
@@ -128,33 +130,7 @@ func nonEmpty(v ...string) []string {
 
 // Departments returns every department of the tenant, flat.
 func (s *Service) Departments(ctx context.Context, tenantID string) ([]Department, error) {
-	var out []Department
-	var start map[string]types.AttributeValue
-	for {
-		res, err := s.DB.Query(ctx, &dynamodb.QueryInput{
-			TableName:              s.table(),
-			KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":pk": avs(TenantPK(tenantID)), ":p": avs("DEPT#"),
-			},
-			ExclusiveStartKey: start,
-			ConsistentRead:    aws.Bool(true),
-		})
-		if err != nil {
-			return nil, errs.Wrap(err, "list departments")
-		}
-		for _, it := range res.Items {
-			var rec departmentRecord
-			if err := attributevalue.UnmarshalMap(it, &rec); err != nil {
-				return nil, errs.Wrap(err, "decode department")
-			}
-			rec.Sub = []*Department{}
-			out = append(out, rec.Department)
-		}
-		if start = res.LastEvaluatedKey; start == nil {
-			return out, nil
-		}
-	}
+	return departments(ctx, s.DB, s.Codec.Table, tenantID)
 }
 
 // DepartmentTree returns the tenant's departments as a tree: the top

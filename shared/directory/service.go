@@ -337,14 +337,7 @@ func (s *Service) insert(ctx context.Context, m *Member, free []string, extra fu
 // fieldsCheck keeps a member write from racing a change of the field
 // definitions it was validated against.
 func (s *Service) fieldsCheck(tenantID string, version int) types.TransactWriteItem {
-	c := &types.ConditionCheck{TableName: s.table(), Key: key(tenantID, fieldsSK)}
-	if version == 0 {
-		c.ConditionExpression = aws.String("attribute_not_exists(pk)")
-	} else {
-		c.ConditionExpression = aws.String("version = :v")
-		c.ExpressionAttributeValues = map[string]types.AttributeValue{":v": avn(version)}
-	}
-	return types.TransactWriteItem{ConditionCheck: c}
+	return s.Codec.versionCheck(key(tenantID, fieldsSK), "version", version)
 }
 
 // Welcome sends a member added by an admin their account and the tenant's
@@ -531,9 +524,9 @@ func (s *Service) replace(ctx context.Context, old Member, oldTokens []string, m
 	}
 	switch was, is := countsAsAdmin(old), countsAsAdmin(m); {
 	case was && !is:
-		t.add(errLastAdmin, c.adminDelta(m.TenantID, -1))
+		t.add(errLastAdmin, c.adminDelta(m.TenantID, m.ID, -1))
 	case !was && is:
-		t.add(nil, c.adminDelta(m.TenantID, +1))
+		t.add(nil, c.adminDelta(m.TenantID, m.ID, +1))
 	}
 	for _, d := range old.DepartmentIDs {
 		if !slices.Contains(m.DepartmentIDs, d) {
@@ -600,7 +593,7 @@ func (s *Service) DeleteMember(ctx context.Context, tenantID, id string) error {
 		}})
 		t.add(errRetry, c.release(tenantID, UniqueMobile, old.Mobile, id), c.release(tenantID, UniqueAccount, old.Account, id))
 		if countsAsAdmin(old) {
-			t.add(errLastAdmin, c.adminDelta(tenantID, -1))
+			t.add(errLastAdmin, c.adminDelta(tenantID, id, -1))
 		}
 		for _, d := range old.DepartmentIDs {
 			t.add(errRetry, c.leaveDepartment(tenantID, d, id)...)
@@ -681,34 +674,7 @@ func (s *Service) ListMembers(ctx context.Context, tenantID, departmentID, curso
 // ids of no member are left out. Partner sync and announcements read
 // members through it.
 func (s *Service) Members(ctx context.Context, tenantID string, ids []string) ([]Member, error) {
-	keys := make([]map[string]types.AttributeValue, 0, len(ids))
-	seen := map[string]bool{}
-	for _, id := range ids {
-		if id != "" && !seen[id] {
-			seen[id] = true
-			keys = append(keys, s.Codec.Key(tenantID, id))
-		}
-	}
-	items, err := s.batchGet(ctx, keys)
-	if err != nil {
-		return nil, err
-	}
-	byID := map[string]Member{}
-	for _, it := range items {
-		m, err := s.Codec.Member(it)
-		if err != nil {
-			return nil, errs.Wrap(err, "decode member")
-		}
-		byID[m.ID] = m
-	}
-	out := make([]Member, 0, len(byID))
-	for _, id := range ids {
-		if m, ok := byID[id]; ok {
-			out = append(out, m)
-			delete(byID, id)
-		}
-	}
-	return out, nil
+	return membersByID(ctx, s.DB, s.Codec, tenantID, ids)
 }
 
 // batchGet reads keys of the directory table, 100 a call, following
@@ -717,7 +683,7 @@ func (s *Service) batchGet(ctx context.Context, keys []map[string]types.Attribut
 	return batchGet(ctx, s.DB, s.Codec.Table, keys)
 }
 
-func batchGet(ctx context.Context, db DB, table string, keys []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
+func batchGet(ctx context.Context, db dynamo.BatchGetter, table string, keys []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
