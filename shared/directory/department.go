@@ -218,15 +218,11 @@ func (s *Service) UpdateDepartment(ctx context.Context, tenantID, id string, p D
 				}
 			}
 			if d.ParentID != "" {
-				if _, ok := byID[d.ParentID]; !ok {
-					return errNoParent
+				up, err := ancestry(parents(all), id, d.ParentID)
+				if err != nil {
+					return err
 				}
-				// Walk up from the new parent: meeting the department itself
-				// is a cycle.
-				for a := d.ParentID; a != ""; a = byID[a].ParentID {
-					if a == id {
-						return errs.Invalidf("parentId", "department_cycle", "a department cannot move under itself or one of its sub-departments")
-					}
+				for _, a := range up {
 					touch(a)
 					checked[a] = true
 				}
@@ -295,6 +291,36 @@ func (s *Service) UpdateDepartment(ctx context.Context, tenantID, id string, p D
 		return nil
 	})
 	return out, err
+}
+
+var errCycle = errs.Invalidf("parentId", "department_cycle", "a department cannot move under itself or one of its sub-departments")
+
+// parents maps each department's id to its parent's ("" at the top).
+func parents(all []Department) map[string]string {
+	p := make(map[string]string, len(all))
+	for _, d := range all {
+		p[d.ID] = d.ParentID
+	}
+	return p
+}
+
+// ancestry returns the departments from parentID up to the top, for moving
+// department id under parentID: errNoParent when parentID is no
+// department, errCycle when id is among them (a move under itself or one
+// of its sub-departments). A tree that already holds a cycle (it cannot,
+// but a walk must end) is reported as one.
+func ancestry(parents map[string]string, id, parentID string) ([]string, error) {
+	if _, ok := parents[parentID]; !ok {
+		return nil, errNoParent
+	}
+	var up []string
+	for a := parentID; a != ""; a = parents[a] {
+		if a == id || len(up) > len(parents) {
+			return nil, errCycle
+		}
+		up = append(up, a)
+	}
+	return up, nil
 }
 
 // DeleteDepartment removes an empty department: one with members or
