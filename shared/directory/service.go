@@ -42,6 +42,9 @@ type TenantFinder interface {
 // Service is the directory: members, departments, custom fields and
 // invitations of every tenant, each call scoped by a tenant id.
 type Service struct {
+	// Store keeps departments and custom fields (nil: a DynamoStore of DB,
+	// Codec and Audit); members, invitations and search still use DB.
+	Store Store
 	DB    DB
 	Codec *Codec
 	SMS   sms.Sender

@@ -1,0 +1,82 @@
+package directory
+
+import (
+	"context"
+
+	"workbench/shared/audit"
+	"workbench/shared/errs"
+)
+
+// Store keeps the directory's items; DynamoStore keeps them in the
+// directory table. Each write is one transaction with the admin's audit
+// entry (change) and, where partner sync follows it, the directory event;
+// a write that lost a race answers errRetry, for the service to read again
+// and retry.
+//
+// Departments and custom fields go through it; members, invitations and
+// search still use Service.DB (see docs/directory.md).
+type Store interface {
+	// Fields returns the custom field definitions and their version (0:
+	// none yet).
+	Fields(ctx context.Context, tenantID string) ([]Field, int, error)
+	// PutFields writes the definitions, at version prev+1, if they are
+	// still at prev.
+	PutFields(ctx context.Context, tenantID string, fields []Field, prev int, change audit.Change) error
+
+	// Departments returns every department of the tenant.
+	Departments(ctx context.Context, tenantID string) ([]Department, error)
+	// Department returns one department, or ok false.
+	Department(ctx context.Context, tenantID, id string) (d Department, ok bool, err error)
+	// CreateDepartment adds d under its parent (errNoParent when the
+	// parent does not exist).
+	CreateDepartment(ctx context.Context, d Department, ev Event, change audit.Change) error
+	// UpdateDepartment writes d over old (at old.Version). For a move,
+	// ancestry is the new parent's line up to the top as the cycle check
+	// saw it: each must still be at its version, so that two concurrent
+	// moves cannot make a cycle together.
+	UpdateDepartment(ctx context.Context, old, d Department, ancestry []Department, ev Event, change audit.Change) error
+	// DeleteDepartment removes d if it is still at its version and empty.
+	DeleteDepartment(ctx context.Context, d Department, ev Event, change audit.Change) error
+}
+
+// DynamoStore is the Store of the directory table.
+type DynamoStore struct {
+	DB    DB
+	Codec *Codec
+	Audit *audit.Log // nil: no audit entries
+}
+
+var _ Store = (*DynamoStore)(nil)
+
+// store is s.Store, or the DynamoDB store of s.DB.
+func (s *Service) store() Store {
+	if s.Store != nil {
+		return s.Store
+	}
+	return &DynamoStore{DB: s.DB, Codec: s.Codec, Audit: s.Audit}
+}
+
+// audited adds to t the audit entry of an admin's change: in the same
+// transaction, so the change and its entry are written together or not at
+// all. A lost race for the tenant's audit chain is a lost race: retry.
+func (st *DynamoStore) audited(ctx context.Context, t *txn, tenantID string, c audit.Change) error {
+	items, err := st.Audit.Append(ctx, tenantID, c)
+	if err != nil {
+		return errs.Wrap(err, "audit entry")
+	}
+	t.add(nil, items...)
+	return nil
+}
+
+// commit adds the event and the audit entry to t and writes it.
+func (st *DynamoStore) commit(ctx context.Context, t *txn, ev Event, change audit.Change) error {
+	item, err := st.Codec.eventItem(ev)
+	if err != nil {
+		return errs.Wrap(err, "encode event")
+	}
+	t.add(nil, item)
+	if err := st.audited(ctx, t, ev.TenantID, change); err != nil {
+		return err
+	}
+	return t.run(ctx, st.DB)
+}
