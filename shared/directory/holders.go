@@ -22,7 +22,7 @@ func (s *Service) Holders(ctx context.Context, tenantID, kind string, values []s
 		byToken[sk] = v
 		keys = append(keys, k)
 	}
-	items, err := s.batchGet(ctx, keys)
+	items, err := batchGet(ctx, s.DB, s.Codec.Table, keys)
 	if err != nil {
 		return nil, err
 	}

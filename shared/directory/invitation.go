@@ -222,7 +222,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (_ Registered,
 		ConditionExpression:       aws.String("exp > :now AND (attribute_not_exists(maxUses) OR uses < maxUses)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":one": avn(1), ":now": avn(int(now.Unix()))},
 	}}
-	err = s.insert(ctx, &m, free, func(t *txn) error { t.add(errInvitationUsedUp, use); return nil })
+	err = s.insert(&m, free, func(m Member) error {
+		return s.store().InsertMember(ctx, m, -1, []Extra{{Item: use, Err: errInvitationUsedUp}}, nil)
+	})
 	if errs.Is(err, "mobile_taken") {
 		// Registered at the same time by another request.
 		m, _, err := s.memberByMobile(ctx, tenantID, mobile)

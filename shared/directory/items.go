@@ -141,3 +141,18 @@ func (c *Codec) SeedItems(m Member) ([]map[string]types.AttributeValue, error) {
 	}
 	return out, nil
 }
+
+func str(v types.AttributeValue) string {
+	if s, ok := v.(*types.AttributeValueMemberS); ok {
+		return s.Value
+	}
+	return ""
+}
+
+func num(v types.AttributeValue) float64 {
+	if n, ok := v.(*types.AttributeValueMemberN); ok {
+		f, _ := strconv.ParseFloat(n.Value, 64)
+		return f
+	}
+	return 0
+}

@@ -13,8 +13,8 @@ import (
 // a write that lost a race answers errRetry, for the service to read again
 // and retry.
 //
-// Departments and custom fields go through it; members, invitations and
-// search still use Service.DB (see docs/directory.md).
+// Members, departments and custom fields go through it; invitations,
+// search and Holders still use Service.DB.
 type Store interface {
 	// Fields returns the custom field definitions and their version (0:
 	// none yet).
@@ -37,6 +37,30 @@ type Store interface {
 	UpdateDepartment(ctx context.Context, old, d Department, ancestry []Department, ev Event, change audit.Change) error
 	// DeleteDepartment removes d if it is still at its version and empty.
 	DeleteDepartment(ctx context.Context, d Department, ev Event, change audit.Change) error
+
+	// PrepareMember returns, in one round trip, the custom field
+	// definitions with their version and which of accounts are free.
+	PrepareMember(ctx context.Context, tenantID string, accounts []string) (defs []Field, version int, free []string, err error)
+	// InsertMember adds m with its reservations (errMobileTaken,
+	// errAccountTaken), department memberships (errNoDepartment), search
+	// tokens, admin set and event, checking the field definitions are at
+	// fieldsVersion (-1: not checked), with extra items and the audit
+	// entry of change (nil: none).
+	InsertMember(ctx context.Context, m Member, fieldsVersion int, extra []Extra, change *audit.Change) error
+	// Member returns a member with the search tokens its items carry, or
+	// errMemberNotFound.
+	Member(ctx context.Context, tenantID, id string) (Member, []string, error)
+	// Members returns the members with the given ids, in that order;
+	// unknown ids are left out.
+	Members(ctx context.Context, tenantID string, ids []string) ([]Member, error)
+	// ReplaceMember writes m over old (at old.Version), moving what
+	// points at it.
+	ReplaceMember(ctx context.Context, old Member, oldTokens []string, m Member, fieldsVersion int, extra []Extra, change audit.Change) error
+	// DeleteMember removes old (at its version) with what points at it.
+	DeleteMember(ctx context.Context, old Member, oldTokens []string, ev Event, change audit.Change) error
+	// ListMembers returns a page of the tenant's members, or of one
+	// department's, and the cursor of the next page ("" at the end).
+	ListMembers(ctx context.Context, tenantID, departmentID, cursor string, limit int) ([]Member, string, error)
 }
 
 // DynamoStore is the Store of the directory table.
