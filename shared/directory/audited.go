@@ -1,17 +1,11 @@
 package directory
 
 import (
-	"context"
 	"reflect"
 	"slices"
 
 	"workbench/shared/audit"
 )
-
-// audited adds to t the audit entry of an admin's change (DynamoStore.audited).
-func (s *Service) audited(ctx context.Context, t *txn, tenantID string, c audit.Change) error {
-	return (&DynamoStore{Audit: s.Audit}).audited(ctx, t, tenantID, c)
-}
 
 // memberChange names what changed from old to m (old zero for a new
 // member), by field name only, and the action it amounts to.

@@ -6,7 +6,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"workbench/shared/audit"
@@ -36,18 +35,9 @@ func (st *DynamoStore) Departments(ctx context.Context, tenantID string) ([]Depa
 }
 
 func (st *DynamoStore) Department(ctx context.Context, tenantID, id string) (Department, bool, error) {
-	res, err := st.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(st.Codec.Table), Key: key(tenantID, DepartmentSK(id)), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return Department{}, false, errs.Wrap(err, "get department")
-	}
-	if res.Item == nil {
-		return Department{}, false, nil
-	}
 	var rec departmentRecord
-	if err := attributevalue.UnmarshalMap(res.Item, &rec); err != nil {
-		return Department{}, false, errs.Wrap(err, "decode department")
-	}
-	return rec.Department, true, nil
+	ok, err := st.get(ctx, tenantID, DepartmentSK(id), "department", &rec)
+	return rec.Department, ok, err
 }
 
 func (st *DynamoStore) CreateDepartment(ctx context.Context, d Department, ev Event, change audit.Change) error {

@@ -12,7 +12,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"workbench/shared/audit"
@@ -38,8 +37,8 @@ type TenantFinder interface {
 // Service is the directory: members, departments, custom fields and
 // invitations of every tenant, each call scoped by a tenant id.
 type Service struct {
-	// Store keeps departments and custom fields (nil: a DynamoStore of DB,
-	// Codec and Audit); members, invitations and search still use DB.
+	// Store keeps the directory (nil: a DynamoStore of DB, Codec and
+	// Audit, which is all DB and Audit are used for).
 	Store Store
 	DB    DB
 	Codec *Codec
@@ -54,8 +53,6 @@ type Service struct {
 	// Audit records admins' changes in their transactions (nil: none).
 	Audit *audit.Log
 }
-
-func (s *Service) table() *string { return aws.String(s.Codec.Table) }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
 

@@ -3,6 +3,10 @@ package directory
 import (
 	"context"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"workbench/shared/audit"
 	"workbench/shared/errs"
 )
@@ -13,8 +17,8 @@ import (
 // a write that lost a race answers errRetry, for the service to read again
 // and retry.
 //
-// Members, departments and custom fields go through it; invitations,
-// search and Holders still use Service.DB.
+// The Service holds no DynamoDB types: all it reads and writes goes
+// through here.
 type Store interface {
 	// Fields returns the custom field definitions and their version (0:
 	// none yet).
@@ -61,6 +65,20 @@ type Store interface {
 	// ListMembers returns a page of the tenant's members, or of one
 	// department's, and the cursor of the next page ("" at the end).
 	ListMembers(ctx context.Context, tenantID, departmentID, cursor string, limit int) ([]Member, string, error)
+	// Holders returns which members hold unique values of kind: value →
+	// member id, absent when free.
+	Holders(ctx context.Context, tenantID, kind string, values []string) (map[string]string, error)
+	// SearchTokens reads up to limit search items of a blind token:
+	// member id → rank hint.
+	SearchTokens(ctx context.Context, tenantID, token string, limit int) (map[string]int, error)
+
+	// CreateInvitation writes a new invitation.
+	CreateInvitation(ctx context.Context, tenantID string, inv Invitation, change audit.Change) error
+	// Invitation returns an invitation by code, or ok false.
+	Invitation(ctx context.Context, tenantID, code string) (inv Invitation, ok bool, err error)
+	// RegisterMember inserts m with one use of invitation code
+	// (errInvitationUsedUp when it is used up or expired meanwhile).
+	RegisterMember(ctx context.Context, m Member, code string) error
 }
 
 // DynamoStore is the Store of the directory table.
@@ -103,4 +121,20 @@ func (st *DynamoStore) commit(ctx context.Context, t *txn, ev Event, change audi
 		return err
 	}
 	return t.run(ctx, st.DB)
+}
+
+// get reads the tenant's item sk (consistently) into rec; ok is false
+// when there is none. what names it in errors.
+func (st *DynamoStore) get(ctx context.Context, tenantID, sk, what string, rec any) (bool, error) {
+	res, err := st.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(st.Codec.Table), Key: key(tenantID, sk), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return false, errs.Wrap(err, "get "+what)
+	}
+	if res.Item == nil {
+		return false, nil
+	}
+	if err := attributevalue.UnmarshalMap(res.Item, rec); err != nil {
+		return false, errs.Wrap(err, "decode "+what)
+	}
+	return true, nil
 }
