@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"workbench/infra/stacktest"
 	"workbench/shared/auth"
@@ -564,5 +565,34 @@ func TestScanFollowsRecipientChangesAfterItsSnapshot(t *testing.T) {
 	}
 	if n := h.Notices(t, a.ID, second); len(n) != 1 || n[0].Kind != "subscription_grace" {
 		t.Errorf("new admin's inbox: %+v", n)
+	}
+}
+
+// A tenant whose admin set was written before it kept ids (no ids, no
+// revision): the scan still finds its admins, by reading its members, and
+// sends once.
+func TestScanFindsTheAdminsOfAnOlderAdminSet(t *testing.T) {
+	now := utc("2027-01-20T07:00:00Z")
+	h := newHarness(t, now)
+	ctx := context.Background()
+	a := h.newTenant(t, "older")
+	_, second := h.addMember(t, a.ID, "admin", true)
+	_, err := h.DynamoDB().UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(h.codec.Table),
+		Key: map[string]types.AttributeValue{
+			"pk": &types.AttributeValueMemberS{Value: directory.TenantPK(a.ID)}, "sk": &types.AttributeValueMemberS{Value: "ADMINS"},
+		},
+		UpdateExpression: aws.String("REMOVE ids, rev"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.setSubscription(t, "older", map[string]any{"plan": "std", "expiresAt": "2027-01-28T07:00:00Z"})
+	before := len(h.SMS(t, a.AdminMobile))
+	if rep := h.scan(t, utc("2027-01-21T02:05:00Z")); len(rep.Notices) != 1 || rep.Notices[0].SMS != 2 {
+		t.Fatalf("7-day warning: %+v", rep)
+	}
+	if len(h.SMS(t, a.AdminMobile)) != before+1 || len(h.SMS(t, second)) != 1 {
+		t.Errorf("SMS: %d to the first admin, %d to the second; want 1 each", len(h.SMS(t, a.AdminMobile))-before, len(h.SMS(t, second)))
 	}
 }
