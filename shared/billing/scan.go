@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/oklog/ulid/v2"
 
 	"workbench/shared/directory"
@@ -69,33 +68,26 @@ type Sent struct {
 func (sc *Scanner) Scan(ctx context.Context, now time.Time) (Report, error) {
 	rep := Report{Now: now.UTC(), Notices: []Sent{}}
 	run := ids.New(sc.Clock())
-	var after map[string]types.AttributeValue
+	recs, err := sc.Store.Due(ctx, now)
+	if err != nil {
+		return rep, err
+	}
 	var failed []error
-	for {
-		recs, next, err := sc.Store.Due(ctx, now, after)
+	for _, r := range recs {
+		rep.Due++
+		sent, done, err := sc.one(ctx, run, r, now)
 		if err != nil {
-			return rep, err
+			// One tenant's failure must not hold up the others; the
+			// subscription stays due and the next run retries it.
+			slog.ErrorContext(ctx, "expiry notice failed", "tenant", r.TenantID, "error", err)
+			failed = append(failed, err)
 		}
-		for _, r := range recs {
-			rep.Due++
-			sent, done, err := sc.one(ctx, run, r, now)
-			if err != nil {
-				// One tenant's failure must not hold up the others; the
-				// subscription stays due and the next run retries it.
-				slog.ErrorContext(ctx, "expiry notice failed", "tenant", r.TenantID, "error", err)
-				failed = append(failed, err)
-			}
-			if sent != nil {
-				rep.Notices = append(rep.Notices, *sent)
-			}
-			if !done {
-				rep.Pending++
-			}
+		if sent != nil {
+			rep.Notices = append(rep.Notices, *sent)
 		}
-		if len(next) == 0 {
-			break
+		if !done {
+			rep.Pending++
 		}
-		after = next
 	}
 	slog.InfoContext(ctx, "expiry scan", "now", rep.Now, "due", rep.Due, "sent", len(rep.Notices), "pending", rep.Pending)
 	return rep, errors.Join(failed...)

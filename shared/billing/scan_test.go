@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"workbench/shared/audit"
 	"workbench/shared/directory"
 	"workbench/shared/notice"
@@ -58,7 +56,7 @@ func (m *memStore) Put(_ context.Context, r *Record, prev int, _ *audit.Change) 
 	return nil
 }
 
-func (m *memStore) Due(_ context.Context, now time.Time, _ map[string]types.AttributeValue) ([]Record, map[string]types.AttributeValue, error) {
+func (m *memStore) Due(_ context.Context, now time.Time) ([]Record, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []Record
@@ -69,7 +67,7 @@ func (m *memStore) Due(_ context.Context, now time.Time, _ map[string]types.Attr
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].DueSK < out[j].DueSK })
-	return out, nil, nil
+	return out, nil
 }
 
 func (m *memStore) Members(_ context.Context, tenantID string, ids []string) ([]directory.Member, error) {

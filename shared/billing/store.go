@@ -28,8 +28,8 @@ type Store interface {
 	// bumping r.Version; ErrStale when it is not. An admin's change is
 	// recorded in the audit log in the same transaction (nil: none).
 	Put(ctx context.Context, r *Record, prev int, change *audit.Change) error
-	// Due returns items of the due index due at now, a page at a time.
-	Due(ctx context.Context, now time.Time, after map[string]types.AttributeValue) ([]Record, map[string]types.AttributeValue, error)
+	// Due returns the items of the due index due at now, in due order.
+	Due(ctx context.Context, now time.Time) ([]Record, error)
 	// Deliveries returns the delivery records of one step by key.
 	Deliveries(ctx context.Context, code, cycle, step string) (map[string]Delivery, error)
 	// Claim takes the delivery d: it creates it when prev is nil, or takes
@@ -179,9 +179,8 @@ func (st *DynamoStore) Put(ctx context.Context, r *Record, prev int, change *aud
 }
 
 // Due reads every shard of the due index (and the unsharded "DUE" of items
-// written before) up to now in one go, merged in due order; after is not
-// used, and the next key is always nil.
-func (st *DynamoStore) Due(ctx context.Context, now time.Time, after map[string]types.AttributeValue) ([]Record, map[string]types.AttributeValue, error) {
+// written before) up to now in one go, merged in due order.
+func (st *DynamoStore) Due(ctx context.Context, now time.Time) ([]Record, error) {
 	items, err := dynamo.QueryShards(ctx, st.DB, &dynamodb.QueryInput{
 		TableName:                 aws.String(st.Table),
 		IndexName:                 aws.String("gsi1"),
@@ -189,17 +188,17 @@ func (st *DynamoStore) Due(ctx context.Context, now time.Time, after map[string]
 		ExpressionAttributeValues: map[string]types.AttributeValue{":now": s(dueBound(now))},
 	}, ":due", st.dueShards().Partitions(), "gsi1sk")
 	if err != nil {
-		return nil, nil, errs.Wrap(err, "query due subscriptions")
+		return nil, errs.Wrap(err, "query due subscriptions")
 	}
 	recs := make([]Record, 0, len(items))
 	for _, item := range items {
 		r, err := decodeRecord(item)
 		if err != nil {
-			return nil, nil, errs.Wrap(err, "decode subscription")
+			return nil, errs.Wrap(err, "decode subscription")
 		}
 		recs = append(recs, r)
 	}
-	return recs, nil, nil
+	return recs, nil
 }
 
 func (st *DynamoStore) Deliveries(ctx context.Context, code, cycle, step string) (map[string]Delivery, error) {
