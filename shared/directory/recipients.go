@@ -52,14 +52,31 @@ type adminsRecord struct {
 // admins when named is empty: one read of the admin set, then one
 // BatchGetItem of the members.
 func (d *Roster) Recipients(ctx context.Context, tenantID string, named []string) (Recipients, error) {
-	rs := Recipients{Named: append([]string{}, named...)}
-	ids := named
-	if len(named) == 0 {
-		var err error
-		if ids, rs.AdminsRev, err = d.admins(ctx, tenantID); err != nil {
+	if len(named) > 0 {
+		return d.snapshot(ctx, tenantID, Recipients{Named: append([]string{}, named...)}, named)
+	}
+	var rs Recipients
+	for range 3 {
+		ids, rev, err := d.admins(ctx, tenantID)
+		if err != nil {
 			return Recipients{}, err
 		}
+		rs, err = d.snapshot(ctx, tenantID, Recipients{Named: []string{}, AdminsRev: rev}, ids)
+		if err != nil {
+			return Recipients{}, err
+		}
+		// The set and the members are two reads: an admin that is no
+		// longer one (or gone) between them means the set changed; read
+		// both again rather than keep a snapshot that could name nobody.
+		if !slices.ContainsFunc(rs.Members, func(r Recipient) bool { return !r.Send }) {
+			break
+		}
 	}
+	return rs, nil
+}
+
+// snapshot reads the members ids into rs.
+func (d *Roster) snapshot(ctx context.Context, tenantID string, rs Recipients, ids []string) (Recipients, error) {
 	items, err := batchGet(ctx, d.DB, d.Table, d.keys(tenantID, ids))
 	if err != nil {
 		return Recipients{}, errs.Wrap(err, "read recipients")
@@ -74,7 +91,7 @@ func (d *Roster) Recipients(ctx context.Context, tenantID string, named []string
 	}
 	for _, id := range ids {
 		rec := found[id]
-		send := rec.Enabled && (len(named) > 0 || rec.Role == RoleAdmin)
+		send := rec.Enabled && (len(rs.Named) > 0 || rec.Role == RoleAdmin)
 		rs.Members = append(rs.Members, Recipient{ID: id, Version: rec.Version, Send: send, Mobile: rec.Mobile})
 	}
 	return rs, nil
