@@ -6,6 +6,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"workbench/shared/directory"
 )
 
 // DuePK is the partition of the due index (gsi1 of the tenants table) that
@@ -35,10 +37,14 @@ type Record struct {
 	Done          []string   `dynamodbav:"done"`
 	Settings      *Settings  `dynamodbav:"settings,omitempty"`
 	SettingsSince *time.Time `dynamodbav:"settingsSince,omitempty"`
-	UpdatedAt     time.Time  `dynamodbav:"updatedAt"`
-	Version       int        `dynamodbav:"version"`
-	DuePK         string     `dynamodbav:"gsi1pk,omitempty"`
-	DueSK         string     `dynamodbav:"gsi1sk,omitempty"`
+	// To is the snapshot of the recipients the scan last sent to, kept so
+	// that a due row carries what its notices need; every claim checks it
+	// is still current, and the scan takes a new one when it is not.
+	To        *directory.Recipients `dynamodbav:"to,omitempty"`
+	UpdatedAt time.Time             `dynamodbav:"updatedAt"`
+	Version   int                   `dynamodbav:"version"`
+	DuePK     string                `dynamodbav:"gsi1pk,omitempty"`
+	DueSK     string                `dynamodbav:"gsi1sk,omitempty"`
 }
 
 // NewRecord returns the empty subscription item of a tenant.

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/oklog/ulid/v2"
 
+	"workbench/shared/directory"
 	"workbench/shared/ids"
 	"workbench/shared/notice"
 	"workbench/shared/sms"
@@ -27,10 +27,17 @@ import (
 // sent and marked sent after, so a second run (concurrent or later) skips
 // it; a run that crashed between claim and send leaves a claim that a later
 // run takes over once Lease has passed.
+//
+// The due row carries a snapshot of its recipients (Record.To: ids, item
+// versions, sealed mobiles), so a due notice costs the read of its row and
+// of its step's delivery records; each claim checks in its transaction that
+// the snapshot is current, and only when it is not does the scan read the
+// directory for a new one.
 type Scanner struct {
-	Store   Store
-	SMS     sms.Sender
-	Notices notice.Sender
+	Store     Store
+	Directory Directory
+	SMS       sms.Sender
+	Notices   notice.Sender
 	// Clock is the wall clock for leases; the scan's "now" is the event
 	// time, which replays may set to any moment.
 	Clock func() time.Time
@@ -61,33 +68,26 @@ type Sent struct {
 func (sc *Scanner) Scan(ctx context.Context, now time.Time) (Report, error) {
 	rep := Report{Now: now.UTC(), Notices: []Sent{}}
 	run := ids.New(sc.Clock())
-	var after map[string]types.AttributeValue
+	recs, err := sc.Store.Due(ctx, now)
+	if err != nil {
+		return rep, err
+	}
 	var failed []error
-	for {
-		recs, next, err := sc.Store.Due(ctx, now, after)
+	for _, r := range recs {
+		rep.Due++
+		sent, done, err := sc.one(ctx, run, r, now)
 		if err != nil {
-			return rep, err
+			// One tenant's failure must not hold up the others; the
+			// subscription stays due and the next run retries it.
+			slog.ErrorContext(ctx, "expiry notice failed", "tenant", r.TenantID, "error", err)
+			failed = append(failed, err)
 		}
-		for _, r := range recs {
-			rep.Due++
-			sent, done, err := sc.one(ctx, run, r, now)
-			if err != nil {
-				// One tenant's failure must not hold up the others; the
-				// subscription stays due and the next run retries it.
-				slog.ErrorContext(ctx, "expiry notice failed", "tenant", r.TenantID, "error", err)
-				failed = append(failed, err)
-			}
-			if sent != nil {
-				rep.Notices = append(rep.Notices, *sent)
-			}
-			if !done {
-				rep.Pending++
-			}
+		if sent != nil {
+			rep.Notices = append(rep.Notices, *sent)
 		}
-		if len(next) == 0 {
-			break
+		if !done {
+			rep.Pending++
 		}
-		after = next
 	}
 	slog.InfoContext(ctx, "expiry scan", "now", rep.Now, "due", rep.Due, "sent", len(rep.Notices), "pending", rep.Pending)
 	return rep, errors.Join(failed...)
@@ -109,13 +109,14 @@ func (sc *Scanner) one(ctx context.Context, run string, r Record, now time.Time)
 		// re-place it.
 		return nil, true, sc.advance(ctx, r, r.Cycle, nil)
 	}
-	sent, complete, err := sc.deliver(ctx, run, r, plan, step)
+	sent, to, complete, err := sc.deliver(ctx, run, r, plan, step)
 	if sent != nil {
 		sent.State = plan.Sub.StateAt(now)
 	}
 	if err != nil || !complete {
 		return sent, false, err
 	}
+	r.To = to
 	return sent, true, sc.advance(ctx, r, r.Cycle, due)
 }
 
@@ -142,36 +143,63 @@ func (sc *Scanner) advance(ctx context.Context, r Record, cycle string, steps []
 		if err != nil || !found {
 			return err
 		}
-		r = fresh
+		fresh.To, r = r.To, fresh
 	}
 	return fmt.Errorf("billing: subscription of %s kept changing", r.TenantCode)
 }
 
+// snapshotTries bounds how often one step takes a new snapshot of its
+// recipients because the one it had went stale under it.
+const snapshotTries = 3
+
 // deliver sends step to every recipient over every channel not delivered
-// yet; complete is true when nothing is left in flight.
-func (sc *Scanner) deliver(ctx context.Context, run string, r Record, plan Plan, step Step) (*Sent, bool, error) {
-	st := plan.Settings
-	members, err := sc.Store.Members(ctx, r.TenantID, st.Recipients, len(st.Recipients) == 0)
-	if err != nil {
-		return nil, false, err
+// yet, with the recipients of r's snapshot or of a new one when that is
+// missing or stale; complete is true when nothing is left in flight, to is
+// the snapshot used.
+func (sc *Scanner) deliver(ctx context.Context, run string, r Record, plan Plan, step Step) (*Sent, *directory.Recipients, bool, error) {
+	named := plan.Settings.Recipients
+	to := r.To
+	sent := &Sent{Tenant: r.TenantCode, Step: step.Name}
+	for range snapshotTries {
+		if to == nil || !to.For(named) {
+			fresh, err := sc.Directory.Recipients(ctx, r.TenantID, named)
+			if err != nil {
+				return nil, nil, false, err
+			}
+			to = &fresh
+		}
+		complete, err := sc.send(ctx, run, r, plan, step, *to, sent)
+		if errors.Is(err, ErrRecipientsChanged) {
+			to = nil
+			continue
+		}
+		if sent.SMS+sent.System == 0 {
+			sent = nil
+		}
+		return sent, to, complete, err
 	}
+	return nil, nil, false, fmt.Errorf("billing: recipients of %s kept changing", r.TenantCode)
+}
+
+// send delivers step to the recipients of to, adding what it sent to sent;
+// ErrRecipientsChanged says to went stale (what was sent stays sent).
+func (sc *Scanner) send(ctx context.Context, run string, r Record, plan Plan, step Step, to directory.Recipients, sent *Sent) (bool, error) {
 	existing, err := sc.Store.Deliveries(ctx, r.TenantCode, r.Cycle, step.Name)
 	if err != nil {
-		return nil, false, err
+		return false, err
 	}
 	title, body := message(r.TenantCode, plan, step)
-	sent := &Sent{Tenant: r.TenantCode, Step: step.Name}
 	complete := true
 	lease := sc.Lease
 	if lease <= 0 {
 		lease = DefaultLease
 	}
 	wall := sc.Clock().UTC()
-	for _, m := range members {
-		if !m.Enabled {
+	for _, m := range to.Members {
+		if !m.Send {
 			continue
 		}
-		for _, ch := range st.Channels {
+		for _, ch := range plan.Settings.Channels {
 			d := Delivery{Key: DeliveryKey(r.Cycle, step.Name, m.ID, ch), MemberID: m.ID, Channel: ch, Status: StatusClaimed, ClaimedBy: run, ClaimedAt: wall}
 			var prev *Delivery
 			if old, ok := existing[d.Key]; ok {
@@ -184,21 +212,25 @@ func (sc *Scanner) deliver(ctx context.Context, run string, r Record, plan Plan,
 				}
 				prev = &old
 			}
-			if err := sc.Store.Claim(ctx, r.TenantCode, d, prev); err != nil {
-				complete = false
+			if err := sc.Store.Claim(ctx, r.TenantCode, d, prev, r.TenantID, to); err != nil {
 				if errors.Is(err, ErrStale) {
+					complete = false
 					continue
 				}
-				return sent, false, err
+				return false, err
 			}
 			d.Status = StatusSent
 			switch ch {
 			case ChannelSMS:
-				if m.Mobile == "" {
+				mobile, err := sc.Directory.Mobile(r.TenantID, m)
+				if err != nil {
+					return false, err
+				}
+				if mobile == "" {
 					d.Status = StatusSkipped
-				} else if err := sc.SMS.Send(ctx, m.Mobile, sms.Brand+body); err != nil {
+				} else if err := sc.SMS.Send(ctx, mobile, sms.Brand+body); err != nil {
 					// Left claimed: a run after the lease retries it.
-					slog.ErrorContext(ctx, "expiry SMS failed", "tenant", r.TenantID, "member", m.ID, "mobile", sms.Mask(m.Mobile), "error", err)
+					slog.ErrorContext(ctx, "expiry SMS failed", "tenant", r.TenantID, "member", m.ID, "mobile", sms.Mask(mobile), "error", err)
 					complete = false
 					continue
 				} else {
@@ -219,14 +251,11 @@ func (sc *Scanner) deliver(ctx context.Context, run string, r Record, plan Plan,
 			}
 			d.SentAt = sc.Clock().UTC()
 			if err := sc.Store.Finish(ctx, r.TenantCode, d); err != nil && !errors.Is(err, ErrStale) {
-				return sent, false, err
+				return false, err
 			}
 		}
 	}
-	if sent.SMS+sent.System == 0 {
-		sent = nil
-	}
-	return sent, complete, nil
+	return complete, nil
 }
 
 // NoticeID is the inbox id of one step's notice to one member: the same on

@@ -3,12 +3,11 @@ package billing
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"workbench/shared/audit"
 	"workbench/shared/directory"
@@ -23,6 +22,7 @@ type memStore struct {
 	recs       map[string]Record
 	deliveries map[string]map[string]Delivery
 	members    map[string][]directory.Member // tenant id → members
+	snapshots  int                           // Recipients calls
 }
 
 func newMemStore() *memStore {
@@ -56,7 +56,7 @@ func (m *memStore) Put(_ context.Context, r *Record, prev int, _ *audit.Change) 
 	return nil
 }
 
-func (m *memStore) Due(_ context.Context, now time.Time, _ map[string]types.AttributeValue) ([]Record, map[string]types.AttributeValue, error) {
+func (m *memStore) Due(_ context.Context, now time.Time) ([]Record, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []Record
@@ -67,19 +67,84 @@ func (m *memStore) Due(_ context.Context, now time.Time, _ map[string]types.Attr
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].DueSK < out[j].DueSK })
-	return out, nil, nil
+	return out, nil
 }
 
-func (m *memStore) Members(_ context.Context, tenantID string, ids []string, adminsOnly bool) ([]directory.Member, error) {
+func (m *memStore) Members(_ context.Context, tenantID string, ids []string) ([]directory.Member, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []directory.Member
 	for _, mem := range m.members[tenantID] {
-		if len(ids) == 0 && mem.Role == directory.RoleAdmin || len(ids) > 0 && contains(ids, mem.ID) {
+		if contains(ids, mem.ID) {
 			out = append(out, mem)
 		}
 	}
 	return out, nil
+}
+
+// adminsRev stands for the directory's revision of the admin set: the
+// ids of the enabled admins, joined.
+func (m *memStore) adminsRev(tenantID string) []string {
+	var ids []string
+	for _, mem := range m.members[tenantID] {
+		if mem.Role == directory.RoleAdmin && mem.Enabled {
+			ids = append(ids, mem.ID)
+		}
+	}
+	return ids
+}
+
+func (m *memStore) Recipients(_ context.Context, tenantID string, named []string) (directory.Recipients, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.snapshots++
+	rs := directory.Recipients{Named: named, AdminsRev: len(m.adminsRev(tenantID))}
+	ids := named
+	if len(named) == 0 {
+		ids = m.adminsRev(tenantID)
+	}
+	for _, id := range ids {
+		r := directory.Recipient{ID: id}
+		for _, mem := range m.members[tenantID] {
+			if mem.ID == id {
+				r = directory.Recipient{ID: id, Version: mem.Version, Send: mem.Enabled && (len(named) > 0 || mem.Role == directory.RoleAdmin), Mobile: mem.Mobile}
+			}
+		}
+		rs.Members = append(rs.Members, r)
+	}
+	return rs, nil
+}
+
+func (m *memStore) Mobile(_ string, r directory.Recipient) (string, error) { return r.Mobile, nil }
+
+// current says whether to is still what Recipients would answer, for
+// memberID: the check DynamoStore.Claim makes in its transaction.
+func (m *memStore) current(tenantID string, to directory.Recipients, memberID string) bool {
+	if len(to.Named) == 0 && !slices.Equal(m.adminsRev(tenantID), idsOf(to)) {
+		return false
+	}
+	for _, r := range to.Members {
+		if len(to.Named) > 0 || r.ID == memberID {
+			v := 0
+			for _, mem := range m.members[tenantID] {
+				if mem.ID == r.ID {
+					v = mem.Version
+				}
+			}
+			if v != r.Version {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func idsOf(to directory.Recipients) []string {
+	var ids []string
+	for _, r := range to.Members {
+		ids = append(ids, r.ID)
+	}
+	return ids
 }
 
 func contains(s []string, v string) bool {
@@ -103,7 +168,7 @@ func (m *memStore) Deliveries(_ context.Context, code, cycle, step string) (map[
 	return out, nil
 }
 
-func (m *memStore) Claim(_ context.Context, code string, d Delivery, prev *Delivery) error {
+func (m *memStore) Claim(_ context.Context, code string, d Delivery, prev *Delivery, tenantID string, to directory.Recipients) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.deliveries[code] == nil {
@@ -112,6 +177,9 @@ func (m *memStore) Claim(_ context.Context, code string, d Delivery, prev *Deliv
 	cur, ok := m.deliveries[code][d.Key]
 	if prev == nil && ok || prev != nil && (!ok || cur.Status != StatusClaimed || cur.ClaimedBy != prev.ClaimedBy) {
 		return ErrStale
+	}
+	if !m.current(tenantID, to, d.MemberID) {
+		return ErrRecipientsChanged
 	}
 	m.deliveries[code][d.Key] = d
 	return nil
@@ -171,17 +239,17 @@ func setup(t *testing.T, expires, since string) (*memStore, *Scanner, *smsLog, *
 	st := newMemStore()
 	st.tenants["acme"] = "t1"
 	st.members["t1"] = []directory.Member{
-		{ID: "a1", TenantID: "t1", Role: "admin", Enabled: true, Mobile: "13800000001"},
-		{ID: "a2", TenantID: "t1", Role: "admin", Enabled: true, Mobile: "13800000002"},
-		{ID: "m1", TenantID: "t1", Role: "member", Enabled: true, Mobile: "13800000003"},
+		{ID: "a1", TenantID: "t1", Role: "admin", Enabled: true, Mobile: "13800000001", Version: 1},
+		{ID: "a2", TenantID: "t1", Role: "admin", Enabled: true, Mobile: "13800000002", Version: 1},
+		{ID: "m1", TenantID: "t1", Role: "member", Enabled: true, Mobile: "13800000003", Version: 1},
 	}
 	wall := at(since)
-	svc := &Service{Store: st, Now: func() time.Time { return wall }}
+	svc := &Service{Store: st, Directory: st, Now: func() time.Time { return wall }}
 	if _, err := svc.Set(context.Background(), "acme", SetInput{Plan: "std", ExpiresAt: expires}); err != nil {
 		t.Fatal(err)
 	}
 	sms, box := &smsLog{}, &inbox{}
-	sc := &Scanner{Store: st, SMS: sms, Notices: box, Clock: func() time.Time { return wall }}
+	sc := &Scanner{Store: st, Directory: st, SMS: sms, Notices: box, Clock: func() time.Time { return wall }}
 	return st, sc, sms, box, &wall
 }
 
@@ -298,5 +366,29 @@ func TestRenewalStartsANewCycle(t *testing.T) {
 	}
 	if sms.sent["13800000001"] != 2 {
 		t.Fatalf("sms %v", sms.sent)
+	}
+}
+
+// A due row's snapshot of its recipients spares the directory read while it
+// is current; a change of the recipients makes the next claim fail its
+// check, and the step is sent with a new snapshot, once.
+func TestScanReadsRecipientsOnlyWhenTheirSnapshotIsStale(t *testing.T) {
+	ctx := context.Background()
+	st, sc, sms, _, _ := setup(t, "2027-01-31T00:00:00Z", "2027-01-21T00:00:00Z")
+	if rep, err := sc.Scan(ctx, at("2027-01-24T02:05:00Z")); err != nil || len(rep.Notices) != 1 || st.snapshots != 1 {
+		t.Fatalf("7-day run: %+v %v, %d snapshots", rep, err, st.snapshots)
+	}
+	if rep, err := sc.Scan(ctx, at("2027-01-31T00:05:00Z")); err != nil || len(rep.Notices) != 1 || st.snapshots != 1 {
+		t.Fatalf("grace run: %+v %v, %d snapshots (the row's was current)", rep, err, st.snapshots)
+	}
+	st.mu.Lock()
+	st.members["t1"][1].Mobile, st.members["t1"][1].Version = "13800000009", 2
+	st.mu.Unlock()
+	rep, err := sc.Scan(ctx, at("2027-02-07T00:05:00Z"))
+	if err != nil || len(rep.Notices) != 1 || rep.Notices[0].SMS != 2 || st.snapshots != 2 {
+		t.Fatalf("retention run: %+v %v, %d snapshots", rep, err, st.snapshots)
+	}
+	if sms.sent["13800000009"] != 1 || sms.sent["13800000002"] != 2 || sms.sent["13800000001"] != 3 {
+		t.Fatalf("SMS: %v", sms.sent)
 	}
 }

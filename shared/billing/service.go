@@ -17,8 +17,9 @@ import (
 
 // Service sets subscriptions and keeps the notice settings.
 type Service struct {
-	Store Store
-	Now   func() time.Time
+	Store     Store
+	Directory Directory // checks the recipients admins name
+	Now       func() time.Time
 }
 
 // SetInput is the operator's request to set or renew a subscription.
@@ -195,7 +196,7 @@ func (s *Service) SaveSettings(ctx context.Context, tenantID, code string, in Se
 		return Settings{}, err
 	}
 	if len(st.Recipients) > 0 {
-		members, err := s.Store.Members(ctx, tenantID, st.Recipients, false)
+		members, err := s.Directory.Members(ctx, tenantID, st.Recipients)
 		if err != nil {
 			return Settings{}, err
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"workbench/infra/stacktest"
 	"workbench/shared/auth"
@@ -112,17 +113,19 @@ func (h *harness) smsLogin(t *testing.T, ti tenantInfo) int {
 }
 
 // addMember puts a member item as the directory stores it.
+// addMember adds a member through the directory, as an admin would.
 func (h *harness) addMember(t testing.TB, tenantID, role string, enabled bool) (id, mobile string) {
 	t.Helper()
-	now := h.clock.Now()
-	m := directory.Member{ID: ids.New(now), TenantID: tenantID, Name: "赵六", Mobile: h.Mobile(), Account: "zl" + strings.ToLower(ids.New(now)[20:]),
-		Role: role, Enabled: enabled, CreatedAt: now, UpdatedAt: now, Version: 1}
-	item, err := h.codec.Item(m)
+	ctx := context.Background()
+	dir := &directory.Service{DB: h.DynamoDB(), Codec: h.codec, Now: h.clock.Now}
+	m, err := dir.AddMember(ctx, tenantID, directory.MemberInput{Name: "赵六", Mobile: h.Mobile(), Role: role})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.DynamoDB().PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(h.codec.Table), Item: item}); err != nil {
-		t.Fatal(err)
+	if !enabled {
+		if _, err := dir.SetEnabled(ctx, tenantID, m.ID, false); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return m.ID, m.Mobile
 }
@@ -522,5 +525,74 @@ func TestGateUsesTheSessionsTenant(t *testing.T) {
 	}
 	for _, path := range []string{"/v1/admin/subscription", "/v1/me"} {
 		h.expectError(t, "GET", path, forged, nil, 401, "invalid_token", "")
+	}
+}
+
+// The due row keeps the recipients' snapshot of the step sent last; a step
+// after the admins changed (a new admin, an admin's new mobile) finds it
+// stale in its claims, takes a new one and reaches the admins as they are.
+func TestScanFollowsRecipientChangesAfterItsSnapshot(t *testing.T) {
+	now := utc("2027-01-20T07:00:00Z")
+	h := newHarness(t, now)
+	ctx := context.Background()
+	a := h.newTenant(t, "snap")
+	h.setSubscription(t, "snap", map[string]any{"plan": "std", "expiresAt": "2027-01-28T07:00:00Z"})
+	if rep := h.scan(t, utc("2027-01-21T02:05:00Z")); len(rep.Notices) != 1 || rep.Notices[0].SMS != 1 {
+		t.Fatalf("7-day warning: %+v", rep)
+	}
+	out, err := h.DynamoDB().GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(h.Tables["TenantsTable"]), Key: billing.Key("snap")})
+	if err != nil || out.Item["to"] == nil {
+		t.Fatalf("the due row carries no snapshot: %v %v", out.Item, err)
+	}
+	oldSMS := len(h.SMS(t, a.AdminMobile))
+
+	second, secondMobile := h.addMember(t, a.ID, "admin", true)
+	mobile := h.Mobile()
+	dir := &directory.Service{DB: h.DynamoDB(), Codec: h.codec, Now: h.clock.Now}
+	if _, err := dir.UpdateMember(ctx, a.ID, a.AdminID, directory.MemberPatch{Mobile: &mobile}); err != nil {
+		t.Fatal(err)
+	}
+	rep := h.scan(t, utc("2027-01-28T07:00:00Z"))
+	if len(rep.Notices) != 1 || rep.Notices[0].Step != "grace" || rep.Notices[0].SMS != 2 {
+		t.Fatalf("grace: %+v", rep)
+	}
+	if len(h.SMS(t, mobile)) != 1 || len(h.SMS(t, secondMobile)) != 1 || len(h.SMS(t, a.AdminMobile)) != oldSMS {
+		t.Errorf("grace SMS: %d to the admin's new mobile, %d to the new admin (want 1 each), %d more to the old mobile",
+			len(h.SMS(t, mobile)), len(h.SMS(t, secondMobile)), len(h.SMS(t, a.AdminMobile))-oldSMS)
+	}
+	if n := h.Notices(t, a.ID, a.AdminID); len(n) != 2 {
+		t.Errorf("first admin's inbox: %d notices, want 2", len(n))
+	}
+	if n := h.Notices(t, a.ID, second); len(n) != 1 || n[0].Kind != "subscription_grace" {
+		t.Errorf("new admin's inbox: %+v", n)
+	}
+}
+
+// A tenant whose admin set was written before it kept ids (no ids, no
+// revision): the scan still finds its admins, by reading its members, and
+// sends once.
+func TestScanFindsTheAdminsOfAnOlderAdminSet(t *testing.T) {
+	now := utc("2027-01-20T07:00:00Z")
+	h := newHarness(t, now)
+	ctx := context.Background()
+	a := h.newTenant(t, "older")
+	_, second := h.addMember(t, a.ID, "admin", true)
+	_, err := h.DynamoDB().UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(h.codec.Table),
+		Key: map[string]types.AttributeValue{
+			"pk": &types.AttributeValueMemberS{Value: directory.TenantPK(a.ID)}, "sk": &types.AttributeValueMemberS{Value: "ADMINS"},
+		},
+		UpdateExpression: aws.String("REMOVE ids, rev"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.setSubscription(t, "older", map[string]any{"plan": "std", "expiresAt": "2027-01-28T07:00:00Z"})
+	before := len(h.SMS(t, a.AdminMobile))
+	if rep := h.scan(t, utc("2027-01-21T02:05:00Z")); len(rep.Notices) != 1 || rep.Notices[0].SMS != 2 {
+		t.Fatalf("7-day warning: %+v", rep)
+	}
+	if len(h.SMS(t, a.AdminMobile)) != before+1 || len(h.SMS(t, second)) != 1 {
+		t.Errorf("SMS: %d to the first admin, %d to the second; want 1 each", len(h.SMS(t, a.AdminMobile))-before, len(h.SMS(t, second)))
 	}
 }

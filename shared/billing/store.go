@@ -28,23 +28,39 @@ type Store interface {
 	// bumping r.Version; ErrStale when it is not. An admin's change is
 	// recorded in the audit log in the same transaction (nil: none).
 	Put(ctx context.Context, r *Record, prev int, change *audit.Change) error
-	// Due returns items of the due index due at now, a page at a time.
-	Due(ctx context.Context, now time.Time, after map[string]types.AttributeValue) ([]Record, map[string]types.AttributeValue, error)
-	// Members returns the tenant's members with the given ids (missing ones
-	// left out), or every admin when ids is empty.
-	Members(ctx context.Context, tenantID string, ids []string, adminsOnly bool) ([]directory.Member, error)
+	// Due returns the items of the due index due at now, in due order.
+	Due(ctx context.Context, now time.Time) ([]Record, error)
 	// Deliveries returns the delivery records of one step by key.
 	Deliveries(ctx context.Context, code, cycle, step string) (map[string]Delivery, error)
 	// Claim takes the delivery d: it creates it when prev is nil, or takes
-	// it over from prev (a stale claim) when prev's claim is unchanged. It
-	// returns ErrStale when another run holds or made it.
-	Claim(ctx context.Context, code string, d Delivery, prev *Delivery) error
+	// it over from prev (a stale claim) when prev's claim is unchanged, if
+	// the snapshot of recipients to is still current for d's member. It
+	// returns ErrStale when another run holds or made it, and
+	// ErrRecipientsChanged when the snapshot is stale.
+	Claim(ctx context.Context, code string, d Delivery, prev *Delivery, tenantID string, to directory.Recipients) error
 	// Finish records the outcome of a claimed delivery.
 	Finish(ctx context.Context, code string, d Delivery) error
 }
 
 // ErrStale says a conditional write lost to another writer.
 var ErrStale = errors.New("billing: stale write")
+
+// ErrRecipientsChanged says the recipients changed since the snapshot a
+// claim was made with.
+var ErrRecipientsChanged = errors.New("billing: recipients changed")
+
+// Directory is what billing reads of the directory; directory.Roster
+// provides it.
+type Directory interface {
+	// Members returns the tenant's members with the given ids, missing
+	// ones left out.
+	Members(ctx context.Context, tenantID string, ids []string) ([]directory.Member, error)
+	// Recipients takes a snapshot of the members named, or of the enabled
+	// admins when named is empty.
+	Recipients(ctx context.Context, tenantID string, named []string) (directory.Recipients, error)
+	// Mobile opens a snapshot member's mobile.
+	Mobile(tenantID string, r directory.Recipient) (string, error)
+}
 
 // Delivery is the record of one notice to one member over one channel.
 type Delivery struct {
@@ -77,12 +93,11 @@ type DB interface {
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
-	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
-// DynamoStore keeps subscription items in the tenants table and reads
-// members from the directory table.
+// DynamoStore keeps subscription items in the tenants table; Directory
+// gives the checks that claims make of the directory table.
 type DynamoStore struct {
 	DB        DB
 	Table     string // tenants table
@@ -163,9 +178,8 @@ func (st *DynamoStore) Put(ctx context.Context, r *Record, prev int, change *aud
 }
 
 // Due reads every shard of the due index (and the unsharded "DUE" of items
-// written before) up to now in one go, merged in due order; after is not
-// used, and the next key is always nil.
-func (st *DynamoStore) Due(ctx context.Context, now time.Time, after map[string]types.AttributeValue) ([]Record, map[string]types.AttributeValue, error) {
+// written before) up to now in one go, merged in due order.
+func (st *DynamoStore) Due(ctx context.Context, now time.Time) ([]Record, error) {
 	items, err := dynamo.QueryShards(ctx, st.DB, &dynamodb.QueryInput{
 		TableName:                 aws.String(st.Table),
 		IndexName:                 aws.String("gsi1"),
@@ -173,70 +187,17 @@ func (st *DynamoStore) Due(ctx context.Context, now time.Time, after map[string]
 		ExpressionAttributeValues: map[string]types.AttributeValue{":now": s(dueBound(now))},
 	}, ":due", st.dueShards().Partitions(), "gsi1sk")
 	if err != nil {
-		return nil, nil, errs.Wrap(err, "query due subscriptions")
+		return nil, errs.Wrap(err, "query due subscriptions")
 	}
 	recs := make([]Record, 0, len(items))
 	for _, item := range items {
 		r, err := decodeRecord(item)
 		if err != nil {
-			return nil, nil, errs.Wrap(err, "decode subscription")
+			return nil, errs.Wrap(err, "decode subscription")
 		}
 		recs = append(recs, r)
 	}
-	return recs, nil, nil
-}
-
-func (st *DynamoStore) Members(ctx context.Context, tenantID string, ids []string, adminsOnly bool) ([]directory.Member, error) {
-	var items []map[string]types.AttributeValue
-	if len(ids) > 0 {
-		keys := make([]map[string]types.AttributeValue, 0, len(ids))
-		for _, id := range ids {
-			keys = append(keys, st.Directory.Key(tenantID, id))
-		}
-		got, err := dynamo.BatchGet(ctx, st.DB, map[string]types.KeysAndAttributes{st.Directory.Table: {Keys: keys}})
-		if err != nil {
-			return nil, errs.Wrap(err, "get members")
-		}
-		items = got[st.Directory.Table]
-	} else {
-		// Every member item of the tenant is read to find its admins: the
-		// cost grows with the tenant's size (a few hundred items for a large
-		// one), paid once per notice step, not per scan.
-		in := &dynamodb.QueryInput{
-			TableName:              aws.String(st.Directory.Table),
-			KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :m)"),
-			FilterExpression:       aws.String("#r = :admin AND enabled = :on"),
-			ExpressionAttributeNames: map[string]string{
-				"#r": "role",
-			},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":pk": s(directory.TenantPK(tenantID)), ":m": s(directory.MemberSK("")),
-				":admin": s(directory.RoleAdmin), ":on": &types.AttributeValueMemberBOOL{Value: true},
-			},
-		}
-		for {
-			out, err := st.DB.Query(ctx, in)
-			if err != nil {
-				return nil, errs.Wrap(err, "query admins")
-			}
-			items = append(items, out.Items...)
-			if len(out.LastEvaluatedKey) == 0 {
-				break
-			}
-			in.ExclusiveStartKey = out.LastEvaluatedKey
-		}
-	}
-	members := make([]directory.Member, 0, len(items))
-	for _, item := range items {
-		m, err := st.Directory.Member(item)
-		if err != nil {
-			return nil, errs.Wrap(err, "open member")
-		}
-		if m.TenantID == tenantID && (!adminsOnly || m.Role == directory.RoleAdmin) {
-			members = append(members, m)
-		}
-	}
-	return members, nil
+	return recs, nil
 }
 
 func (st *DynamoStore) Deliveries(ctx context.Context, code, cycle, step string) (map[string]Delivery, error) {
@@ -268,26 +229,35 @@ func (st *DynamoStore) Deliveries(ctx context.Context, code, cycle, step string)
 	}
 }
 
-func (st *DynamoStore) Claim(ctx context.Context, code string, d Delivery, prev *Delivery) error {
+func (st *DynamoStore) Claim(ctx context.Context, code string, d Delivery, prev *Delivery, tenantID string, to directory.Recipients) error {
 	item, err := attributevalue.MarshalMap(d)
 	if err != nil {
 		return errs.Wrap(err, "encode delivery")
 	}
 	item["pk"] = s(tenantPrefix + code)
 	item["type"] = s("delivery")
-	in := &dynamodb.PutItemInput{TableName: aws.String(st.Table), Item: item}
+	put := &types.Put{TableName: aws.String(st.Table), Item: item}
 	if prev == nil {
-		in.ConditionExpression = aws.String("attribute_not_exists(pk)")
+		put.ConditionExpression = aws.String("attribute_not_exists(pk)")
 	} else {
 		// Take over only the claim we saw: if its holder finished or another
 		// run took it over meanwhile, this fails.
-		in.ConditionExpression = aws.String("#s = :claimed AND claimedBy = :by")
-		in.ExpressionAttributeNames = map[string]string{"#s": "status"}
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{":claimed": s(StatusClaimed), ":by": s(prev.ClaimedBy)}
+		put.ConditionExpression = aws.String("#s = :claimed AND claimedBy = :by")
+		put.ExpressionAttributeNames = map[string]string{"#s": "status"}
+		put.ExpressionAttributeValues = map[string]types.AttributeValue{":claimed": s(StatusClaimed), ":by": s(prev.ClaimedBy)}
 	}
-	_, err = st.DB.PutItem(ctx, in)
-	if dynamo.ConditionFailed(err) {
-		return ErrStale
+	items := append([]types.TransactWriteItem{{Put: put}}, st.Directory.RecipientChecks(tenantID, to, d.MemberID)...)
+	_, err = st.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	for i, code := range dynamo.Cancelled(err) {
+		if code == "ConditionalCheckFailed" {
+			if i == 0 {
+				return ErrStale
+			}
+			return ErrRecipientsChanged
+		}
+	}
+	if dynamo.Conflicted(err) {
+		return ErrStale // another run's claim or a directory change at the same moment
 	}
 	return errs.Wrap(err, "claim delivery")
 }

@@ -1,25 +1,11 @@
 package directory
 
 import (
-	"context"
 	"reflect"
 	"slices"
 
 	"workbench/shared/audit"
-	"workbench/shared/errs"
 )
-
-// audited adds to t the audit entry of an admin's change: in the same
-// transaction, so the change and its entry are written together or not at
-// all. A lost race for the tenant's audit chain is a lost race: retry.
-func (s *Service) audited(ctx context.Context, t *txn, tenantID string, c audit.Change) error {
-	items, err := s.Audit.Append(ctx, tenantID, c)
-	if err != nil {
-		return errs.Wrap(err, "audit entry")
-	}
-	t.add(nil, items...)
-	return nil
-}
 
 // memberChange names what changed from old to m (old zero for a new
 // member), by field name only, and the action it amounts to.

@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -186,4 +187,32 @@ func NormalizeFieldValues(values map[string]any, defs []Field) (map[string]any, 
 		}
 	}
 	return out, nil
+}
+
+// fields reads the definitions and their version (0: none yet).
+func (s *Service) fields(ctx context.Context, tenantID string) ([]Field, int, error) {
+	return s.store().Fields(ctx, tenantID)
+}
+
+// Fields returns the tenant's custom field definitions.
+func (s *Service) Fields(ctx context.Context, tenantID string) ([]Field, error) {
+	f, _, err := s.fields(ctx, tenantID)
+	return f, err
+}
+
+// PutFields replaces the tenant's custom field definitions. Codes are
+// immutable: a code keeps its type; removing a code removes the field.
+func (s *Service) PutFields(ctx context.Context, tenantID string, in []Field) ([]Field, error) {
+	var out []Field
+	err := retry(ctx, func() error {
+		prev, version, err := s.fields(ctx, tenantID)
+		if err != nil {
+			return err
+		}
+		if out, err = NormalizeFields(in, prev); err != nil {
+			return err
+		}
+		return s.store().PutFields(ctx, tenantID, out, version, fieldsChange(prev, out))
+	})
+	return out, err
 }

@@ -11,10 +11,14 @@ import (
 // reads the reservation items, 100 a BatchGetItem, so a bulk import matches
 // a page of rows in one round trip.
 func (s *Service) Holders(ctx context.Context, tenantID, kind string, values []string) (map[string]string, error) {
+	return s.store().Holders(ctx, tenantID, kind, values)
+}
+
+func (st *DynamoStore) Holders(ctx context.Context, tenantID, kind string, values []string) (map[string]string, error) {
 	byToken := map[string]string{}
 	var keys []map[string]types.AttributeValue
 	for _, v := range values {
-		k := s.Codec.UniqueKey(tenantID, kind, v)
+		k := st.Codec.UniqueKey(tenantID, kind, v)
 		sk := str(k["sk"])
 		if _, ok := byToken[sk]; ok {
 			continue
@@ -22,7 +26,7 @@ func (s *Service) Holders(ctx context.Context, tenantID, kind string, values []s
 		byToken[sk] = v
 		keys = append(keys, k)
 	}
-	items, err := s.batchGet(ctx, keys)
+	items, err := st.batchGet(ctx, keys)
 	if err != nil {
 		return nil, err
 	}

@@ -9,11 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"workbench/shared/audit"
 	"workbench/shared/errs"
 	"workbench/shared/ids"
@@ -28,15 +23,6 @@ type Invitation struct {
 	Uses      int       `json:"uses" dynamodbav:"uses"`
 	CreatedBy string    `json:"createdBy" dynamodbav:"createdBy"`
 	CreatedAt time.Time `json:"createdAt" dynamodbav:"createdAt"`
-}
-
-type invitationRecord struct {
-	PK   string `dynamodbav:"pk"`
-	SK   string `dynamodbav:"sk"`
-	Type string `dynamodbav:"type"`
-	Exp  int64  `dynamodbav:"exp"` // expiresAt in epoch seconds, for the use condition
-	TTL  int64  `dynamodbav:"ttl"`
-	Invitation
 }
 
 // Invitation limits.
@@ -82,24 +68,12 @@ func (s *Service) CreateInvitation(ctx context.Context, tenantID, tenantCode, by
 	}
 	now := s.now()
 	inv := Invitation{Code: newInvitationCode(), ExpiresAt: now.Add(time.Duration(hours) * time.Hour), MaxUses: uses, CreatedBy: by, CreatedAt: now}
-	item, err := attributevalue.MarshalMap(invitationRecord{
-		PK: TenantPK(tenantID), SK: InvitationSK(inv.Code), Type: "invitation",
-		Exp: inv.ExpiresAt.Unix(), TTL: inv.ExpiresAt.Add(30 * 24 * time.Hour).Unix(), Invitation: inv,
-	})
-	if err != nil {
-		return Invitation{}, errs.Wrap(err, "encode invitation")
-	}
 	fields := []string{"expiresInHours"}
 	if uses > 0 {
 		fields = append(fields, "maxUses")
 	}
-	err = retry(ctx, func() error {
-		t := &txn{}
-		t.add(errRetry, putNew(s.Codec.Table, item))
-		if err := s.audited(ctx, t, tenantID, audit.Change{Action: audit.InvitationCreate, Target: invitationTarget(inv.Code), Fields: fields}); err != nil {
-			return err
-		}
-		return t.run(ctx, s.DB)
+	err := retry(ctx, func() error {
+		return s.store().CreateInvitation(ctx, tenantID, inv, audit.Change{Action: audit.InvitationCreate, Target: invitationTarget(inv.Code), Fields: fields})
 	})
 	if err != nil {
 		return Invitation{}, err
@@ -175,16 +149,12 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (_ Registered,
 	if err != nil {
 		return Registered{}, err
 	}
-	res, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: s.table(), Key: key(tenantID, InvitationSK(code)), ConsistentRead: aws.Bool(true)})
+	rec, ok, err := s.store().Invitation(ctx, tenantID, code)
 	if err != nil {
-		return Registered{}, errs.Wrap(err, "get invitation")
+		return Registered{}, err
 	}
-	if res.Item == nil {
+	if !ok {
 		return Registered{}, errInvitationNotFound
-	}
-	var rec invitationRecord
-	if err := attributevalue.UnmarshalMap(res.Item, &rec); err != nil {
-		return Registered{}, errs.Wrap(err, "decode invitation")
 	}
 	now := s.now()
 	if !now.Before(rec.ExpiresAt) {
@@ -216,13 +186,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (_ Registered,
 	if err != nil {
 		return Registered{}, err
 	}
-	use := types.TransactWriteItem{Update: &types.Update{
-		TableName: s.table(), Key: key(tenantID, InvitationSK(code)),
-		UpdateExpression:          aws.String("ADD uses :one"),
-		ConditionExpression:       aws.String("exp > :now AND (attribute_not_exists(maxUses) OR uses < maxUses)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":one": avn(1), ":now": avn(int(now.Unix()))},
-	}}
-	err = s.insert(ctx, &m, free, func(t *txn) error { t.add(errInvitationUsedUp, use); return nil })
+	err = s.insert(&m, free, func(m Member) error {
+		return s.store().RegisterMember(ctx, m, code)
+	})
 	if errs.Is(err, "mobile_taken") {
 		// Registered at the same time by another request.
 		m, _, err := s.memberByMobile(ctx, tenantID, mobile)
@@ -238,13 +204,14 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (_ Registered,
 
 // memberByMobile finds a member by its mobile's reservation.
 func (s *Service) memberByMobile(ctx context.Context, tenantID, mobile string) (Member, bool, error) {
-	res, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: s.table(), Key: s.Codec.UniqueKey(tenantID, UniqueMobile, mobile), ConsistentRead: aws.Bool(true)})
+	held, err := s.store().Holders(ctx, tenantID, UniqueMobile, []string{mobile})
 	if err != nil {
-		return Member{}, false, errs.Wrap(err, "get mobile reservation")
+		return Member{}, false, err
 	}
-	if res.Item == nil {
+	id, ok := held[mobile]
+	if !ok {
 		return Member{}, false, nil
 	}
-	m, err := s.Member(ctx, tenantID, str(res.Item["memberId"]))
+	m, err := s.Member(ctx, tenantID, id)
 	return m, err == nil, err
 }

@@ -10,7 +10,7 @@ import (
 
 // More keys of the directory table, all under the tenant's partition.
 const (
-	adminsSK = "ADMINS" // count of enabled admins
+	adminsSK = "ADMINS" // the enabled admins: count, ids and revision
 	fieldsSK = "FIELDS" // custom field definitions
 )
 
@@ -27,19 +27,28 @@ func key(tenantID, sk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{"pk": avs(TenantPK(tenantID)), "sk": avs(sk)}
 }
 
-// adminDelta changes the count of enabled admins. Taking one away is
-// conditional on another remaining, which is what keeps the last admin.
-func (c *Codec) adminDelta(tenantID string, delta int) types.TransactWriteItem {
+// adminDelta adds memberID to the tenant's enabled admins (delta +1) or
+// takes it away (-1): the count, the set of ids and the revision that a
+// notice sender's snapshot of the admins is checked against
+// (RecipientChecks). Taking one away is conditional on another remaining,
+// which is what keeps the last admin.
+func (c *Codec) adminDelta(tenantID, memberID string, delta int) types.TransactWriteItem {
+	expr := "ADD admins :d, rev :one, ids :id SET #t = :t"
+	if delta < 0 {
+		expr = "ADD admins :d, rev :one DELETE ids :id SET #t = :t"
+	}
 	u := &types.Update{
-		TableName:                 aws.String(c.Table),
-		Key:                       key(tenantID, adminsSK),
-		UpdateExpression:          aws.String("ADD admins :d SET #t = :t"),
-		ExpressionAttributeNames:  map[string]string{"#t": "type"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":d": avn(delta), ":t": avs("admins")},
+		TableName:                aws.String(c.Table),
+		Key:                      key(tenantID, adminsSK),
+		UpdateExpression:         aws.String(expr),
+		ExpressionAttributeNames: map[string]string{"#t": "type"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":d": avn(delta), ":one": avn(1), ":t": avs("admins"),
+			":id": &types.AttributeValueMemberSS{Value: []string{memberID}},
+		},
 	}
 	if delta < 0 {
 		u.ConditionExpression = aws.String("admins > :one")
-		u.ExpressionAttributeValues[":one"] = avn(-delta)
 	}
 	return types.TransactWriteItem{Update: u}
 }
@@ -131,4 +140,19 @@ func (c *Codec) SeedItems(m Member) ([]map[string]types.AttributeValue, error) {
 		}
 	}
 	return out, nil
+}
+
+func str(v types.AttributeValue) string {
+	if s, ok := v.(*types.AttributeValueMemberS); ok {
+		return s.Value
+	}
+	return ""
+}
+
+func num(v types.AttributeValue) float64 {
+	if n, ok := v.(*types.AttributeValueMemberN); ok {
+		f, _ := strconv.ParseFloat(n.Value, 64)
+		return f
+	}
+	return 0
 }

@@ -195,7 +195,7 @@ func (c *Codec) CreateItems(m Member, eventID string) ([]types.TransactWriteItem
 		CreateEvent:   event,
 	}
 	if countsAsAdmin(m) {
-		tx = append(tx, c.adminDelta(m.TenantID, +1))
+		tx = append(tx, c.adminDelta(m.TenantID, m.ID, +1))
 	}
 	for _, d := range m.DepartmentIDs {
 		tx = append(tx, c.joinDepartment(m.TenantID, d, m.ID)...)

@@ -14,11 +14,12 @@ import (
 
 // Roster answers what other capabilities ask of the directory: which ids
 // are enabled members, the departments below some departments, members'
-// mobiles. Checking ids reads only the enabled flag and department ids, 100
+// mobiles, the recipients of notices, partner sync's snapshot and events. Checking ids reads only the enabled flag and department ids, 100
 // keys per BatchGetItem, so a function without data keys can do it; Codec
 // is needed only to open names and mobiles.
 type Roster struct {
 	DB interface {
+		GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 		BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 		Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	}
@@ -166,6 +167,9 @@ func (d *Roster) query(ctx context.Context, tenantID, prefix, projection string,
 			":pk": &types.AttributeValueMemberS{Value: TenantPK(tenantID)},
 			":p":  &types.AttributeValueMemberS{Value: prefix},
 		},
+		// Partner sync's snapshot must see the writes whose events it
+		// follows.
+		ConsistentRead: aws.Bool(true),
 	}
 	if projection != "" {
 		in.ProjectionExpression = aws.String(projection)

@@ -42,22 +42,11 @@ func (s *Service) Search(ctx context.Context, tenantID, q, cursor string, limit 
 	}
 	hint := map[string]int{}
 	for i, form := range lookups(q) {
-		res, err := s.DB.Query(ctx, &dynamodb.QueryInput{
-			TableName:              s.table(),
-			KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":pk": avs(TenantPK(tenantID)), ":p": avs(tokenPrefix(s.Codec.searchToken(tenantID, form))),
-			},
-			ProjectionExpression: aws.String("sk, r"),
-			Limit:                aws.Int32(maxTokenItems),
-		})
+		found, err := s.store().SearchTokens(ctx, tenantID, s.Codec.searchToken(tenantID, form), maxTokenItems)
 		if err != nil {
-			return nil, "", errs.Wrap(err, "search tokens")
+			return nil, "", err
 		}
-		for _, it := range res.Items {
-			sk := str(it["sk"])
-			id := sk[strings.LastIndexByte(sk, '#')+1:]
-			r := int(num(it["r"]))
+		for id, r := range found {
 			if i > 0 {
 				r = rankUnknown // found by a shorter form: the match is checked below
 			}
@@ -99,4 +88,30 @@ func (s *Service) Search(ctx context.Context, tenantID, q, cursor string, limit 
 		next = strconv.Itoa(end)
 	}
 	return matches[offset:end], next, nil
+}
+
+// SearchTokens reads up to limit search items of token: member id → rank
+// hint.
+func (st *DynamoStore) SearchTokens(ctx context.Context, tenantID, token string, limit int) (map[string]int, error) {
+	res, err := st.DB.Query(ctx, &dynamodb.QueryInput{
+		TableName:              st.table(),
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": avs(TenantPK(tenantID)), ":p": avs(tokenPrefix(token)),
+		},
+		ProjectionExpression: aws.String("sk, r"),
+		Limit:                aws.Int32(int32(limit)),
+	})
+	if err != nil {
+		return nil, errs.Wrap(err, "search tokens")
+	}
+	found := make(map[string]int, len(res.Items))
+	for _, it := range res.Items {
+		sk := str(it["sk"])
+		id := sk[strings.LastIndexByte(sk, '#')+1:]
+		if r, ok := found[id]; !ok || int(num(it["r"])) < r {
+			found[id] = int(num(it["r"]))
+		}
+	}
+	return found, nil
 }

@@ -2,7 +2,6 @@ package directory
 
 import (
 	"context"
-	"encoding/base64"
 	"log/slog"
 	mathrand "math/rand/v2"
 	"reflect"
@@ -13,13 +12,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"workbench/shared/audit"
-	"workbench/shared/dynamo"
 	"workbench/shared/errs"
 	"workbench/shared/ids"
 	"workbench/shared/sms"
@@ -42,6 +37,9 @@ type TenantFinder interface {
 // Service is the directory: members, departments, custom fields and
 // invitations of every tenant, each call scoped by a tenant id.
 type Service struct {
+	// Store keeps the directory (nil: a DynamoStore of DB, Codec and
+	// Audit, which is all DB and Audit are used for).
+	Store Store
 	DB    DB
 	Codec *Codec
 	SMS   sms.Sender
@@ -55,8 +53,6 @@ type Service struct {
 	// Audit records admins' changes in their transactions (nil: none).
 	Audit *audit.Log
 }
-
-func (s *Service) table() *string { return aws.String(s.Codec.Table) }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
 
@@ -218,14 +214,11 @@ func (s *Service) AddMember(ctx context.Context, tenantID string, in MemberInput
 		if m.Fields, err = NormalizeFieldValues(in.Fields, defs); err != nil {
 			return err
 		}
-		return s.insert(ctx, &m, free, func(t *txn) error {
-			t.add(errRetry, s.fieldsCheck(tenantID, fieldsVersion))
-			for _, x := range extra {
-				t.add(x.Err, x.Item)
-			}
-			// Each attempt appends to the chain as it is now: an attempt
-			// that lost its account also lost its place in the chain.
-			return s.audited(ctx, t, tenantID, memberChange(Member{}, m))
+		return s.insert(&m, free, func(m Member) error {
+			// Each attempt appends to the audit chain as it is now: an
+			// attempt that lost its account also lost its place in it.
+			change := memberChange(Member{}, m)
+			return s.store().InsertMember(ctx, m, fieldsVersion, extra, &change)
 		})
 	})
 	if err != nil {
@@ -235,40 +228,14 @@ func (s *Service) AddMember(ctx context.Context, tenantID string, in MemberInput
 	return m, nil
 }
 
-// prepare reads, in one BatchGetItem, the custom field definitions and,
-// when m has no account yet, which accounts generated from its name are
-// free.
+// prepare reads, in one round trip, the custom field definitions and, when
+// m has no account yet, which accounts generated from its name are free.
 func (s *Service) prepare(ctx context.Context, tenantID string, m Member) (defs []Field, version int, free []string, err error) {
-	keys := []map[string]types.AttributeValue{key(tenantID, fieldsSK)}
 	var candidates []string
 	if m.Account == "" {
 		candidates = accountCandidates(AccountFromName(m.Name))
-		for _, a := range candidates {
-			keys = append(keys, s.Codec.UniqueKey(tenantID, UniqueAccount, a))
-		}
 	}
-	items, err := s.batchGet(ctx, keys)
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	taken := map[string]bool{}
-	for _, it := range items {
-		switch sk := str(it["sk"]); sk {
-		case fieldsSK:
-			defs, version, err = decodeFields(it)
-			if err != nil {
-				return nil, 0, nil, err
-			}
-		default:
-			taken[sk] = true
-		}
-	}
-	for _, a := range candidates {
-		if !taken[str(s.Codec.UniqueKey(tenantID, UniqueAccount, a)["sk"])] {
-			free = append(free, a)
-		}
-	}
-	return defs, version, free, nil
+	return s.store().PrepareMember(ctx, tenantID, candidates)
 }
 
 // accountCandidates are the accounts tried for a generated one: the base,
@@ -286,9 +253,10 @@ func accountCandidates(base string) []string {
 	return out
 }
 
-// insert writes a new member. With no account given, it takes the first of
-// free; when every candidate is gone it falls back to a random suffix.
-func (s *Service) insert(ctx context.Context, m *Member, free []string, extra func(*txn) error) error {
+// insert writes a new member with write. With no account given, it takes
+// the first of free; when every candidate is gone it falls back to a
+// random suffix.
+func (s *Service) insert(m *Member, free []string, write func(Member) error) error {
 	generated := m.Account == ""
 	for attempt := 0; ; attempt++ {
 		if generated {
@@ -304,47 +272,12 @@ func (s *Service) insert(ctx context.Context, m *Member, free []string, extra fu
 				m.Account = base + suffix
 			}
 		}
-		items, err := s.Codec.CreateItems(*m, ids.New(m.CreatedAt))
-		if err != nil {
-			return errs.Wrap(err, "encode member")
-		}
-		t := &txn{}
-		for i, it := range items {
-			var why error
-			switch {
-			case i == CreateMobile:
-				why = errMobileTaken
-			case i == CreateAccount:
-				why = errAccountTaken
-			case it.Update != nil && strings.HasPrefix(str(it.Update.Key["sk"]), "DEPT#"):
-				why = errNoDepartment
-			}
-			t.add(why, it)
-		}
-		if extra != nil {
-			if err := extra(t); err != nil {
-				return err
-			}
-		}
-		err = t.run(ctx, s.DB)
+		err := write(*m)
 		if err == errAccountTaken && generated && attempt < len(free)+3 {
 			continue
 		}
 		return err
 	}
-}
-
-// fieldsCheck keeps a member write from racing a change of the field
-// definitions it was validated against.
-func (s *Service) fieldsCheck(tenantID string, version int) types.TransactWriteItem {
-	c := &types.ConditionCheck{TableName: s.table(), Key: key(tenantID, fieldsSK)}
-	if version == 0 {
-		c.ConditionExpression = aws.String("attribute_not_exists(pk)")
-	} else {
-		c.ConditionExpression = aws.String("version = :v")
-		c.ExpressionAttributeValues = map[string]types.AttributeValue{":v": avn(version)}
-	}
-	return types.TransactWriteItem{ConditionCheck: c}
 }
 
 // Welcome sends a member added by an admin their account and the tenant's
@@ -374,29 +307,10 @@ func (s *Service) load(ctx context.Context, tenantID, id string) (Member, []stri
 	if id == "" || len(id) > 64 {
 		return Member{}, nil, errMemberNotFound
 	}
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: s.table(), Key: s.Codec.Key(tenantID, id), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return Member{}, nil, errs.Wrap(err, "get member")
-	}
-	if out.Item == nil {
-		return Member{}, nil, errMemberNotFound
-	}
-	m, err := s.Codec.Member(out.Item)
-	if err != nil {
-		return Member{}, nil, errs.Wrap(err, "decode member")
-	}
-	return m, storedTokens(out.Item), nil
+	return s.store().Member(ctx, tenantID, id)
 }
 
 var errMemberNotFound = errs.NotFoundf("member_not_found", "no member with this id in the tenant")
-
-func storedTokens(item map[string]types.AttributeValue) []string {
-	var rec struct {
-		Tokens []string `dynamodbav:"tokens"`
-	}
-	_ = attributevalue.UnmarshalMap(item, &rec)
-	return rec.Tokens
-}
 
 // UpdateMember changes a member under the same rules as CreateMember;
 // changing the mobile or account moves its reservation in the same
@@ -506,77 +420,9 @@ func (s *Service) SetEnabled(ctx context.Context, tenantID, id string, enabled b
 	return s.UpdateMember(ctx, tenantID, id, MemberPatch{Enabled: &enabled})
 }
 
-// replace writes the change from old to m in one transaction: the member
-// (conditional on its version), moved reservations, department
-// memberships, search tokens, the admin count and the event.
+// replace writes the change from old to m in one transaction.
 func (s *Service) replace(ctx context.Context, old Member, oldTokens []string, m Member, fieldsVersion int, extra []Extra) error {
-	c := s.Codec
-	item, err := c.Item(m)
-	if err != nil {
-		return errs.Wrap(err, "encode member")
-	}
-	t := &txn{}
-	t.add(errRetry, types.TransactWriteItem{Put: &types.Put{
-		TableName: s.table(), Item: item,
-		ConditionExpression:       aws.String("version = :v"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":v": avn(old.Version)},
-	}})
-	if m.Mobile != old.Mobile {
-		t.add(errRetry, c.release(m.TenantID, UniqueMobile, old.Mobile, m.ID))
-		t.add(errMobileTaken, c.reserve(m.TenantID, UniqueMobile, m.Mobile, m.ID))
-	}
-	if m.Account != old.Account {
-		t.add(errRetry, c.release(m.TenantID, UniqueAccount, old.Account, m.ID))
-		t.add(errAccountTaken, c.reserve(m.TenantID, UniqueAccount, m.Account, m.ID))
-	}
-	switch was, is := countsAsAdmin(old), countsAsAdmin(m); {
-	case was && !is:
-		t.add(errLastAdmin, c.adminDelta(m.TenantID, -1))
-	case !was && is:
-		t.add(nil, c.adminDelta(m.TenantID, +1))
-	}
-	for _, d := range old.DepartmentIDs {
-		if !slices.Contains(m.DepartmentIDs, d) {
-			t.add(errRetry, c.leaveDepartment(m.TenantID, d, m.ID)...)
-		}
-	}
-	for _, d := range m.DepartmentIDs {
-		if !slices.Contains(old.DepartmentIDs, d) {
-			t.add(errNoDepartment, c.joinDepartment(m.TenantID, d, m.ID)...)
-		}
-	}
-	newTokens := c.tokens(m)
-	for _, tok := range oldTokens {
-		if !slices.ContainsFunc(newTokens, func(x token) bool { return x.token == tok }) {
-			t.add(nil, types.TransactWriteItem{Delete: &types.Delete{TableName: s.table(), Key: key(m.TenantID, tokenPrefix(tok)+m.ID)}})
-		}
-	}
-	for _, tok := range newTokens {
-		if !slices.Contains(oldTokens, tok.token) {
-			t.add(nil, types.TransactWriteItem{Put: &types.Put{TableName: s.table(), Item: c.tokenItem(m.TenantID, m.ID, tok)}})
-		}
-	}
-	if fieldsVersion >= 0 {
-		t.add(errRetry, s.fieldsCheck(m.TenantID, fieldsVersion))
-	}
-	depts := slices.Clone(old.DepartmentIDs)
-	for _, d := range m.DepartmentIDs {
-		if !slices.Contains(depts, d) {
-			depts = append(depts, d)
-		}
-	}
-	ev, err := c.eventItem(Event{ID: ids.New(m.UpdatedAt), TenantID: m.TenantID, Type: EventMemberUpdated, MemberID: m.ID, DepartmentIDs: depts, At: m.UpdatedAt})
-	if err != nil {
-		return errs.Wrap(err, "encode event")
-	}
-	t.add(nil, ev)
-	for _, x := range extra {
-		t.add(x.Err, x.Item)
-	}
-	if err := s.audited(ctx, t, m.TenantID, memberChange(old, m)); err != nil {
-		return err
-	}
-	if err := t.run(ctx, s.DB); err != nil {
+	if err := s.store().ReplaceMember(ctx, old, oldTokens, m, fieldsVersion, extra, memberChange(old, m)); err != nil {
 		return err
 	}
 	slog.InfoContext(ctx, "member updated", "tenant", m.TenantID, "member", m.ID)
@@ -591,33 +437,9 @@ func (s *Service) DeleteMember(ctx context.Context, tenantID, id string) error {
 		if err != nil {
 			return err
 		}
-		c := s.Codec
-		t := &txn{}
-		t.add(errRetry, types.TransactWriteItem{Delete: &types.Delete{
-			TableName: s.table(), Key: c.Key(tenantID, id),
-			ConditionExpression:       aws.String("version = :v"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":v": avn(old.Version)},
-		}})
-		t.add(errRetry, c.release(tenantID, UniqueMobile, old.Mobile, id), c.release(tenantID, UniqueAccount, old.Account, id))
-		if countsAsAdmin(old) {
-			t.add(errLastAdmin, c.adminDelta(tenantID, -1))
-		}
-		for _, d := range old.DepartmentIDs {
-			t.add(errRetry, c.leaveDepartment(tenantID, d, id)...)
-		}
-		for _, tok := range oldTokens {
-			t.add(nil, types.TransactWriteItem{Delete: &types.Delete{TableName: s.table(), Key: key(tenantID, tokenPrefix(tok)+id)}})
-		}
 		now := s.now()
-		ev, err := c.eventItem(Event{ID: ids.New(now), TenantID: tenantID, Type: EventMemberDeleted, MemberID: id, DepartmentIDs: old.DepartmentIDs, At: now})
-		if err != nil {
-			return errs.Wrap(err, "encode event")
-		}
-		t.add(nil, ev)
-		if err := s.audited(ctx, t, tenantID, audit.Change{Action: audit.MemberDelete, Target: "member/" + id}); err != nil {
-			return err
-		}
-		if err := t.run(ctx, s.DB); err != nil {
+		ev := Event{ID: ids.New(now), TenantID: tenantID, Type: EventMemberDeleted, MemberID: id, DepartmentIDs: old.DepartmentIDs, At: now}
+		if err := s.store().DeleteMember(ctx, old, oldTokens, ev, audit.Change{Action: audit.MemberDelete, Target: "member/" + id}); err != nil {
 			return err
 		}
 		slog.InfoContext(ctx, "member deleted", "tenant", tenantID, "member", id)
@@ -631,111 +453,12 @@ const MaxPage = 100
 // ListMembers returns a page of the tenant's members, in the order they
 // were added, or of one department's members.
 func (s *Service) ListMembers(ctx context.Context, tenantID, departmentID, cursor string, limit int) ([]Member, string, error) {
-	prefix := "MEMBER#"
-	if departmentID != "" {
-		prefix = "DM#" + departmentID + "#"
-	}
-	in := &dynamodb.QueryInput{
-		TableName:              s.table(),
-		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": avs(TenantPK(tenantID)), ":p": avs(prefix),
-		},
-		Limit: aws.Int32(int32(limit)),
-	}
-	if cursor != "" {
-		sk, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err != nil || !strings.HasPrefix(string(sk), prefix) {
-			return nil, "", errs.Invalidf("cursor", "invalid_cursor", "cursor is not one this list returned")
-		}
-		in.ExclusiveStartKey = key(tenantID, string(sk))
-	}
-	out, err := s.DB.Query(ctx, in)
-	if err != nil {
-		return nil, "", errs.Wrap(err, "list members")
-	}
-	next := ""
-	if out.LastEvaluatedKey != nil {
-		next = base64.RawURLEncoding.EncodeToString([]byte(str(out.LastEvaluatedKey["sk"])))
-	}
-	if departmentID == "" {
-		members := make([]Member, 0, len(out.Items))
-		for _, it := range out.Items {
-			m, err := s.Codec.Member(it)
-			if err != nil {
-				return nil, "", errs.Wrap(err, "decode member")
-			}
-			members = append(members, m)
-		}
-		return members, next, nil
-	}
-	ids := make([]string, 0, len(out.Items))
-	for _, it := range out.Items {
-		ids = append(ids, str(it["memberId"]))
-	}
-	members, err := s.Members(ctx, tenantID, ids)
-	return members, next, err
+	return s.store().ListMembers(ctx, tenantID, departmentID, cursor, limit)
 }
 
 // Members returns the tenant's members with the given ids, in that order;
 // ids of no member are left out. Partner sync and announcements read
 // members through it.
 func (s *Service) Members(ctx context.Context, tenantID string, ids []string) ([]Member, error) {
-	keys := make([]map[string]types.AttributeValue, 0, len(ids))
-	seen := map[string]bool{}
-	for _, id := range ids {
-		if id != "" && !seen[id] {
-			seen[id] = true
-			keys = append(keys, s.Codec.Key(tenantID, id))
-		}
-	}
-	items, err := s.batchGet(ctx, keys)
-	if err != nil {
-		return nil, err
-	}
-	byID := map[string]Member{}
-	for _, it := range items {
-		m, err := s.Codec.Member(it)
-		if err != nil {
-			return nil, errs.Wrap(err, "decode member")
-		}
-		byID[m.ID] = m
-	}
-	out := make([]Member, 0, len(byID))
-	for _, id := range ids {
-		if m, ok := byID[id]; ok {
-			out = append(out, m)
-			delete(byID, id)
-		}
-	}
-	return out, nil
-}
-
-// batchGet reads keys of the directory table, 100 a call, following
-// unprocessed keys.
-func (s *Service) batchGet(ctx context.Context, keys []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
-	return batchGet(ctx, s.DB, s.Codec.Table, keys)
-}
-
-func batchGet(ctx context.Context, db DB, table string, keys []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
-	if len(keys) == 0 {
-		return nil, nil
-	}
-	got, err := dynamo.BatchGet(ctx, db, map[string]types.KeysAndAttributes{table: {Keys: keys, ConsistentRead: aws.Bool(true)}})
-	return got[table], err
-}
-
-func str(v types.AttributeValue) string {
-	if s, ok := v.(*types.AttributeValueMemberS); ok {
-		return s.Value
-	}
-	return ""
-}
-
-func num(v types.AttributeValue) float64 {
-	if n, ok := v.(*types.AttributeValueMemberN); ok {
-		f, _ := strconv.ParseFloat(n.Value, 64)
-		return f
-	}
-	return 0
+	return s.store().Members(ctx, tenantID, ids)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"workbench/infra/stacktest"
+	"workbench/shared/directory"
 	"workbench/shared/dynamo"
 	"workbench/shared/ids"
 	"workbench/shared/memberimport"
@@ -27,7 +28,7 @@ func bindPartner(t testing.TB, st *stacktest.Stack, r *memberimport.Runner, tena
 	t.Helper()
 	now := time.Now().UTC()
 	store := &partner.DynamoStore{DB: st.DynamoDB(), Table: st.Tables["PartnersTable"]}
-	dir := &partner.DynamoDirectory{DB: st.DynamoDB(), Codec: r.Directory.Codec}
+	dir := &partner.RosterDirectory{Roster: &directory.Roster{DB: st.DynamoDB(), Table: r.Directory.Codec.Table, Codec: r.Directory.Codec}}
 	b := partner.Binding{
 		TenantID: tenantID, AppID: "bench-app", InstanceID: "i-1", Source: partner.SourceRegistry, State: partner.StateActive,
 		BoundAt: now, UpdatedAt: now, DepartmentIDs: []string{deptID}, MemberIDs: []string{}, Users: []string{}, Orgs: []string{deptID},

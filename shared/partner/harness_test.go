@@ -162,7 +162,7 @@ func newWorld(t testing.TB) *world {
 	w.worker = &partner.Worker{Store: store, Keys: w.keys, Client: client, Now: w.clock.Now,
 		Jitter: func(d time.Duration) time.Duration { return d }}
 	w.svc = &partner.Service{
-		Store: store, Directory: &partner.DynamoDirectory{DB: w.db, Codec: w.codec},
+		Store: store, Directory: &partner.RosterDirectory{Roster: &directory.Roster{DB: w.db, Table: w.codec.Table, Codec: w.codec}},
 		Tenants: &tenant.DynamoStore{DB: w.db, Table: w.tables["tenants"], Directory: w.codec},
 		Keys:    w.keys, LoginURL: "https://{tenant}.workbench.example.com/login", Now: w.clock.Now,
 	}
@@ -292,12 +292,11 @@ func (w *world) seed(tenantID string, depts []partner.Department, members []dire
 	w.t.Helper()
 	var items []map[string]types.AttributeValue
 	for _, d := range depts {
-		items = append(items, map[string]types.AttributeValue{
-			"pk": &types.AttributeValueMemberS{Value: directory.TenantPK(tenantID)},
-			"sk": &types.AttributeValueMemberS{Value: partner.DepartmentPrefix + d.ID},
-			"id": &types.AttributeValueMemberS{Value: d.ID}, "name": &types.AttributeValueMemberS{Value: d.Name},
-			"parentId": &types.AttributeValueMemberS{Value: d.ParentID},
-		})
+		item, err := w.codec.DepartmentItem(directory.Department{ID: d.ID, TenantID: tenantID, Name: d.Name, ParentID: d.ParentID, Version: 1})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		items = append(items, item)
 	}
 	for _, m := range members {
 		its, err := w.codec.SeedItems(m)

@@ -14,6 +14,7 @@ import (
 	"workbench/shared/billing/billinghttp"
 	"workbench/shared/cloud"
 	"workbench/shared/config"
+	"workbench/shared/directory"
 	"workbench/shared/dynamo"
 	"workbench/shared/httpapi"
 	"workbench/shared/lambdahttp"
@@ -51,8 +52,9 @@ func Subscription(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 		return nil, err
 	}
 	svc := &billing.Service{
-		Store: &billing.DynamoStore{DB: env.DynamoDB, Table: tenantsTable, Directory: codec, Shards: shards, Audit: auditLog},
-		Now:   env.Now,
+		Store:     &billing.DynamoStore{DB: env.DynamoDB, Table: tenantsTable, Directory: codec, Shards: shards, Audit: auditLog},
+		Directory: &directory.Roster{DB: env.DynamoDB, Table: directoryTable, Codec: codec},
+		Now:       env.Now,
 	}
 	r := httpapi.NewRouter()
 	(&billinghttp.HTTP{Service: svc, Operator: auth.NewOperator(operatorKey), Members: members}).Register(r)
@@ -71,11 +73,12 @@ func ExpiryScan(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 		return nil, err
 	}
 	sc := &billing.Scanner{
-		Store:   &billing.DynamoStore{DB: env.DynamoDB, Table: tenantsTable, Directory: sw.Codec, Shards: sw.Shards},
-		SMS:     sw.SMS,
-		Notices: &notice.DynamoStore{DB: env.DynamoDB, Table: noticesTable},
-		Clock:   env.Now,
-		Lease:   lease,
+		Store:     &billing.DynamoStore{DB: env.DynamoDB, Table: tenantsTable, Directory: sw.Codec, Shards: sw.Shards},
+		Directory: &directory.Roster{DB: env.DynamoDB, Table: sw.DirectoryTable, Codec: sw.Codec},
+		SMS:       sw.SMS,
+		Notices:   &notice.DynamoStore{DB: env.DynamoDB, Table: noticesTable},
+		Clock:     env.Now,
+		Lease:     lease,
 	}
 	return lambda.NewHandler(func(ctx context.Context, ev events.EventBridgeEvent) (billing.Report, error) {
 		now := ev.Time

@@ -19,6 +19,7 @@ import (
 	"workbench/shared/auth"
 	"workbench/shared/cloud"
 	"workbench/shared/config"
+	"workbench/shared/directory"
 	"workbench/shared/dynamo"
 	"workbench/shared/httpapi"
 	"workbench/shared/keyring"
@@ -117,7 +118,7 @@ func buildPartner(ctx context.Context, env *cloud.Env, worker bool, secrets ...s
 		return nil, err
 	}
 	store := &partner.DynamoStore{DB: env.DynamoDB, Table: table, Shards: shards}
-	dir := &partner.DynamoDirectory{DB: env.DynamoDB, Codec: codec}
+	dir := &partner.RosterDirectory{Roster: &directory.Roster{DB: env.DynamoDB, Table: codec.Table, Codec: codec}}
 	w := &partner.Worker{Store: store, Keys: keys, Client: client, Now: env.Now, Schedule: schedule}
 	svc := &partner.Service{
 		Store:     store,
