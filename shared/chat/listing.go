@@ -2,8 +2,6 @@ package chat
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"strings"
 	"time"
 
@@ -12,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"workbench/shared/auth"
+	"workbench/shared/dynamo"
 	"workbench/shared/errs"
 )
 
@@ -63,19 +62,21 @@ type listCursor struct {
 	ID     string    `json:"i"`
 }
 
-func (c listCursor) encode() string {
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
+// listCursors are the cursors of a member's conversation list, bound to
+// the query q of a search ("" for the whole list): a cursor of another
+// member's list, or of another search, is refused.
+func listCursors(p auth.Principal, q string) dynamo.Cursors {
+	return dynamo.ListCursors("chat/conversations", p.TenantID, p.MemberID, q)
 }
 
-func decodeCursor(cursor string) (*listCursor, error) {
-	if cursor == "" {
-		return nil, nil
-	}
+func decodeCursor(cursors dynamo.Cursors, cursor string) (*listCursor, error) {
 	var c listCursor
-	b, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil || json.Unmarshal(b, &c) != nil || !validConversationID(c.ID) {
-		return nil, errs.Invalidf("cursor", "invalid_cursor", "cursor is not one this API returned")
+	ok, err := cursors.Decode(cursor, &c)
+	if err != nil || ok && !validConversationID(c.ID) {
+		return nil, dynamo.InvalidCursor()
+	}
+	if !ok {
+		return nil, nil
 	}
 	return &c, nil
 }
@@ -178,7 +179,8 @@ func (s *Service) withHeads(ctx context.Context, p auth.Principal, rows []listRo
 // one BatchGetItem of those conversations' heads — at most 3 round trips
 // and 2 × limit items whatever the number of conversations.
 func (s *Service) List(ctx context.Context, p auth.Principal, cursor string, limit int) ([]Conversation, string, error) {
-	after, err := decodeCursor(cursor)
+	cursors := listCursors(p, "")
+	after, err := decodeCursor(cursors, cursor)
 	if err != nil {
 		return nil, "", err
 	}
@@ -189,7 +191,7 @@ func (s *Service) List(ctx context.Context, p auth.Principal, cursor string, lim
 	page, err := s.withHeads(ctx, p, rows)
 	next := ""
 	if more && len(rows) > 0 {
-		next = rows[len(rows)-1].place().encode()
+		next = cursors.Encode(rows[len(rows)-1].place())
 	}
 	return page, next, err
 }
@@ -210,7 +212,8 @@ func (s *Service) SearchGroups(ctx context.Context, p auth.Principal, q, cursor 
 	if q == "" || len([]rune(q)) > MaxQueryRunes {
 		return nil, "", errs.Invalidf("q", "invalid_query", "q must be 1 to %d characters", MaxQueryRunes)
 	}
-	after, err := decodeCursor(cursor)
+	cursors := listCursors(p, q)
+	after, err := decodeCursor(cursors, cursor)
 	if err != nil {
 		return nil, "", err
 	}
@@ -230,7 +233,7 @@ func (s *Service) SearchGroups(ctx context.Context, p auth.Principal, q, cursor 
 			}
 			page = append(page, c)
 			if len(page) == limit {
-				return page, listCursor{Pinned: c.Pinned, At: placeOf(rows, c.ID).At, ID: c.ID}.encode(), nil
+				return page, cursors.Encode(listCursor{Pinned: c.Pinned, At: placeOf(rows, c.ID).At, ID: c.ID}), nil
 			}
 		}
 		if !more || len(rows) == 0 {
