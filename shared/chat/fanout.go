@@ -95,7 +95,7 @@ func (f *Fanout) Apply(ctx context.Context, changes []Moved) (FanoutResult, erro
 
 // behind are the members whose entries' places are older than m.
 func (f *Fanout) behind(ctx context.Context, m Moved) ([]string, error) {
-	entries, err := readEntries(ctx, f.DB, f.Table, m.TenantID, m.ConversationID, "memberId, lastSeq, hiddenSeq")
+	entries, err := (&DynamoStore{DB: f.DB, Table: f.Table}).entries(ctx, m.TenantID, m.ConversationID, "memberId, lastSeq, hiddenSeq")
 	var out []string
 	for _, e := range entries {
 		if e.LastSeq < m.Seq && (e.HiddenSeq == nil || *e.HiddenSeq < m.Seq) {

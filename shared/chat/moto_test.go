@@ -168,7 +168,7 @@ func newFixture(tb testing.TB) *fixture {
 	f.codec = &directory.Codec{Table: dirTable, Keys: keys, Index: index}
 	nowFn := func() time.Time { return *f.clock }
 	f.svc = &Service{DB: db, Table: chatTable, Directory: &directory.Codec{Table: dirTable}, Now: nowFn}
-	f.rem = &Reminders{DB: db, Table: chatTable, Directory: f.codec, SMS: f.sms}
+	f.rem = &Reminders{Store: &DynamoStore{DB: db, Table: chatTable, Directory: f.codec}, SMS: f.sms}
 	return f
 }
 

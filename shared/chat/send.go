@@ -73,7 +73,7 @@ type draft struct {
 	// people are directory items (personProjection) by member id, read
 	// already: an urgent 1:1 message's reminder carries the sender's and
 	// the recipient's, so that its sweep reads nothing else.
-	people map[string]map[string]types.AttributeValue
+	people map[string]person
 }
 
 // appendMessage assigns the next sequence number and writes the message
@@ -369,7 +369,7 @@ func (s *Service) sendUpdates(p auth.Principal, head headRecord, entry entryReco
 			ExpressionAttributeValues: vals,
 		}})
 	}
-	return append(tx, s.closeReminders(pk, closing, last.CreatedAt)...)
+	return append(tx, s.store().closeReminders(pk, closing, last.CreatedAt)...)
 }
 
 // reminder is the put of an urgent message's reminder. In a 1:1 it names
@@ -384,21 +384,16 @@ func (s *Service) reminder(ctx context.Context, p auth.Principal, d *draft, head
 	}
 	if head.Kind == Direct {
 		rec.Recipient = head.peerOf(p.MemberID)
-		if d.people[rec.Recipient] == nil || d.people[p.MemberID] == nil {
-			keys := []map[string]types.AttributeValue{s.Directory.Key(p.TenantID, p.MemberID), s.Directory.Key(p.TenantID, rec.Recipient)}
-			items, err := batchGet(ctx, s.DB, s.Directory.Table, keys, false, personProjection, personNames)
+		_, haveRecipient := d.people[rec.Recipient]
+		if _, haveSender := d.people[p.MemberID]; !haveSender || !haveRecipient {
+			people, err := s.store().Persons(ctx, p.TenantID, []string{p.MemberID, rec.Recipient}, true, false)
 			if err != nil {
 				return types.TransactWriteItem{}, err
 			}
-			d.people = map[string]map[string]types.AttributeValue{}
-			for _, it := range items {
-				if id, ok := it["id"].(*types.AttributeValueMemberS); ok {
-					d.people[id.Value] = it
-				}
-			}
+			d.people = people
 		}
 		for _, id := range []string{p.MemberID, rec.Recipient} {
-			if it := d.people[id]; it != nil {
+			if it, ok := d.people[id]; ok {
 				rec.People = append(rec.People, it)
 			}
 		}
@@ -483,7 +478,7 @@ func (s *Service) SendRocket(ctx context.Context, p auth.Principal, in RocketInp
 	if len(targets) == 0 {
 		return Rocket{}, errs.Invalidf("memberIds", "no_members", "memberIds must name at least one recipient")
 	}
-	people, err := s.readMembers(ctx, p.TenantID, "memberIds", targets, []string{p.MemberID}, personProjection)
+	people, err := s.readMembers(ctx, p.TenantID, "memberIds", targets, []string{p.MemberID}, true)
 	if err != nil {
 		return Rocket{}, err
 	}

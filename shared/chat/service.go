@@ -43,52 +43,23 @@ var errConversationNotFound = errs.NotFoundf("conversation_not_found", "no such 
 // (one BatchGetItem per 100 ids). A member of another tenant is simply not
 // found under this tenant's partition.
 func (s *Service) checkMembers(ctx context.Context, tenantID, field string, memberIDs []string) error {
-	_, err := s.readMembers(ctx, tenantID, field, memberIDs, nil, "#id, enabled")
+	_, err := s.readMembers(ctx, tenantID, field, memberIDs, nil, false)
 	return err
 }
 
-// personProjection is what a reminder SMS needs of a directory item: the
-// sealed name and mobile, and what opens them (directory.Codec.Member).
-const personProjection = "#id, tenantId, #n, mobile, enabled"
-
-var personNames = map[string]string{"#id": "id", "#n": "name"}
-
-// readMembers is checkMembers returning the items read (projection, which
-// names id and enabled, with personNames), by id; also names ids read
-// without being checked (the sender's own).
-func (s *Service) readMembers(ctx context.Context, tenantID, field string, memberIDs, also []string, projection string) (map[string]map[string]types.AttributeValue, error) {
+// readMembers is checkMembers returning the members read, by id, with
+// their sealed name and mobile when sealed; also names ids read without
+// being checked (the sender's own).
+func (s *Service) readMembers(ctx context.Context, tenantID, field string, memberIDs, also []string, sealed bool) (map[string]person, error) {
 	if len(memberIDs) == 0 {
 		return nil, nil
 	}
-	keys := make([]map[string]types.AttributeValue, 0, len(memberIDs)+len(also))
-	for _, id := range append(append([]string{}, memberIDs...), also...) {
-		keys = append(keys, s.Directory.Key(tenantID, id))
-	}
-	names := map[string]string{}
-	for k, v := range personNames {
-		if strings.Contains(projection, k) {
-			names[k] = v // DynamoDB refuses names the projection does not use
-		}
-	}
-	items, err := batchGet(ctx, s.DB, s.Directory.Table, keys, true, projection, names)
+	byID, err := s.store().Persons(ctx, tenantID, append(append([]string{}, memberIDs...), also...), sealed, true)
 	if err != nil {
 		return nil, err
 	}
-	enabled := make(map[string]bool, len(items))
-	byID := make(map[string]map[string]types.AttributeValue, len(items))
-	for _, it := range items {
-		var m struct {
-			ID      string `dynamodbav:"id"`
-			Enabled bool   `dynamodbav:"enabled"`
-		}
-		if err := unmarshal(it, &m); err != nil {
-			return nil, err
-		}
-		enabled[m.ID] = m.Enabled
-		byID[m.ID] = it
-	}
 	for _, id := range memberIDs {
-		if !enabled[id] {
+		if !byID[id].Enabled {
 			return nil, errs.Invalidf(field, "unknown_member", "%s is not an enabled member of your organisation", id)
 		}
 	}
@@ -308,41 +279,12 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, convID string) (Con
 
 // roster reads the entries of every member of a conversation.
 func (s *Service) roster(ctx context.Context, tenantID, convID string) ([]entryRecord, error) {
-	return readEntries(ctx, s.DB, s.Table, tenantID, convID, "")
+	return s.store().entries(ctx, tenantID, convID, "")
 }
 
-// readEntries reads a conversation's entries (strongly consistent), only
-// the attributes of projection when it is not empty.
-func readEntries(ctx context.Context, db DB, table, tenantID, convID, projection string) ([]entryRecord, error) {
-	var out []entryRecord
-	in := &dynamodb.QueryInput{
-		TableName:              aws.String(table),
-		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": str(convPK(tenantID, convID)), ":p": str(entryPrefix),
-		},
-		ConsistentRead: aws.Bool(true),
-	}
-	if projection != "" {
-		in.ProjectionExpression = aws.String(projection)
-	}
-	for {
-		res, err := db.Query(ctx, in)
-		if err != nil {
-			return nil, errs.Wrap(err, "read members")
-		}
-		for _, it := range res.Items {
-			var e entryRecord
-			if err := unmarshal(it, &e); err != nil {
-				return nil, err
-			}
-			out = append(out, e)
-		}
-		if len(res.LastEvaluatedKey) == 0 {
-			return out, nil
-		}
-		in.ExclusiveStartKey = res.LastEvaluatedKey
-	}
+// store is the service's storage while the move to DynamoStore is under way.
+func (s *Service) store() *DynamoStore {
+	return &DynamoStore{DB: s.DB, Table: s.Table, Directory: s.Directory, Shards: s.Shards, Audit: s.Audit}
 }
 
 // History returns messages of a conversation newest first, before the
@@ -485,7 +427,7 @@ func (s *Service) moveRead(ctx context.Context, p auth.Principal, entry entryRec
 	withClose.UpdateExpression = aws.String("SET readSeq = :s, readAt = :at DELETE reminders :closed")
 	withClose.ExpressionAttributeValues = maps.Clone(upd.ExpressionAttributeValues)
 	withClose.ExpressionAttributeValues[":closed"] = seqSet(closing)
-	tx := append([]types.TransactWriteItem{{Update: &withClose}}, s.closeReminders(pk, closing, now)...)
+	tx := append([]types.TransactWriteItem{{Update: &withClose}}, s.store().closeReminders(pk, closing, now)...)
 	_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
 	if dynamo.Conflicted(err) {
 		// A sweep is on one of the reminders right now: the read alone,

@@ -93,7 +93,10 @@ func RocketReminder(ctx context.Context, env *cloud.Env) (lambda.Handler, error)
 	if err != nil {
 		return nil, err
 	}
-	rem := &chat.Reminders{DB: env.DynamoDB, Table: chatTable, Directory: sw.Codec, SMS: sw.SMS, Shards: sw.Shards}
+	rem := &chat.Reminders{
+		Store: &chat.DynamoStore{DB: env.DynamoDB, Table: chatTable, Directory: sw.Codec, Shards: sw.Shards},
+		SMS:   sw.SMS,
+	}
 	// The sweep answers with what it did, like the other scheduled
 	// functions, so a replay through /_local/invoke shows it.
 	return lambda.NewHandler(func(ctx context.Context, ev events.EventBridgeEvent) (chat.SweepResult, error) {
