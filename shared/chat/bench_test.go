@@ -268,7 +268,7 @@ func BenchmarkFanoutGroup500(b *testing.B) {
 		records = append(records, newEntry("t1", conv, fmt.Sprintf("m%03d", i), 0, f.now, f.now))
 	}
 	f.writeAll(b, records)
-	fan := &Fanout{DB: f.db, Table: f.chatTable}
+	fan := &Fanout{Store: &DynamoStore{DB: f.db, Table: f.chatTable}}
 	f.counter.Reset()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -121,7 +121,7 @@ func ChatFanout(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	f := &chat.Fanout{DB: env.DynamoDB, Table: chatTable}
+	f := &chat.Fanout{Store: &chat.DynamoStore{DB: env.DynamoDB, Table: chatTable}}
 	return lambda.NewHandler(func(ctx context.Context, ev fanoutEvent) (any, error) {
 		if ev.Backfill {
 			res, err := chat.BackfillList(ctx, env.DynamoDB, chatTable)
