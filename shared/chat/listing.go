@@ -5,10 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"workbench/shared/auth"
 	"workbench/shared/dynamo"
 	"workbench/shared/errs"
@@ -103,41 +99,14 @@ func (r listRow) place() listCursor {
 // Query reads at most n items; two Queries at most.
 func (s *Service) listRows(ctx context.Context, p auth.Principal, after *listCursor, n int) (rows []listRow, more bool, err error) {
 	if after == nil || after.Pinned {
-		rows, more, err = s.queryList(ctx, pinPK(p.TenantID, p.MemberID), after, n)
+		rows, more, err = s.store().QueryList(ctx, pinPK(p.TenantID, p.MemberID), after, n)
 		if err != nil || len(rows) == n {
 			return rows, true, err
 		}
 		after = nil // the pinned ones are done: the others from their start
 	}
-	rest, more, err := s.queryList(ctx, listPK(p.TenantID, p.MemberID), after, n-len(rows))
+	rest, more, err := s.store().QueryList(ctx, listPK(p.TenantID, p.MemberID), after, n-len(rows))
 	return append(rows, rest...), more, err
-}
-
-func (s *Service) queryList(ctx context.Context, pk string, after *listCursor, n int) ([]listRow, bool, error) {
-	cond := "gsi3pk = :pk"
-	vals := map[string]types.AttributeValue{":pk": str(pk)}
-	if after != nil {
-		cond += " AND gsi3sk < :after"
-		vals[":after"] = str(listSK(after.At, after.ID))
-	}
-	res, err := s.DB.Query(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.Table),
-		IndexName:                 aws.String(listIndex),
-		KeyConditionExpression:    aws.String(cond),
-		ExpressionAttributeValues: vals,
-		ScanIndexForward:          aws.Bool(false),
-		Limit:                     aws.Int32(int32(n)),
-	})
-	if err != nil {
-		return nil, false, errs.Wrap(err, "list conversations")
-	}
-	rows := make([]listRow, len(res.Items))
-	for i, it := range res.Items {
-		if err := unmarshal(it, &rows[i]); err != nil {
-			return nil, false, err
-		}
-	}
-	return rows, len(res.LastEvaluatedKey) > 0, nil
 }
 
 // withHeads reads the heads of the rows' conversations (one BatchGetItem,
@@ -145,21 +114,13 @@ func (s *Service) queryList(ctx context.Context, pk string, after *listCursor, n
 // A row whose head is missing (a group whose creation did not finish) or
 // that is hidden still is skipped.
 func (s *Service) withHeads(ctx context.Context, p auth.Principal, rows []listRow) ([]Conversation, error) {
-	keys := make([]map[string]types.AttributeValue, len(rows))
+	pks := make([]string, len(rows))
 	for i, r := range rows {
-		keys[i] = key(r.PK, headSK)
+		pks[i] = r.PK
 	}
-	items, err := batchGet(ctx, s.DB, s.Table, keys, false, "", nil)
+	heads, err := s.store().Heads(ctx, pks)
 	if err != nil {
 		return nil, err
-	}
-	heads := make(map[string]headRecord, len(items))
-	for _, it := range items {
-		var h headRecord
-		if err := unmarshal(it, &h); err != nil {
-			return nil, err
-		}
-		heads[h.ID] = h
 	}
 	out := make([]Conversation, 0, len(rows))
 	for _, r := range rows {
@@ -251,17 +212,6 @@ func placeOf(rows []listRow, convID string) listCursor {
 		}
 	}
 	return listCursor{}
-}
-
-// Expressions that keep an entry's list place. listed puts it back in its
-// list partition (the pinned one when it is pinned) at the place of a
-// message: a new message brings a hidden conversation back.
-const listed = "listPk = if_not_exists(listPk, :list), gsi3pk = if_not_exists(listPk, :list), gsi3sk = :place, lastSeq = :n"
-
-func listedValues(tenantID, memberID, convID string, seq int64, at time.Time) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		":list": str(listPK(tenantID, memberID)), ":place": str(listSK(at, convID)), ":n": num(seq),
-	}
 }
 
 // fanoutOf is the fan-out list of a group of members: all of them while
