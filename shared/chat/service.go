@@ -125,27 +125,9 @@ func directHead(tenantID, convID, a, b string, now time.Time) headRecord {
 	}
 }
 
-// directItems are the items of a new 1:1 conversation: its head and both
-// entries, each conditional on not existing.
-func (s *Service) directItems(head headRecord, now time.Time) ([]types.TransactWriteItem, error) {
-	h, err := put(s.Table, head, "attribute_not_exists(pk)")
-	if err != nil {
-		return nil, err
-	}
-	tx := []types.TransactWriteItem{h}
-	for _, m := range head.Members {
-		e, err := put(s.Table, newEntry(head.TenantID, head.ID, m, 0, head.LastAt, now), "attribute_not_exists(pk)")
-		if err != nil {
-			return nil, err
-		}
-		tx = append(tx, e)
-	}
-	return tx, nil
-}
-
 func (s *Service) createDirect(ctx context.Context, p auth.Principal, peer string, now time.Time) (Conversation, bool, error) {
 	convID := DirectID(p.TenantID, p.MemberID, peer)
-	tx, err := s.directItems(directHead(p.TenantID, convID, p.MemberID, peer, now), now)
+	tx, err := s.store().directItems(directHead(p.TenantID, convID, p.MemberID, peer, now), now)
 	if err != nil {
 		return Conversation{}, false, err
 	}
