@@ -170,7 +170,7 @@ func BenchmarkReminderSweep(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	shards := f.svc.dueShards()
+	shards := f.svc.Store.(*DynamoStore).dueShards()
 	var records []any
 	var due []map[string]types.AttributeValue
 	for c, peer := range peers {

@@ -99,13 +99,13 @@ func (r listRow) place() listCursor {
 // Query reads at most n items; two Queries at most.
 func (s *Service) listRows(ctx context.Context, p auth.Principal, after *listCursor, n int) (rows []listRow, more bool, err error) {
 	if after == nil || after.Pinned {
-		rows, more, err = s.store().QueryList(ctx, pinPK(p.TenantID, p.MemberID), after, n)
+		rows, more, err = s.Store.QueryList(ctx, pinPK(p.TenantID, p.MemberID), after, n)
 		if err != nil || len(rows) == n {
 			return rows, true, err
 		}
 		after = nil // the pinned ones are done: the others from their start
 	}
-	rest, more, err := s.store().QueryList(ctx, listPK(p.TenantID, p.MemberID), after, n-len(rows))
+	rest, more, err := s.Store.QueryList(ctx, listPK(p.TenantID, p.MemberID), after, n-len(rows))
 	return append(rows, rest...), more, err
 }
 
@@ -118,7 +118,7 @@ func (s *Service) withHeads(ctx context.Context, p auth.Principal, rows []listRo
 	for i, r := range rows {
 		pks[i] = r.PK
 	}
-	heads, err := s.store().Heads(ctx, pks)
+	heads, err := s.Store.Heads(ctx, pks)
 	if err != nil {
 		return nil, err
 	}

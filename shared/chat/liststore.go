@@ -23,14 +23,9 @@ func (s *DynamoStore) ListPlaces(ctx context.Context, tenantID, convID string) (
 // condition that its place is older and the entry not hidden since, so
 // that a late or repeated stream batch never moves a place back.
 func (s *DynamoStore) MoveEntry(ctx context.Context, m Moved, memberID string) (bool, error) {
-	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:        aws.String(s.Table),
-		Key:              key(convPK(m.TenantID, m.ConversationID), entrySK(memberID)),
-		UpdateExpression: aws.String("SET " + listed),
-		ConditionExpression: aws.String("attribute_exists(pk) AND (attribute_not_exists(lastSeq) OR lastSeq < :n)" +
-			" AND (attribute_not_exists(hiddenSeq) OR hiddenSeq < :n)"),
-		ExpressionAttributeValues: listedValues(m.TenantID, memberID, m.ConversationID, m.Seq, m.At),
-	})
+	err := s.updateEntry(ctx, m.TenantID, m.ConversationID, memberID, "SET "+listed,
+		"attribute_exists(pk) AND (attribute_not_exists(lastSeq) OR lastSeq < :n) AND (attribute_not_exists(hiddenSeq) OR hiddenSeq < :n)",
+		listedValues(m.TenantID, memberID, m.ConversationID, m.Seq, m.At))
 	if dynamo.ConditionFailed(err) {
 		return false, nil // moved further already, hidden since, or left
 	}

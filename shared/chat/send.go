@@ -85,7 +85,7 @@ func (s *Service) appendMessage(ctx context.Context, p auth.Principal, d draft) 
 			// Jittered, so that the losers of one race do not meet again.
 			time.Sleep(time.Duration(rand.IntN(5*attempt)+1) * time.Millisecond)
 		}
-		st, err := s.store().SendState(ctx, p, d)
+		st, err := s.Store.SendState(ctx, p, d)
 		if err != nil {
 			return Message{}, nil, err
 		}
@@ -95,7 +95,7 @@ func (s *Service) appendMessage(ctx context.Context, p auth.Principal, d draft) 
 		case planReplyMissing:
 			return Message{}, nil, errs.Invalidf("replyTo", "reply_not_found", "replyTo is not a message of this conversation")
 		case planRetried:
-			m, err := s.store().Message(ctx, p.TenantID, d.convID, st.claim.Seq)
+			m, err := s.Store.Message(ctx, p.TenantID, d.convID, st.claim.Seq)
 			return m, nil, err
 		case planCreate:
 			h := directHead(p.TenantID, d.convID, p.MemberID, d.peer, s.now())
@@ -105,7 +105,7 @@ func (s *Service) appendMessage(ctx context.Context, p auth.Principal, d draft) 
 		if err != nil {
 			return Message{}, nil, err
 		}
-		switch err := s.store().Append(ctx, w); {
+		switch err := s.Store.Append(ctx, w); {
 		case err == nil:
 			var peers []string
 			if st.head.Kind == Direct {
@@ -226,7 +226,7 @@ func (s *Service) reminder(ctx context.Context, p auth.Principal, d *draft, head
 		rec.Recipient = head.peerOf(p.MemberID)
 		_, haveRecipient := d.people[rec.Recipient]
 		if _, haveSender := d.people[p.MemberID]; !haveSender || !haveRecipient {
-			people, err := s.store().Persons(ctx, p.TenantID, []string{p.MemberID, rec.Recipient}, true, false)
+			people, err := s.Store.Persons(ctx, p.TenantID, []string{p.MemberID, rec.Recipient}, true, false)
 			if err != nil {
 				return rec, err
 			}

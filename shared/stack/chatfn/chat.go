@@ -22,32 +22,32 @@ import (
 	"workbench/shared/stack/wire"
 )
 
-func chatService(ctx context.Context, env *cloud.Env) (*chat.Service, error) {
+// chatService is the chat service over its DynamoStore, which Chat also
+// gives the audit log.
+func chatService(ctx context.Context, env *cloud.Env) (*chat.Service, *chat.DynamoStore, error) {
 	c := config.NewReader(env.Config)
 	chatTable := c.Required("CHAT_TABLE")
 	directoryTable := c.Required("DIRECTORY_TABLE")
 	shards := c.Int("INDEX_SHARDS", dynamo.DefaultShards)
 	if err := c.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Chat only checks that members exist and are enabled, and bumps
 	// frequent-contact counters: it needs the directory's keys, not its
 	// data keys.
 	dir := &directory.Codec{Table: directoryTable}
+	store := &chat.DynamoStore{DB: env.DynamoDB, Table: chatTable, Directory: dir, Shards: shards}
 	svc := &chat.Service{
-		DB:        env.DynamoDB,
-		Table:     chatTable,
-		Directory: dir,
-		Now:       env.Now,
-		Contacts:  &directory.Contacts{DB: env.DynamoDB, Codec: dir, Now: env.Now},
-		Shards:    shards,
+		Store:    store,
+		Now:      env.Now,
+		Contacts: &directory.Contacts{DB: env.DynamoDB, Codec: dir, Now: env.Now},
 	}
-	return svc, nil
+	return svc, store, nil
 }
 
 // ChatSend serves sending: messages to a conversation and rocket messages.
 func ChatSend(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
-	svc, err := chatService(ctx, env)
+	svc, _, err := chatService(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +68,7 @@ func Chat(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	svc, err := chatService(ctx, env)
+	svc, store, err := chatService(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +76,7 @@ func Chat(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	if svc.Audit, err = wire.AuditLog(env); err != nil {
+	if store.Audit, err = wire.AuditLog(env); err != nil {
 		return nil, err
 	}
 	r := httpapi.NewRouter()
