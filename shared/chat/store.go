@@ -26,7 +26,12 @@ type DB interface {
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
-var _ DB = (*dynamodb.Client)(nil)
+var (
+	_ DB            = (*dynamodb.Client)(nil)
+	_ Store         = (*DynamoStore)(nil)
+	_ ReminderStore = (*DynamoStore)(nil)
+	_ FanoutStore   = (*DynamoStore)(nil)
+)
 
 // DynamoStore keeps chat in the chat table, and reads members from the
 // directory table through the directory's exported keys and decoders. It
