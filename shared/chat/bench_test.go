@@ -166,11 +166,11 @@ func BenchmarkReminderSweep(b *testing.B) {
 	f := newFixture(b)
 	sender, _ := f.member(b, "t1", "张三")
 	peers := f.seedMembers(b, "t1", 50)
-	people, err := f.svc.readMembers(bg, "t1", "memberIds", peers, []string{sender.MemberID}, personProjection)
+	people, err := f.svc.readMembers(bg, "t1", "memberIds", peers, []string{sender.MemberID}, true)
 	if err != nil {
 		b.Fatal(err)
 	}
-	shards := f.svc.dueShards()
+	shards := f.svc.Store.(*DynamoStore).dueShards()
 	var records []any
 	var due []map[string]types.AttributeValue
 	for c, peer := range peers {
@@ -196,7 +196,7 @@ func BenchmarkReminderSweep(b *testing.B) {
 				PK: convPK("t1", conv), SK: reminderSK(s), GSI2PK: shards.For(reminderID("t1", conv, s)), GSI2SK: dueKey(dueAt, "t1", conv, s),
 				Type: "reminder", TenantID: "t1", ConversationID: conv, Seq: s, SenderID: sender.MemberID,
 				Snippet: "stored message", DueAt: dueAt, CreatedAt: f.now,
-				Recipient: peer, People: []map[string]types.AttributeValue{people[sender.MemberID], people[peer]},
+				Recipient: peer, People: []person{people[sender.MemberID], people[peer]},
 			}
 			item, err := r.item()
 			if err != nil {
@@ -268,7 +268,7 @@ func BenchmarkFanoutGroup500(b *testing.B) {
 		records = append(records, newEntry("t1", conv, fmt.Sprintf("m%03d", i), 0, f.now, f.now))
 	}
 	f.writeAll(b, records)
-	fan := &Fanout{DB: f.db, Table: f.chatTable}
+	fan := &Fanout{Store: &DynamoStore{DB: f.db, Table: f.chatTable}}
 	f.counter.Reset()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

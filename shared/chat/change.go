@@ -1,14 +1,8 @@
 package chat
 
 import (
-	"context"
 	"strings"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"workbench/shared/errs"
 )
 
 // Kinds of Change: what a write to the chat table means to a live client.
@@ -40,67 +34,50 @@ type Change struct {
 	At             time.Time
 }
 
-// DecodeChange reads a stream record of the chat table: its keys and the
-// item's images before and after (nil when there is none). A record of an
-// item clients never see is ChangeUnchanged; an item that does not decode
-// is an error.
-func DecodeChange(keys, oldImage, newImage map[string]types.AttributeValue) ([]Change, error) {
-	pk, sk := pkOf(keys), skOf(keys)
-	rest, ok := strings.CutPrefix(pk, "CONV#")
-	tenantID, convID, ok2 := strings.Cut(rest, "#")
-	if !ok || !ok2 {
-		return []Change{{Kind: ChangeUnchanged}}, nil
-	}
-	base := Change{TenantID: tenantID, ConversationID: convID}
+// change is what a stream record of the chat table means, given the
+// record's sort key and its images decoded as the item the key names.
+func change(c Change, sk string, images changeImages) []Change {
 	switch {
 	case strings.HasPrefix(sk, messagePrefix):
-		return decodeMessage(base, oldImage, newImage)
+		return messageChange(c, images.newMessage, images.hadOld)
 	case strings.HasPrefix(sk, entryPrefix):
-		return decodeEntry(base, oldImage, newImage)
+		return entryChange(c, images.oldEntry, images.newEntry)
 	case sk == headSK:
-		return decodeHead(base, oldImage, newImage)
+		return headChange(c, images.oldHead, images.newHead)
 	}
-	return []Change{{Kind: ChangeUnchanged}}, nil
+	return []Change{{Kind: ChangeUnchanged}}
 }
 
-func decodeMessage(c Change, oldImage, newImage map[string]types.AttributeValue) ([]Change, error) {
-	if oldImage != nil || newImage == nil {
-		return []Change{{Kind: ChangeUnchanged}}, nil // messages are written once
-	}
-	var r messageRecord
-	if err := unmarshal(newImage, &r); err != nil {
-		return nil, err
-	}
-	if r.TenantID != c.TenantID || r.ConversationID != c.ConversationID || r.Seq < 1 {
-		return nil, errs.Wrap(errs.E(errs.Internal, "internal", "message item does not match its key"), "decode change")
+// changeImages are the images of a stream record (nil where there is
+// none), decoded as the item its key names.
+type changeImages struct {
+	hadOld             bool
+	newMessage         *messageRecord
+	oldEntry, newEntry *entryRecord
+	oldHead, newHead   *headRecord
+}
+
+func messageChange(c Change, r *messageRecord, hadOld bool) []Change {
+	if hadOld || r == nil {
+		return []Change{{Kind: ChangeUnchanged}} // messages are written once
 	}
 	m := r.message()
 	c.Kind, c.Message, c.At = ChangeMessage, &m, m.CreatedAt
-	return []Change{c}, nil
+	return []Change{c}
 }
 
-func decodeEntry(c Change, oldImage, newImage map[string]types.AttributeValue) ([]Change, error) {
-	var before, after entryRecord
-	if oldImage != nil {
-		if err := unmarshal(oldImage, &before); err != nil {
-			return nil, err
-		}
-	}
-	if newImage != nil {
-		if err := unmarshal(newImage, &after); err != nil {
-			return nil, err
-		}
-	}
+func entryChange(c Change, old, cur *entryRecord) []Change {
 	switch {
-	case oldImage == nil && newImage != nil:
-		c.Kind, c.MemberID, c.At = ChangeJoined, after.MemberID, after.JoinedAt
-		return []Change{c}, nil
-	case oldImage != nil && newImage == nil:
-		c.Kind, c.MemberID = ChangeLeft, before.MemberID
-		return []Change{c}, nil
-	case oldImage == nil:
-		return []Change{{Kind: ChangeUnchanged}}, nil
+	case old == nil && cur != nil:
+		c.Kind, c.MemberID, c.At = ChangeJoined, cur.MemberID, cur.JoinedAt
+		return []Change{c}
+	case old != nil && cur == nil:
+		c.Kind, c.MemberID = ChangeLeft, old.MemberID
+		return []Change{c}
+	case old == nil:
+		return []Change{{Kind: ChangeUnchanged}}
 	}
+	before, after := *old, *cur
 	c.MemberID = after.MemberID
 	var out []Change
 	add := func(kind string, at time.Time) {
@@ -113,34 +90,34 @@ func decodeEntry(c Change, oldImage, newImage map[string]types.AttributeValue) (
 	} else if after.Pinned != before.Pinned {
 		kind, at := ChangeUnpinned, time.Time{}
 		if after.Pinned {
-			kind, at = ChangePinned, aws.ToTime(after.PinnedAt)
+			kind, at = ChangePinned, timeOf(after.PinnedAt)
 		}
 		add(kind, at)
 	}
 	if after.ReadSeq > before.ReadSeq {
-		add(ChangeRead, aws.ToTime(after.ReadAt))
+		add(ChangeRead, timeOf(after.ReadAt))
 		out[len(out)-1].ReadSeq = after.ReadSeq
 	}
 	if len(out) == 0 {
-		return []Change{{Kind: ChangeUnchanged}}, nil
+		return []Change{{Kind: ChangeUnchanged}}
 	}
-	return out, nil
+	return out
 }
 
-func decodeHead(c Change, oldImage, newImage map[string]types.AttributeValue) ([]Change, error) {
-	if newImage == nil {
-		return []Change{{Kind: ChangeUnchanged}}, nil
+func timeOf(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
 	}
-	var before, after headRecord
-	if err := unmarshal(newImage, &after); err != nil {
-		return nil, err
+	return *t
+}
+
+func headChange(c Change, before, after *headRecord) []Change {
+	if after == nil {
+		return []Change{{Kind: ChangeUnchanged}}
 	}
-	if oldImage == nil {
+	if before == nil {
 		c.Kind, c.Name, c.OwnerID, c.At = ChangeCreated, after.Name, after.OwnerID, after.CreatedAt
-		return []Change{c}, nil
-	}
-	if err := unmarshal(oldImage, &before); err != nil {
-		return nil, err
+		return []Change{c}
 	}
 	var out []Change
 	if after.Name != before.Name {
@@ -154,25 +131,7 @@ func decodeHead(c Change, oldImage, newImage map[string]types.AttributeValue) ([
 		out = append(out, ch)
 	}
 	if len(out) == 0 {
-		return []Change{{Kind: ChangeUnchanged}}, nil
+		return []Change{{Kind: ChangeUnchanged}}
 	}
-	return out, nil
-}
-
-// Roster lists the members of conversations, for the live push.
-type Roster struct {
-	DB    DB
-	Table string
-}
-
-// MemberIDs returns the ids of a conversation's members: one strongly
-// consistent Query of the conversation's entries (a page holds a
-// 500-member group), so a member added just before is included.
-func (r *Roster) MemberIDs(ctx context.Context, tenantID, convID string) ([]string, error) {
-	entries, err := (&Service{DB: r.DB, Table: r.Table}).roster(ctx, tenantID, convID)
-	ids := make([]string, len(entries))
-	for i, e := range entries {
-		ids[i] = e.MemberID
-	}
-	return ids, err
+	return out
 }

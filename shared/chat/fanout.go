@@ -2,16 +2,8 @@ package chat
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"workbench/shared/dynamo"
-	"workbench/shared/errs"
 )
 
 // Moved is a conversation whose newest message its members' list places
@@ -23,29 +15,24 @@ type Moved struct {
 	At             time.Time
 }
 
-// DecodeMoved reads a stream record of the chat table: ok when it is a
-// head whose sequence moved and whose send did not update its members'
-// entries itself (a group without a fan-out list: large, or made before
-// the list index).
-func DecodeMoved(keys, oldImage, newImage map[string]types.AttributeValue) (Moved, bool, error) {
-	rest, isConv := strings.CutPrefix(pkOf(keys), "CONV#")
-	if !isConv || skOf(keys) != headSK || newImage == nil {
-		return Moved{}, false, nil
-	}
-	var before, after headRecord
-	if err := unmarshal(newImage, &after); err != nil {
-		return Moved{}, false, err
-	}
-	if oldImage != nil {
-		if err := unmarshal(oldImage, &before); err != nil {
-			return Moved{}, false, err
-		}
-	}
+// movedOf is the Moved of a head's write, ok when the head is a group's
+// whose sequence moved and whose send did not update its members' entries
+// itself (a group without a fan-out list: large, or made before the list
+// index).
+func movedOf(tenantID, convID string, before, after headRecord) (Moved, bool, error) {
 	if after.Kind != Group || len(after.Fanout) > 0 || after.Seq <= before.Seq {
 		return Moved{}, false, nil
 	}
-	tenantID, convID, _ := strings.Cut(rest, "#")
 	return Moved{TenantID: tenantID, ConversationID: convID, Seq: after.Seq, At: after.LastAt}, true, nil
+}
+
+// FanoutStore is the storage of the fan-out (DynamoStore).
+type FanoutStore interface {
+	// ListPlaces reads the list places of a conversation's entries.
+	ListPlaces(ctx context.Context, tenantID, convID string) ([]entryRecord, error)
+	// MoveEntry moves a member's entry to m's place, unless it is there
+	// or further already, hidden since, or gone: then false.
+	MoveEntry(ctx context.Context, m Moved, memberID string) (bool, error)
 }
 
 // Fanout moves the list places of large groups' members to their newest
@@ -53,8 +40,7 @@ func DecodeMoved(keys, oldImage, newImage map[string]types.AttributeValue) (Move
 // stays 2 round trips: the list order of large groups follows their
 // messages eventually (within the stream's delay), small ones at once.
 type Fanout struct {
-	DB      DB
-	Table   string
+	Store   FanoutStore
 	Workers int // concurrent entry updates; 8 when zero
 }
 
@@ -95,7 +81,7 @@ func (f *Fanout) Apply(ctx context.Context, changes []Moved) (FanoutResult, erro
 
 // behind are the members whose entries' places are older than m.
 func (f *Fanout) behind(ctx context.Context, m Moved) ([]string, error) {
-	entries, err := readEntries(ctx, f.DB, f.Table, m.TenantID, m.ConversationID, "memberId, lastSeq, hiddenSeq")
+	entries, err := f.Store.ListPlaces(ctx, m.TenantID, m.ConversationID)
 	var out []string
 	for _, e := range entries {
 		if e.LastSeq < m.Seq && (e.HiddenSeq == nil || *e.HiddenSeq < m.Seq) {
@@ -126,7 +112,7 @@ func (f *Fanout) move(ctx context.Context, m Moved) (int, error) {
 		go func() {
 			defer wg.Done()
 			for id := range next {
-				ok, err := f.moveEntry(ctx, m, id)
+				ok, err := f.Store.MoveEntry(ctx, m, id)
 				mu.Lock()
 				if ok {
 					moved++
@@ -144,19 +130,4 @@ func (f *Fanout) move(ctx context.Context, m Moved) (int, error) {
 	close(next)
 	wg.Wait()
 	return moved, first
-}
-
-func (f *Fanout) moveEntry(ctx context.Context, m Moved, memberID string) (bool, error) {
-	_, err := f.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:        aws.String(f.Table),
-		Key:              key(convPK(m.TenantID, m.ConversationID), entrySK(memberID)),
-		UpdateExpression: aws.String("SET " + listed),
-		ConditionExpression: aws.String("attribute_exists(pk) AND (attribute_not_exists(lastSeq) OR lastSeq < :n)" +
-			" AND (attribute_not_exists(hiddenSeq) OR hiddenSeq < :n)"),
-		ExpressionAttributeValues: listedValues(m.TenantID, memberID, m.ConversationID, m.Seq, m.At),
-	})
-	if dynamo.ConditionFailed(err) {
-		return false, nil // moved further already, hidden since, or left
-	}
-	return err == nil, errs.Wrap(err, "move list place")
 }

@@ -701,3 +701,63 @@ func TestListBackfillThroughTheFunction(t *testing.T) {
 		t.Fatalf("after the backfill: %v", got)
 	}
 }
+
+// The conversation list's cursors page through the list, the whole one or
+// a search, each conversation once; and a cursor is bound to the tenant,
+// the member and the query it came from: garbage, another member's,
+// another tenant's or another query's cursor is 400 invalid_cursor, not a
+// first page.
+func TestConversationListCursors(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	t1, t2 := w.s.NewTenant(t), w.s.NewTenant(t)
+	a, b, stranger := admin(t1), w.member(t, t1, "李四"), admin(t2)
+	for i := range 5 {
+		w.clock.Advance(time.Minute)
+		w.mustCall(t, 201, "POST", "/v1/conversations", a, map[string]any{"memberIds": []string{b.ID}, "name": fmt.Sprint("周会 ", i), "kind": "group"})
+	}
+	list, search := "/v1/conversations?limit=2", "/v1/conversations?limit=2&q="+url.QueryEscape("周会")
+	pages := func(path string) (ids []string, first string) {
+		cursor := ""
+		for n := 0; n < 10; n++ {
+			body := w.mustCall(t, 200, "GET", path+"&cursor="+url.QueryEscape(cursor), a, nil)
+			for _, it := range items(body) {
+				ids = append(ids, it["id"].(string))
+			}
+			cursor, _ = body["nextCursor"].(string)
+			if n == 0 {
+				first = cursor
+			}
+			if cursor == "" {
+				return ids, first
+			}
+		}
+		t.Fatalf("%s: more pages than conversations", path)
+		return nil, ""
+	}
+	listed, listCursor := pages(list)
+	found, searchCursor := pages(search)
+	if len(listed) != 5 || fmt.Sprint(listed) != fmt.Sprint(found) || listCursor == "" || searchCursor == "" {
+		t.Fatalf("paged list %v (first cursor %q), search %v (%q): want the 5 groups once each, in one order", listed, listCursor, found, searchCursor)
+	}
+	refused := []struct {
+		what, path string
+		who        person
+		cursor     string
+	}{
+		{"garbage", list, a, "bm9wZQ"},
+		{"not base64", list, a, "!!!"},
+		{"another member's", list, b, listCursor},
+		{"another tenant's", list, stranger, listCursor},
+		{"the search's in the list", list, a, searchCursor},
+		{"the list's in a search", search, a, listCursor},
+		{"another search's", "/v1/conversations?limit=2&q=" + url.QueryEscape("周"), a, searchCursor},
+		{"another member's search", search, b, searchCursor},
+	}
+	for _, c := range refused {
+		status, body := w.call(t, "GET", c.path+"&cursor="+url.QueryEscape(c.cursor), c.who, nil)
+		if code, field := errorOf(body); status != 400 || code != "invalid_cursor" || field != "cursor" {
+			t.Errorf("%s cursor: %d %v; want 400 invalid_cursor", c.what, status, body)
+		}
+	}
+}

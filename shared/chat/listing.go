@@ -2,16 +2,11 @@ package chat
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"workbench/shared/auth"
+	"workbench/shared/dynamo"
 	"workbench/shared/errs"
 )
 
@@ -63,19 +58,21 @@ type listCursor struct {
 	ID     string    `json:"i"`
 }
 
-func (c listCursor) encode() string {
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
+// listCursors are the cursors of a member's conversation list, bound to
+// the query q of a search ("" for the whole list): a cursor of another
+// member's list, or of another search, is refused.
+func listCursors(p auth.Principal, q string) dynamo.Cursors {
+	return dynamo.ListCursors("chat/conversations", p.TenantID, p.MemberID, q)
 }
 
-func decodeCursor(cursor string) (*listCursor, error) {
-	if cursor == "" {
-		return nil, nil
-	}
+func decodeCursor(cursors dynamo.Cursors, cursor string) (*listCursor, error) {
 	var c listCursor
-	b, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil || json.Unmarshal(b, &c) != nil || !validConversationID(c.ID) {
-		return nil, errs.Invalidf("cursor", "invalid_cursor", "cursor is not one this API returned")
+	ok, err := cursors.Decode(cursor, &c)
+	if err != nil || ok && !validConversationID(c.ID) {
+		return nil, dynamo.InvalidCursor()
+	}
+	if !ok {
+		return nil, nil
 	}
 	return &c, nil
 }
@@ -102,41 +99,14 @@ func (r listRow) place() listCursor {
 // Query reads at most n items; two Queries at most.
 func (s *Service) listRows(ctx context.Context, p auth.Principal, after *listCursor, n int) (rows []listRow, more bool, err error) {
 	if after == nil || after.Pinned {
-		rows, more, err = s.queryList(ctx, pinPK(p.TenantID, p.MemberID), after, n)
+		rows, more, err = s.Store.QueryList(ctx, pinPK(p.TenantID, p.MemberID), after, n)
 		if err != nil || len(rows) == n {
 			return rows, true, err
 		}
 		after = nil // the pinned ones are done: the others from their start
 	}
-	rest, more, err := s.queryList(ctx, listPK(p.TenantID, p.MemberID), after, n-len(rows))
+	rest, more, err := s.Store.QueryList(ctx, listPK(p.TenantID, p.MemberID), after, n-len(rows))
 	return append(rows, rest...), more, err
-}
-
-func (s *Service) queryList(ctx context.Context, pk string, after *listCursor, n int) ([]listRow, bool, error) {
-	cond := "gsi3pk = :pk"
-	vals := map[string]types.AttributeValue{":pk": str(pk)}
-	if after != nil {
-		cond += " AND gsi3sk < :after"
-		vals[":after"] = str(listSK(after.At, after.ID))
-	}
-	res, err := s.DB.Query(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.Table),
-		IndexName:                 aws.String(listIndex),
-		KeyConditionExpression:    aws.String(cond),
-		ExpressionAttributeValues: vals,
-		ScanIndexForward:          aws.Bool(false),
-		Limit:                     aws.Int32(int32(n)),
-	})
-	if err != nil {
-		return nil, false, errs.Wrap(err, "list conversations")
-	}
-	rows := make([]listRow, len(res.Items))
-	for i, it := range res.Items {
-		if err := unmarshal(it, &rows[i]); err != nil {
-			return nil, false, err
-		}
-	}
-	return rows, len(res.LastEvaluatedKey) > 0, nil
 }
 
 // withHeads reads the heads of the rows' conversations (one BatchGetItem,
@@ -144,21 +114,13 @@ func (s *Service) queryList(ctx context.Context, pk string, after *listCursor, n
 // A row whose head is missing (a group whose creation did not finish) or
 // that is hidden still is skipped.
 func (s *Service) withHeads(ctx context.Context, p auth.Principal, rows []listRow) ([]Conversation, error) {
-	keys := make([]map[string]types.AttributeValue, len(rows))
+	pks := make([]string, len(rows))
 	for i, r := range rows {
-		keys[i] = key(r.PK, headSK)
+		pks[i] = r.PK
 	}
-	items, err := batchGet(ctx, s.DB, s.Table, keys, false, "", nil)
+	heads, err := s.Store.Heads(ctx, pks)
 	if err != nil {
 		return nil, err
-	}
-	heads := make(map[string]headRecord, len(items))
-	for _, it := range items {
-		var h headRecord
-		if err := unmarshal(it, &h); err != nil {
-			return nil, err
-		}
-		heads[h.ID] = h
 	}
 	out := make([]Conversation, 0, len(rows))
 	for _, r := range rows {
@@ -178,7 +140,8 @@ func (s *Service) withHeads(ctx context.Context, p auth.Principal, rows []listRo
 // one BatchGetItem of those conversations' heads — at most 3 round trips
 // and 2 × limit items whatever the number of conversations.
 func (s *Service) List(ctx context.Context, p auth.Principal, cursor string, limit int) ([]Conversation, string, error) {
-	after, err := decodeCursor(cursor)
+	cursors := listCursors(p, "")
+	after, err := decodeCursor(cursors, cursor)
 	if err != nil {
 		return nil, "", err
 	}
@@ -189,7 +152,7 @@ func (s *Service) List(ctx context.Context, p auth.Principal, cursor string, lim
 	page, err := s.withHeads(ctx, p, rows)
 	next := ""
 	if more && len(rows) > 0 {
-		next = rows[len(rows)-1].place().encode()
+		next = cursors.Encode(rows[len(rows)-1].place())
 	}
 	return page, next, err
 }
@@ -210,7 +173,8 @@ func (s *Service) SearchGroups(ctx context.Context, p auth.Principal, q, cursor 
 	if q == "" || len([]rune(q)) > MaxQueryRunes {
 		return nil, "", errs.Invalidf("q", "invalid_query", "q must be 1 to %d characters", MaxQueryRunes)
 	}
-	after, err := decodeCursor(cursor)
+	cursors := listCursors(p, q)
+	after, err := decodeCursor(cursors, cursor)
 	if err != nil {
 		return nil, "", err
 	}
@@ -230,7 +194,7 @@ func (s *Service) SearchGroups(ctx context.Context, p auth.Principal, q, cursor 
 			}
 			page = append(page, c)
 			if len(page) == limit {
-				return page, listCursor{Pinned: c.Pinned, At: placeOf(rows, c.ID).At, ID: c.ID}.encode(), nil
+				return page, cursors.Encode(listCursor{Pinned: c.Pinned, At: placeOf(rows, c.ID).At, ID: c.ID}), nil
 			}
 		}
 		if !more || len(rows) == 0 {
@@ -248,17 +212,6 @@ func placeOf(rows []listRow, convID string) listCursor {
 		}
 	}
 	return listCursor{}
-}
-
-// Expressions that keep an entry's list place. listed puts it back in its
-// list partition (the pinned one when it is pinned) at the place of a
-// message: a new message brings a hidden conversation back.
-const listed = "listPk = if_not_exists(listPk, :list), gsi3pk = if_not_exists(listPk, :list), gsi3sk = :place, lastSeq = :n"
-
-func listedValues(tenantID, memberID, convID string, seq int64, at time.Time) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		":list": str(listPK(tenantID, memberID)), ":place": str(listSK(at, convID)), ":n": num(seq),
-	}
 }
 
 // fanoutOf is the fan-out list of a group of members: all of them while

@@ -226,7 +226,7 @@ func TestLargeGroupFanout(t *testing.T) {
 	if got := f.listAll(t, b, 10); got[0].ID != g.ID {
 		t.Fatalf("sender's list: %v", idsOf(got))
 	}
-	res, err := (&Fanout{DB: f.db, Table: f.chatTable}).Apply(bg, []Moved{moved, {TenantID: "t1", ConversationID: g.ID, Seq: 0, At: f.now}})
+	res, err := (&Fanout{Store: &DynamoStore{DB: f.db, Table: f.chatTable}}).Apply(bg, []Moved{moved, {TenantID: "t1", ConversationID: g.ID, Seq: 0, At: f.now}})
 	if err != nil || res.Conversations != 1 || res.Entries != FanoutMembers+2 {
 		t.Fatalf("fan-out: %+v %v", res, err)
 	}
@@ -234,7 +234,7 @@ func TestLargeGroupFanout(t *testing.T) {
 		t.Fatalf("after the fan-out: %v", idsOf(got))
 	}
 	// Again, or late: nothing moves back.
-	res, err = (&Fanout{DB: f.db, Table: f.chatTable}).Apply(bg, []Moved{moved})
+	res, err = (&Fanout{Store: &DynamoStore{DB: f.db, Table: f.chatTable}}).Apply(bg, []Moved{moved})
 	if err != nil || res.Entries != 0 {
 		t.Fatalf("fan-out again: %+v %v", res, err)
 	}
@@ -243,7 +243,7 @@ func TestLargeGroupFanout(t *testing.T) {
 	must[struct{}](t)(struct{}{}, f.svc.Hide(bg, c, g.ID))
 	older := moved
 	older.Seq--
-	if _, err := (&Fanout{DB: f.db, Table: f.chatTable}).Apply(bg, []Moved{older, moved}); err != nil {
+	if _, err := (&Fanout{Store: &DynamoStore{DB: f.db, Table: f.chatTable}}).Apply(bg, []Moved{older, moved}); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.listAll(t, c, 10); len(got) != 1 || got[0].ID != dm {
@@ -251,7 +251,7 @@ func TestLargeGroupFanout(t *testing.T) {
 	}
 	f.advance(time.Second)
 	m2 := f.send(t, me, g.ID, "reminder: 3 o'clock")
-	if _, err := (&Fanout{DB: f.db, Table: f.chatTable}).Apply(bg, []Moved{{TenantID: "t1", ConversationID: g.ID, Seq: m2.Seq, At: m2.CreatedAt}}); err != nil {
+	if _, err := (&Fanout{Store: &DynamoStore{DB: f.db, Table: f.chatTable}}).Apply(bg, []Moved{{TenantID: "t1", ConversationID: g.ID, Seq: m2.Seq, At: m2.CreatedAt}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.listAll(t, c, 10); len(got) != 2 || got[0].ID != g.ID || got[0].Unread != 1 {

@@ -167,8 +167,8 @@ func newFixture(tb testing.TB) *fixture {
 	f.clock = &clock
 	f.codec = &directory.Codec{Table: dirTable, Keys: keys, Index: index}
 	nowFn := func() time.Time { return *f.clock }
-	f.svc = &Service{DB: db, Table: chatTable, Directory: &directory.Codec{Table: dirTable}, Now: nowFn}
-	f.rem = &Reminders{DB: db, Table: chatTable, Directory: f.codec, SMS: f.sms}
+	f.svc = &Service{Store: &DynamoStore{DB: db, Table: chatTable, Directory: &directory.Codec{Table: dirTable}}, Now: nowFn}
+	f.rem = &Reminders{Store: &DynamoStore{DB: db, Table: chatTable, Directory: f.codec}, SMS: f.sms}
 	return f
 }
 

@@ -2,36 +2,69 @@ package chat
 
 import (
 	"context"
-	"maps"
+	"errors"
 	"sort"
-	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"workbench/shared/audit"
 	"workbench/shared/auth"
-	"workbench/shared/directory"
-	"workbench/shared/dynamo"
 	"workbench/shared/errs"
 	"workbench/shared/ids"
 )
 
+// Store is the storage of the Service (DynamoStore): conversations and
+// their members, messages, and the members' lists.
+type Store interface {
+	ConversationStore
+	MessageStore
+	ListStore
+}
+
+// ConversationStore keeps conversations, their members and the tenant's
+// chat settings, and reads members of the directory.
+type ConversationStore interface {
+	Persons(ctx context.Context, tenantID string, memberIDs []string, sealed, consistent bool) (map[string]person, error)
+	CreateDirect(ctx context.Context, head headRecord, now time.Time) (created bool, err error)
+	CreateGroup(ctx context.Context, head headRecord, entries []entryRecord) error
+	Load(ctx context.Context, tenantID, convID, memberID string) (*headRecord, *entryRecord, error)
+	Roster(ctx context.Context, tenantID, convID string) ([]entryRecord, error)
+	Rename(ctx context.Context, tenantID, convID, ownerID, name string) error
+	AddMembers(ctx context.Context, ownerID string, head headRecord, roster, fresh []entryRecord) error
+	RemoveMember(ctx context.Context, head headRecord, memberID, newOwner string) error
+	Settings(ctx context.Context, tenantID string) (Settings, error)
+	PutSettings(ctx context.Context, tenantID string, in Settings, now time.Time) error
+}
+
+// MessageStore keeps messages and read cursors.
+type MessageStore interface {
+	SendState(ctx context.Context, p auth.Principal, d draft) (sendState, error)
+	Append(ctx context.Context, w sendWrite) error
+	Message(ctx context.Context, tenantID, convID string, seq int64) (Message, error)
+	Sender(ctx context.Context, tenantID, convID string, seq int64) (senderID string, found bool, err error)
+	History(ctx context.Context, tenantID, convID string, upper int64, limit int) ([]Message, bool, error)
+	After(ctx context.Context, tenantID, convID string, from, to int64, limit int) ([]Message, error)
+	MoveRead(ctx context.Context, entry entryRecord, seq int64, closing []int64, now time.Time) error
+}
+
+// ListStore keeps the members' conversation lists.
+type ListStore interface {
+	QueryList(ctx context.Context, pk string, after *listCursor, n int) ([]listRow, bool, error)
+	Heads(ctx context.Context, pks []string) (map[string]headRecord, error)
+	Show(ctx context.Context, tenantID, convID, memberID string, now time.Time) error
+	SetPinned(ctx context.Context, tenantID, convID, memberID string, pinned bool, now time.Time) error
+	Hide(ctx context.Context, tenantID, convID, memberID string, seq int64) error
+}
+
+// errNotMoved is a read cursor or a hide that did not apply: the member
+// left, or a newer read or message came meanwhile.
+var errNotMoved = errors.New("entry not moved")
+
 // Service is the chat of every tenant. All its methods act for a principal
 // and touch only that principal's tenant.
 type Service struct {
-	DB        DB
-	Table     string           // the chat table
-	Directory *directory.Codec // keys of member items (no personal data is opened here)
-	Contacts  ContactRecorder  // may be nil: frequent contacts are then not recorded
-	Now       func() time.Time
-	Shards    int        // partitions of the due index (INDEX_SHARDS); zero means dynamo.DefaultShards
-	Audit     *audit.Log // admins' settings changes are audited (nil: not)
+	Store    Store
+	Contacts ContactRecorder // may be nil: frequent contacts are then not recorded
+	Now      func() time.Time
 }
-
-func (s *Service) dueShards() dynamo.Shards { return dynamo.Shards{Key: duePK, N: s.Shards} }
 
 // LastMessageRunes bounds the text of a conversation's last message as the
 // list shows it.
@@ -43,52 +76,23 @@ var errConversationNotFound = errs.NotFoundf("conversation_not_found", "no such 
 // (one BatchGetItem per 100 ids). A member of another tenant is simply not
 // found under this tenant's partition.
 func (s *Service) checkMembers(ctx context.Context, tenantID, field string, memberIDs []string) error {
-	_, err := s.readMembers(ctx, tenantID, field, memberIDs, nil, "#id, enabled")
+	_, err := s.readMembers(ctx, tenantID, field, memberIDs, nil, false)
 	return err
 }
 
-// personProjection is what a reminder SMS needs of a directory item: the
-// sealed name and mobile, and what opens them (directory.Codec.Member).
-const personProjection = "#id, tenantId, #n, mobile, enabled"
-
-var personNames = map[string]string{"#id": "id", "#n": "name"}
-
-// readMembers is checkMembers returning the items read (projection, which
-// names id and enabled, with personNames), by id; also names ids read
-// without being checked (the sender's own).
-func (s *Service) readMembers(ctx context.Context, tenantID, field string, memberIDs, also []string, projection string) (map[string]map[string]types.AttributeValue, error) {
+// readMembers is checkMembers returning the members read, by id, with
+// their sealed name and mobile when sealed; also names ids read without
+// being checked (the sender's own).
+func (s *Service) readMembers(ctx context.Context, tenantID, field string, memberIDs, also []string, sealed bool) (map[string]person, error) {
 	if len(memberIDs) == 0 {
 		return nil, nil
 	}
-	keys := make([]map[string]types.AttributeValue, 0, len(memberIDs)+len(also))
-	for _, id := range append(append([]string{}, memberIDs...), also...) {
-		keys = append(keys, s.Directory.Key(tenantID, id))
-	}
-	names := map[string]string{}
-	for k, v := range personNames {
-		if strings.Contains(projection, k) {
-			names[k] = v // DynamoDB refuses names the projection does not use
-		}
-	}
-	items, err := batchGet(ctx, s.DB, s.Directory.Table, keys, true, projection, names)
+	byID, err := s.Store.Persons(ctx, tenantID, append(append([]string{}, memberIDs...), also...), sealed, true)
 	if err != nil {
 		return nil, err
 	}
-	enabled := make(map[string]bool, len(items))
-	byID := make(map[string]map[string]types.AttributeValue, len(items))
-	for _, it := range items {
-		var m struct {
-			ID      string `dynamodbav:"id"`
-			Enabled bool   `dynamodbav:"enabled"`
-		}
-		if err := unmarshal(it, &m); err != nil {
-			return nil, err
-		}
-		enabled[m.ID] = m.Enabled
-		byID[m.ID] = it
-	}
 	for _, id := range memberIDs {
-		if !enabled[id] {
+		if !byID[id].Enabled {
 			return nil, errs.Invalidf(field, "unknown_member", "%s is not an enabled member of your organisation", id)
 		}
 	}
@@ -154,90 +158,37 @@ func directHead(tenantID, convID, a, b string, now time.Time) headRecord {
 	}
 }
 
-// directItems are the items of a new 1:1 conversation: its head and both
-// entries, each conditional on not existing.
-func (s *Service) directItems(head headRecord, now time.Time) ([]types.TransactWriteItem, error) {
-	h, err := put(s.Table, head, "attribute_not_exists(pk)")
-	if err != nil {
-		return nil, err
-	}
-	tx := []types.TransactWriteItem{h}
-	for _, m := range head.Members {
-		e, err := put(s.Table, newEntry(head.TenantID, head.ID, m, 0, head.LastAt, now), "attribute_not_exists(pk)")
-		if err != nil {
-			return nil, err
-		}
-		tx = append(tx, e)
-	}
-	return tx, nil
-}
-
 func (s *Service) createDirect(ctx context.Context, p auth.Principal, peer string, now time.Time) (Conversation, bool, error) {
 	convID := DirectID(p.TenantID, p.MemberID, peer)
-	tx, err := s.directItems(directHead(p.TenantID, convID, p.MemberID, peer, now), now)
+	created, err := s.Store.CreateDirect(ctx, directHead(p.TenantID, convID, p.MemberID, peer, now), now)
 	if err != nil {
 		return Conversation{}, false, err
 	}
-	for attempt := 0; ; attempt++ {
-		_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
-		// A concurrent creation of the same pair still in flight: once it
-		// commits, this one's condition fails and finds it.
-		if !dynamo.Conflicted(err) || attempt == 3 {
-			break
-		}
-		time.Sleep(time.Duration(attempt+1) * 10 * time.Millisecond)
-	}
-	created := err == nil
-	if err != nil && !dynamo.ConditionFailed(err) {
-		return Conversation{}, false, errs.Wrap(err, "create conversation")
-	}
 	if !created {
-		// It exists: asking for it again brings it back to my list, where
-		// it was (or now, for an entry listed nowhere yet).
-		_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:           aws.String(s.Table),
-			Key:                 key(convPK(p.TenantID, convID), entrySK(p.MemberID)),
-			UpdateExpression:    aws.String("SET listPk = if_not_exists(listPk, :list), gsi3pk = if_not_exists(listPk, :list), gsi3sk = if_not_exists(gsi3sk, :place) REMOVE hiddenSeq"),
-			ConditionExpression: aws.String("attribute_exists(pk)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":list": str(listPK(p.TenantID, p.MemberID)), ":place": str(listSK(now, convID)),
-			},
-		})
-		if err != nil && !dynamo.ConditionFailed(err) {
-			return Conversation{}, false, errs.Wrap(err, "show conversation")
+		// It exists: asking for it again brings it back to my list.
+		if err := s.Store.Show(ctx, p.TenantID, convID, p.MemberID, now); err != nil {
+			return Conversation{}, false, err
 		}
 	}
 	c, err := s.Get(ctx, p, convID)
 	return c, created, err
 }
 
-// createGroup writes the entries first and the head last, in transactions
-// of at most 100 items: entries without a head belong to no conversation
-// that any read can see, so a failure half-way shows nothing half-made.
+// createGroup writes a new group: its members' entries, then its head
+// (DynamoStore.CreateGroup), so that a failure half-way shows nothing.
 func (s *Service) createGroup(ctx context.Context, p auth.Principal, name string, others []string, now time.Time) (Conversation, bool, error) {
 	convID := ids.New(now)
 	members := append([]string{p.MemberID}, others...)
-	var items []types.TransactWriteItem
-	for _, m := range members {
-		e, err := put(s.Table, newEntry(p.TenantID, convID, m, 0, now, now), "attribute_not_exists(pk)")
-		if err != nil {
-			return Conversation{}, false, err
-		}
-		items = append(items, e)
+	entries := make([]entryRecord, len(members))
+	for i, m := range members {
+		entries[i] = newEntry(p.TenantID, convID, m, 0, now, now)
 	}
-	head, err := put(s.Table, headRecord{
+	head := headRecord{
 		PK: convPK(p.TenantID, convID), SK: headSK, Type: "conversation", ID: convID, TenantID: p.TenantID,
 		Kind: Group, Name: name, OwnerID: p.MemberID, MemberCount: len(members), Fanout: fanoutOf(members), LastAt: now, CreatedAt: now,
-	}, "attribute_not_exists(pk)")
-	if err != nil {
-		return Conversation{}, false, err
 	}
-	items = append(items, head)
-	for start := 0; start < len(items); start += dynamo.MaxTransactItems {
-		end := min(start+dynamo.MaxTransactItems, len(items))
-		if _, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items[start:end]}); err != nil {
-			return Conversation{}, false, errs.Wrap(err, "create group")
-		}
+	if err := s.Store.CreateGroup(ctx, head, entries); err != nil {
+		return Conversation{}, false, err
 	}
 	c, err := s.Get(ctx, p, convID)
 	return c, true, err
@@ -246,34 +197,17 @@ func (s *Service) createGroup(ctx context.Context, p auth.Principal, name string
 // load reads a conversation's head and the member's entry in one round
 // trip; a conversation the member is not in is not found.
 func (s *Service) load(ctx context.Context, p auth.Principal, convID string) (headRecord, entryRecord, error) {
-	var head headRecord
-	var entry entryRecord
 	if !validConversationID(convID) {
-		return head, entry, errConversationNotFound
+		return headRecord{}, entryRecord{}, errConversationNotFound
 	}
-	pk := convPK(p.TenantID, convID)
-	items, err := batchGet(ctx, s.DB, s.Table, []map[string]types.AttributeValue{key(pk, headSK), key(pk, entrySK(p.MemberID))}, true, "", nil)
+	head, entry, err := s.Store.Load(ctx, p.TenantID, convID, p.MemberID)
 	if err != nil {
-		return head, entry, err
+		return headRecord{}, entryRecord{}, err
 	}
-	var gotHead, gotEntry bool
-	for _, it := range items {
-		switch skOf(it) {
-		case headSK:
-			gotHead = true
-			err = unmarshal(it, &head)
-		default:
-			gotEntry = true
-			err = unmarshal(it, &entry)
-		}
-		if err != nil {
-			return head, entry, err
-		}
+	if head == nil || entry == nil {
+		return headRecord{}, entryRecord{}, errConversationNotFound
 	}
-	if !gotHead || !gotEntry {
-		return head, entry, errConversationNotFound
-	}
-	return head, entry, nil
+	return *head, *entry, nil
 }
 
 func view(h headRecord, e entryRecord) Conversation {
@@ -308,41 +242,7 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, convID string) (Con
 
 // roster reads the entries of every member of a conversation.
 func (s *Service) roster(ctx context.Context, tenantID, convID string) ([]entryRecord, error) {
-	return readEntries(ctx, s.DB, s.Table, tenantID, convID, "")
-}
-
-// readEntries reads a conversation's entries (strongly consistent), only
-// the attributes of projection when it is not empty.
-func readEntries(ctx context.Context, db DB, table, tenantID, convID, projection string) ([]entryRecord, error) {
-	var out []entryRecord
-	in := &dynamodb.QueryInput{
-		TableName:              aws.String(table),
-		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": str(convPK(tenantID, convID)), ":p": str(entryPrefix),
-		},
-		ConsistentRead: aws.Bool(true),
-	}
-	if projection != "" {
-		in.ProjectionExpression = aws.String(projection)
-	}
-	for {
-		res, err := db.Query(ctx, in)
-		if err != nil {
-			return nil, errs.Wrap(err, "read members")
-		}
-		for _, it := range res.Items {
-			var e entryRecord
-			if err := unmarshal(it, &e); err != nil {
-				return nil, err
-			}
-			out = append(out, e)
-		}
-		if len(res.LastEvaluatedKey) == 0 {
-			return out, nil
-		}
-		in.ExclusiveStartKey = res.LastEvaluatedKey
-	}
+	return s.Store.Roster(ctx, tenantID, convID)
 }
 
 // History returns messages of a conversation newest first, before the
@@ -362,32 +262,12 @@ func (s *Service) History(ctx context.Context, p auth.Principal, convID, beforeI
 	if upper == 0 {
 		return []Message{}, "", nil
 	}
-	cond := "pk = :pk AND begins_with(sk, :p)"
-	vals := map[string]types.AttributeValue{":pk": str(convPK(p.TenantID, convID)), ":p": str(messagePrefix)}
-	if upper > 0 {
-		cond = "pk = :pk AND sk BETWEEN :lo AND :hi"
-		vals = map[string]types.AttributeValue{":pk": vals[":pk"], ":lo": str(messageSK(1)), ":hi": str(messageSK(upper))}
-	}
-	res, err := s.DB.Query(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.Table),
-		KeyConditionExpression:    aws.String(cond),
-		ExpressionAttributeValues: vals,
-		ScanIndexForward:          aws.Bool(false),
-		Limit:                     aws.Int32(int32(limit)),
-	})
+	msgs, more, err := s.Store.History(ctx, p.TenantID, convID, max(upper, 0), limit)
 	if err != nil {
-		return nil, "", errs.Wrap(err, "read history")
-	}
-	msgs := make([]Message, 0, len(res.Items))
-	for _, it := range res.Items {
-		var r messageRecord
-		if err := unmarshal(it, &r); err != nil {
-			return nil, "", err
-		}
-		msgs = append(msgs, r.message())
+		return nil, "", err
 	}
 	next := ""
-	if len(res.LastEvaluatedKey) > 0 && len(msgs) > 0 && msgs[len(msgs)-1].Seq > 1 {
+	if more && len(msgs) > 0 && msgs[len(msgs)-1].Seq > 1 {
 		next = msgs[len(msgs)-1].ID
 	}
 	return msgs, next, nil
@@ -404,25 +284,7 @@ func (s *Service) After(ctx context.Context, p auth.Principal, convID string, af
 	if afterSeq >= head.Seq {
 		return msgs, nil
 	}
-	res, err := s.DB.Query(ctx, &dynamodb.QueryInput{
-		TableName:              aws.String(s.Table),
-		KeyConditionExpression: aws.String("pk = :pk AND sk BETWEEN :lo AND :hi"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": str(convPK(p.TenantID, convID)), ":lo": str(messageSK(afterSeq + 1)), ":hi": str(messageSK(head.Seq)),
-		},
-		Limit: aws.Int32(int32(limit)),
-	})
-	if err != nil {
-		return nil, errs.Wrap(err, "read history")
-	}
-	for _, it := range res.Items {
-		var r messageRecord
-		if err := unmarshal(it, &r); err != nil {
-			return nil, err
-		}
-		msgs = append(msgs, r.message())
-	}
-	return msgs, nil
+	return s.Store.After(ctx, p.TenantID, convID, afterSeq+1, head.Seq, limit)
 }
 
 // MarkRead moves the member's read cursor forward to the message (to the
@@ -444,55 +306,16 @@ func (s *Service) MarkRead(ctx context.Context, p auth.Principal, convID, messag
 		return view(head, entry), nil
 	}
 	now := s.now()
-	err = s.moveRead(ctx, p, entry, seq, now)
+	err = s.Store.MoveRead(ctx, entry, seq, dueReminders(entry.Reminders, seq), now)
 	switch {
-	case dynamo.ConditionFailed(err):
+	case errors.Is(err, errNotMoved):
 		// Left, or a newer read won the race: either way nothing to move.
 	case err != nil:
-		return Conversation{}, errs.Wrap(err, "mark read")
+		return Conversation{}, err
 	default:
 		entry.ReadSeq, entry.ReadAt = seq, &now
 	}
 	return view(head, entry), nil
-}
-
-// moveRead moves the member's read cursor to seq (never back) and, in the
-// same transaction, closes the pending reminders of the messages it
-// passes, which the entry lists: the sweep never reads them.
-func (s *Service) moveRead(ctx context.Context, p auth.Principal, entry entryRecord, seq int64, now time.Time) error {
-	pk := convPK(p.TenantID, entry.ConversationID)
-	upd := &types.Update{
-		TableName:           aws.String(s.Table),
-		Key:                 key(pk, entrySK(p.MemberID)),
-		UpdateExpression:    aws.String("SET readSeq = :s, readAt = :at"),
-		ConditionExpression: aws.String("attribute_exists(pk) AND readSeq < :s"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":s": num(seq), ":at": av(now),
-		},
-	}
-	readOnly := func() error {
-		_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: upd.TableName, Key: upd.Key, UpdateExpression: upd.UpdateExpression,
-			ConditionExpression: upd.ConditionExpression, ExpressionAttributeValues: upd.ExpressionAttributeValues,
-		})
-		return err
-	}
-	closing := dueReminders(entry.Reminders, seq)
-	if len(closing) == 0 {
-		return readOnly()
-	}
-	withClose := *upd
-	withClose.UpdateExpression = aws.String("SET readSeq = :s, readAt = :at DELETE reminders :closed")
-	withClose.ExpressionAttributeValues = maps.Clone(upd.ExpressionAttributeValues)
-	withClose.ExpressionAttributeValues[":closed"] = seqSet(closing)
-	tx := append([]types.TransactWriteItem{{Update: &withClose}}, s.closeReminders(pk, closing, now)...)
-	_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
-	if dynamo.Conflicted(err) {
-		// A sweep is on one of the reminders right now: the read alone,
-		// and the sweep's check of the read cursor cancels the SMS.
-		return readOnly()
-	}
-	return err
 }
 
 // Reader is one member's read state of a message.
@@ -518,21 +341,12 @@ func (s *Service) Reads(ctx context.Context, p auth.Principal, messageID string)
 	if !ok {
 		return Reads{}, notFound
 	}
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.Table), Key: key(convPK(p.TenantID, convID), messageSK(seq)),
-		ProjectionExpression: aws.String("senderId"),
-	})
+	senderID, found, err := s.Store.Sender(ctx, p.TenantID, convID, seq)
 	if err != nil {
-		return Reads{}, errs.Wrap(err, "read message")
-	}
-	if out.Item == nil {
-		return Reads{}, notFound
-	}
-	var msg struct {
-		SenderID string `dynamodbav:"senderId"`
-	}
-	if err := unmarshal(out.Item, &msg); err != nil {
 		return Reads{}, err
+	}
+	if !found {
+		return Reads{}, notFound
 	}
 	roster, err := s.roster(ctx, p.TenantID, convID)
 	if err != nil {
@@ -544,7 +358,7 @@ func (s *Service) Reads(ctx context.Context, p auth.Principal, messageID string)
 		if e.MemberID == p.MemberID {
 			member = true
 		}
-		if e.MemberID == msg.SenderID || e.JoinedSeq >= seq {
+		if e.MemberID == senderID || e.JoinedSeq >= seq {
 			continue
 		}
 		if e.ReadSeq >= seq {
@@ -567,36 +381,7 @@ func (s *Service) SetPinned(ctx context.Context, p auth.Principal, convID string
 	if !validConversationID(convID) {
 		return errConversationNotFound
 	}
-	upd := "SET pinned = :pinned, listPk = :pk"
-	vals := map[string]types.AttributeValue{
-		":pinned": &types.AttributeValueMemberBOOL{Value: pinned}, ":pk": str(listPK(p.TenantID, p.MemberID)),
-	}
-	if pinned {
-		upd += ", pinnedAt = :at"
-		vals[":pk"], vals[":at"] = str(pinPK(p.TenantID, p.MemberID)), av(s.now())
-	} else {
-		upd += " REMOVE pinnedAt"
-	}
-	k := key(convPK(p.TenantID, convID), entrySK(p.MemberID))
-	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.Table), Key: k,
-		UpdateExpression:          aws.String(strings.Replace(upd, "listPk = :pk", "listPk = :pk, gsi3pk = :pk", 1)),
-		ConditionExpression:       aws.String("attribute_exists(gsi3pk)"),
-		ExpressionAttributeValues: vals,
-	})
-	if dynamo.ConditionFailed(err) {
-		// Not in the list (hidden, or gone): the entry alone, if it exists.
-		_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: aws.String(s.Table), Key: k,
-			UpdateExpression:          aws.String(upd),
-			ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(gsi3pk)"),
-			ExpressionAttributeValues: vals,
-		})
-	}
-	if dynamo.ConditionFailed(err) {
-		return errConversationNotFound
-	}
-	return errs.Wrap(err, "pin conversation")
+	return s.Store.SetPinned(ctx, p.TenantID, convID, p.MemberID, pinned, s.now())
 }
 
 // Hide removes a conversation from the member's list and marks it read; a
@@ -607,20 +392,8 @@ func (s *Service) Hide(ctx context.Context, p auth.Principal, convID string) err
 		if err != nil {
 			return err
 		}
-		_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: aws.String(s.Table),
-			Key:       key(convPK(p.TenantID, convID), entrySK(p.MemberID)),
-			// Out of the list index (gsi3pk removed) until a new message.
-			UpdateExpression: aws.String("SET hiddenSeq = :s, readSeq = :s, pinned = :f, listPk = :list REMOVE pinnedAt, gsi3pk"),
-			// A read of a message newer than the head we saw must not be
-			// undone, nor a newer message's place in the list.
-			ConditionExpression: aws.String("attribute_exists(pk) AND readSeq <= :s AND (attribute_not_exists(lastSeq) OR lastSeq <= :s)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":s": num(head.Seq), ":f": &types.AttributeValueMemberBOOL{Value: false}, ":list": str(listPK(p.TenantID, p.MemberID)),
-			},
-		})
-		if !dynamo.ConditionFailed(err) {
-			return errs.Wrap(err, "hide conversation")
+		if err := s.Store.Hide(ctx, p.TenantID, convID, p.MemberID, head.Seq); !errors.Is(err, errNotMoved) {
+			return err
 		}
 	}
 	return errs.E(errs.Unavailable, "try_again", "the conversation is busy; try again")
@@ -639,19 +412,8 @@ func (s *Service) Rename(ctx context.Context, p auth.Principal, convID string, n
 	if err := ownerOnly(head, p); err != nil {
 		return Conversation{}, err
 	}
-	_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.Table),
-		Key:                       key(convPK(p.TenantID, convID), headSK),
-		UpdateExpression:          aws.String("SET #n = :n"),
-		ConditionExpression:       aws.String("ownerId = :o"),
-		ExpressionAttributeNames:  map[string]string{"#n": "name"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":n": str(name), ":o": str(p.MemberID)},
-	})
-	if dynamo.ConditionFailed(err) {
-		return Conversation{}, errs.E(errs.Forbidden, "owner_only", "only the group's owner may do this")
-	}
-	if err != nil {
-		return Conversation{}, errs.Wrap(err, "rename group")
+	if err := s.Store.Rename(ctx, p.TenantID, convID, p.MemberID, name); err != nil {
+		return Conversation{}, err
 	}
 	return s.Get(ctx, p, convID)
 }
@@ -661,7 +423,7 @@ func ownerOnly(head headRecord, p auth.Principal) error {
 		return errs.Invalidf("", "not_a_group", "a 1:1 conversation has no owner, members to manage or name")
 	}
 	if head.OwnerID != p.MemberID {
-		return errs.E(errs.Forbidden, "owner_only", "only the group's owner may do this")
+		return errOwnerOnly
 	}
 	return nil
 }
@@ -708,48 +470,15 @@ func (s *Service) AddMembers(ctx context.Context, p auth.Principal, convID strin
 	}
 	now := s.now()
 	head.MemberCount = len(roster) // as read, consistently: the update below holds it to that
-	tx := []types.TransactWriteItem{{Update: s.growHead(p, head, roster, fresh)}}
-	for _, id := range fresh {
+	entries := make([]entryRecord, len(fresh))
+	for i, id := range fresh {
 		// New members see the history but none of it as unread.
-		e, err := put(s.Table, newEntry(p.TenantID, convID, id, head.Seq, head.LastAt, now), "attribute_not_exists(pk)")
-		if err != nil {
-			return Conversation{}, err
-		}
-		tx = append(tx, e)
+		entries[i] = newEntry(p.TenantID, convID, id, head.Seq, head.LastAt, now)
 	}
-	if _, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx}); err != nil {
-		if dynamo.ConditionFailed(err) || dynamo.Conflicted(err) {
-			return Conversation{}, errs.E(errs.Conflict, "members_changed", "the group changed meanwhile; try again")
-		}
-		return Conversation{}, errs.Wrap(err, "add members")
+	if err := s.Store.AddMembers(ctx, p.MemberID, head, roster, entries); err != nil {
+		return Conversation{}, err
 	}
 	return s.Get(ctx, p, convID)
-}
-
-// growHead is the head update of adding fresh to a group of roster: the
-// count, and the fan-out list while the group stays small enough for it.
-func (s *Service) growHead(p auth.Principal, head headRecord, roster []entryRecord, fresh []string) *types.Update {
-	u := &types.Update{
-		TableName:           aws.String(s.Table),
-		Key:                 key(convPK(p.TenantID, head.ID), headSK),
-		UpdateExpression:    aws.String("SET memberCount = memberCount + :n REMOVE fanout"),
-		ConditionExpression: aws.String("ownerId = :o AND memberCount <= :room"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":n": num(int64(len(fresh))), ":o": str(p.MemberID), ":room": num(int64(MaxGroupMembers - len(fresh))),
-		},
-	}
-	all := append([]string{}, fresh...)
-	for _, e := range roster {
-		all = append(all, e.MemberID)
-	}
-	if fan := fanoutOf(all); fan != nil {
-		u.UpdateExpression = aws.String("SET memberCount = memberCount + :n, fanout = :fan")
-		u.ConditionExpression = aws.String("ownerId = :o AND memberCount = :count")
-		delete(u.ExpressionAttributeValues, ":room")
-		u.ExpressionAttributeValues[":fan"] = &types.AttributeValueMemberSS{Value: fan}
-		u.ExpressionAttributeValues[":count"] = num(int64(head.MemberCount))
-	}
-	return u
 }
 
 // RemoveMember takes a member out of a group: the owner removes anyone,
@@ -781,40 +510,7 @@ func (s *Service) RemoveMember(ctx context.Context, p auth.Principal, convID, me
 			}
 		}
 	}
-	upd := "SET memberCount = memberCount - :one"
-	vals := map[string]types.AttributeValue{":one": num(1), ":o": str(head.OwnerID)}
-	if newOwner != head.OwnerID {
-		upd += ", ownerId = :new"
-		vals[":new"] = str(newOwner)
-	}
-	if len(head.Fanout) > 0 {
-		upd += " DELETE fanout :gone"
-		vals[":gone"] = &types.AttributeValueMemberSS{Value: []string{memberID}}
-	}
-	tx := []types.TransactWriteItem{
-		{Delete: &types.Delete{
-			TableName:           aws.String(s.Table),
-			Key:                 key(convPK(p.TenantID, convID), entrySK(memberID)),
-			ConditionExpression: aws.String("attribute_exists(pk)"),
-		}},
-		{Update: &types.Update{
-			TableName:                 aws.String(s.Table),
-			Key:                       key(convPK(p.TenantID, convID), headSK),
-			UpdateExpression:          aws.String(upd),
-			ConditionExpression:       aws.String("ownerId = :o"),
-			ExpressionAttributeValues: vals,
-		}},
-	}
-	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
-	switch {
-	case err == nil:
-		return nil
-	case dynamo.FailedCondition(err, 0):
-		return errs.NotFoundf("member_not_found", "%s is not a member of this group", memberID)
-	case dynamo.ConditionFailed(err) || dynamo.Conflicted(err):
-		return errs.E(errs.Conflict, "members_changed", "the group changed meanwhile; try again")
-	}
-	return errs.Wrap(err, "remove member")
+	return s.Store.RemoveMember(ctx, head, memberID, newOwner)
 }
 
 // Settings are a tenant's chat settings.
@@ -824,25 +520,7 @@ type Settings struct {
 
 // Settings returns the tenant's chat settings, defaults when never set.
 func (s *Service) Settings(ctx context.Context, tenantID string) (Settings, error) {
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: settingsKey(tenantID)})
-	if err != nil {
-		return Settings{}, errs.Wrap(err, "read chat settings")
-	}
-	return settingsOf(out.Item)
-}
-
-func settingsOf(item map[string]types.AttributeValue) (Settings, error) {
-	if item == nil {
-		return Settings{RocketReminderMinutes: DefaultReminderMinutes}, nil
-	}
-	var r settingsRecord
-	if err := unmarshal(item, &r); err != nil {
-		return Settings{}, err
-	}
-	if r.ReminderMinutes < MinReminderMinutes || r.ReminderMinutes > MaxReminderMinutes {
-		r.ReminderMinutes = DefaultReminderMinutes
-	}
-	return Settings{RocketReminderMinutes: r.ReminderMinutes}, nil
+	return s.Store.Settings(ctx, tenantID)
 }
 
 // PutSettings changes the tenant's chat settings.
@@ -851,18 +529,8 @@ func (s *Service) PutSettings(ctx context.Context, tenantID string, in Settings)
 		return Settings{}, errs.Invalidf("rocketReminderMinutes", "invalid_reminder_window",
 			"rocketReminderMinutes must be a whole number of minutes from %d to %d", MinReminderMinutes, MaxReminderMinutes)
 	}
-	k := settingsKey(tenantID)
-	rec := settingsRecord{
-		PK: k["pk"].(*types.AttributeValueMemberS).Value, SK: k["sk"].(*types.AttributeValueMemberS).Value,
-		Type: "chat_settings", ReminderMinutes: in.RocketReminderMinutes, UpdatedAt: s.now(),
-	}
-	p, err := put(s.Table, rec, "")
-	if err != nil {
+	if err := s.Store.PutSettings(ctx, tenantID, in, s.now()); err != nil {
 		return Settings{}, err
-	}
-	change := audit.Change{Action: audit.ChatSettingsUpdate, Target: "chat-settings", Fields: []string{"rocketReminderMinutes"}}
-	if err := s.Audit.Write(ctx, s.DB, tenantID, change, types.TransactWriteItem{Put: &types.Put{TableName: p.Put.TableName, Item: p.Put.Item}}); err != nil {
-		return Settings{}, errs.Wrap(err, "put chat settings")
 	}
 	return in, nil
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"workbench/shared/audit"
+	"workbench/shared/directory"
 	"workbench/shared/dynamo"
 	"workbench/shared/errs"
 )
@@ -22,6 +24,34 @@ type DB interface {
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+var (
+	_ DB            = (*dynamodb.Client)(nil)
+	_ Store         = (*DynamoStore)(nil)
+	_ ReminderStore = (*DynamoStore)(nil)
+	_ FanoutStore   = (*DynamoStore)(nil)
+)
+
+// DynamoStore keeps chat in the chat table, and reads members from the
+// directory table through the directory's exported keys and decoders. It
+// is the Store of the Service, the ReminderStore of the sweep and the
+// FanoutStore of the stream's fan-out.
+type DynamoStore struct {
+	DB        DB
+	Table     string           // the chat table
+	Directory *directory.Codec // keys of member items; Keys too where reminders open them
+	Shards    int              // partitions of the due index (INDEX_SHARDS); zero means dynamo.DefaultShards
+	Audit     *audit.Log       // admins' settings changes are audited (nil: not)
+}
+
+// person is a member's directory item as a send reads it
+// (personProjection): whether the member is enabled, and the sealed name
+// and mobile an urgent 1:1 message's reminder carries to its sweep.
+type person struct {
+	ID      string
+	Enabled bool
+	item    map[string]types.AttributeValue
 }
 
 // Keys of the chat table. Everything of a conversation shares its partition
@@ -208,8 +238,8 @@ type reminderRecord struct {
 	// sender's and the recipient's directory items (sealed name and mobile,
 	// personProjection) copied at send time. A group's reminder has
 	// neither: its sweep reads the roster and the directory.
-	Recipient string                            `dynamodbav:"recipient,omitempty"`
-	People    []map[string]types.AttributeValue `dynamodbav:"-"`
+	Recipient string   `dynamodbav:"recipient,omitempty"`
+	People    []person `dynamodbav:"-"`
 }
 
 // item encodes the reminder, People as a list of maps under "people".
@@ -221,7 +251,7 @@ func (r reminderRecord) item() (map[string]types.AttributeValue, error) {
 	if len(r.People) > 0 {
 		l := make([]types.AttributeValue, len(r.People))
 		for i, p := range r.People {
-			l[i] = &types.AttributeValueMemberM{Value: p}
+			l[i] = &types.AttributeValueMemberM{Value: p.item}
 		}
 		item["people"] = &types.AttributeValueMemberL{Value: l}
 	}
@@ -236,7 +266,7 @@ func decodeReminder(item map[string]types.AttributeValue) (reminderRecord, error
 	if l, ok := item["people"].(*types.AttributeValueMemberL); ok {
 		for _, v := range l.Value {
 			if m, ok := v.(*types.AttributeValueMemberM); ok {
-				r.People = append(r.People, m.Value)
+				r.People = append(r.People, person{item: m.Value})
 			}
 		}
 	}
@@ -321,4 +351,73 @@ func pkOf(item map[string]types.AttributeValue) string {
 		return s.Value
 	}
 	return ""
+}
+
+// entries reads a conversation's entries (strongly consistent), only the
+// attributes of projection when it is not empty.
+func (s *DynamoStore) entries(ctx context.Context, tenantID, convID, projection string) ([]entryRecord, error) {
+	var out []entryRecord
+	in := &dynamodb.QueryInput{
+		TableName:              aws.String(s.Table),
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": str(convPK(tenantID, convID)), ":p": str(entryPrefix),
+		},
+		ConsistentRead: aws.Bool(true),
+	}
+	if projection != "" {
+		in.ProjectionExpression = aws.String(projection)
+	}
+	for {
+		res, err := s.DB.Query(ctx, in)
+		if err != nil {
+			return nil, errs.Wrap(err, "read members")
+		}
+		for _, it := range res.Items {
+			var e entryRecord
+			if err := unmarshal(it, &e); err != nil {
+				return nil, err
+			}
+			out = append(out, e)
+		}
+		if len(res.LastEvaluatedKey) == 0 {
+			return out, nil
+		}
+		in.ExclusiveStartKey = res.LastEvaluatedKey
+	}
+}
+
+// personProjection is what a reminder SMS needs of a directory item: the
+// sealed name and mobile, and what opens them (directory.Codec.Member).
+const personProjection = "#id, tenantId, #n, mobile, enabled"
+
+// Persons reads members' directory items, by id: whether they are enabled
+// and, when sealed, their sealed name and mobile (personProjection);
+// strongly consistent when consistent. A member the directory does not
+// have (in this tenant) is left out.
+func (s *DynamoStore) Persons(ctx context.Context, tenantID string, memberIDs []string, sealed, consistent bool) (map[string]person, error) {
+	keys := make([]map[string]types.AttributeValue, len(memberIDs))
+	for i, id := range memberIDs {
+		keys[i] = s.Directory.Key(tenantID, id)
+	}
+	projection, names := "#id, enabled", map[string]string{"#id": "id"}
+	if sealed {
+		projection, names = personProjection, map[string]string{"#id": "id", "#n": "name"}
+	}
+	items, err := batchGet(ctx, s.DB, s.Directory.Table, keys, consistent, projection, names)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]person, len(items))
+	for _, it := range items {
+		var m struct {
+			ID      string `dynamodbav:"id"`
+			Enabled bool   `dynamodbav:"enabled"`
+		}
+		if err := unmarshal(it, &m); err != nil {
+			return nil, err
+		}
+		out[m.ID] = person{ID: m.ID, Enabled: m.Enabled, item: it}
+	}
+	return out, nil
 }

@@ -22,32 +22,32 @@ import (
 	"workbench/shared/stack/wire"
 )
 
-func chatService(ctx context.Context, env *cloud.Env) (*chat.Service, error) {
+// chatService is the chat service over its DynamoStore, which Chat also
+// gives the audit log.
+func chatService(ctx context.Context, env *cloud.Env) (*chat.Service, *chat.DynamoStore, error) {
 	c := config.NewReader(env.Config)
 	chatTable := c.Required("CHAT_TABLE")
 	directoryTable := c.Required("DIRECTORY_TABLE")
 	shards := c.Int("INDEX_SHARDS", dynamo.DefaultShards)
 	if err := c.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Chat only checks that members exist and are enabled, and bumps
 	// frequent-contact counters: it needs the directory's keys, not its
 	// data keys.
 	dir := &directory.Codec{Table: directoryTable}
+	store := &chat.DynamoStore{DB: env.DynamoDB, Table: chatTable, Directory: dir, Shards: shards}
 	svc := &chat.Service{
-		DB:        env.DynamoDB,
-		Table:     chatTable,
-		Directory: dir,
-		Now:       env.Now,
-		Contacts:  &directory.Contacts{DB: env.DynamoDB, Codec: dir, Now: env.Now},
-		Shards:    shards,
+		Store:    store,
+		Now:      env.Now,
+		Contacts: &directory.Contacts{DB: env.DynamoDB, Codec: dir, Now: env.Now},
 	}
-	return svc, nil
+	return svc, store, nil
 }
 
 // ChatSend serves sending: messages to a conversation and rocket messages.
 func ChatSend(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
-	svc, err := chatService(ctx, env)
+	svc, _, err := chatService(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +68,7 @@ func Chat(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	svc, err := chatService(ctx, env)
+	svc, store, err := chatService(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +76,7 @@ func Chat(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	if svc.Audit, err = wire.AuditLog(env); err != nil {
+	if store.Audit, err = wire.AuditLog(env); err != nil {
 		return nil, err
 	}
 	r := httpapi.NewRouter()
@@ -93,7 +93,10 @@ func RocketReminder(ctx context.Context, env *cloud.Env) (lambda.Handler, error)
 	if err != nil {
 		return nil, err
 	}
-	rem := &chat.Reminders{DB: env.DynamoDB, Table: chatTable, Directory: sw.Codec, SMS: sw.SMS, Shards: sw.Shards}
+	rem := &chat.Reminders{
+		Store: &chat.DynamoStore{DB: env.DynamoDB, Table: chatTable, Directory: sw.Codec, Shards: sw.Shards},
+		SMS:   sw.SMS,
+	}
 	// The sweep answers with what it did, like the other scheduled
 	// functions, so a replay through /_local/invoke shows it.
 	return lambda.NewHandler(func(ctx context.Context, ev events.EventBridgeEvent) (chat.SweepResult, error) {
@@ -118,7 +121,7 @@ func ChatFanout(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	f := &chat.Fanout{DB: env.DynamoDB, Table: chatTable}
+	f := &chat.Fanout{Store: &chat.DynamoStore{DB: env.DynamoDB, Table: chatTable}}
 	return lambda.NewHandler(func(ctx context.Context, ev fanoutEvent) (any, error) {
 		if ev.Backfill {
 			res, err := chat.BackfillList(ctx, env.DynamoDB, chatTable)
