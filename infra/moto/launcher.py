@@ -228,10 +228,7 @@ def narrow_queries():
         # moto's own order for a partition (Table.query sorts by
         # range_key, whose < compares cast values), sorted by the cast
         # values themselves: moto's comparisons cost a property call each.
-        try:
-            return sorted(found.values(), key=lambda item: item.range_key.cast_value)
-        except TypeError:  # keys of mixed types: what moto's own sort does
-            return sorted(found.values(), key=lambda item: item.range_key)
+        return sorted(found.values(), key=lambda item: item.range_key.cast_value)
 
     def matching(table, conditions):
         rows = (p.values() if table.range_key_attr else (p,) for p in table.items.values())
