@@ -414,3 +414,90 @@ func readScenario(ctx context.Context, t *testing.T, srv *Server) []string {
 	}
 	return rec.bodies
 }
+
+// The launcher keeps each item's JSON between two dumps of a table
+// (TableItems, the local stack's snapshots); every kind of write must show
+// in the next dump as a Scan shows it: puts, overwrites, in-place updates,
+// deletes, committed and cancelled transactions.
+func TestTableItemsFollowWrites(t *testing.T) {
+	ctx := context.Background()
+	srv := startServer(t, false)
+	db := dynamoClient(srv)
+	createTable(ctx, t, db, "dumps", false)
+	update := func(sk, n string) types.TransactWriteItem {
+		return types.TransactWriteItem{Update: &types.Update{
+			TableName: aws.String("dumps"), Key: key("t", sk), UpdateExpression: aws.String("SET n = :n"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":n": s(n)},
+		}}
+	}
+	steps := []func() error{
+		func() error {
+			return transactErr(ctx, db, put("dumps", "t", "a", "n", "1"), put("dumps", "t", "b", "n", "1"), put("dumps", "t", "c", "n", "1"))
+		},
+		func() error {
+			_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String("dumps"), Key: key("t", "a"),
+				UpdateExpression: aws.String("SET n = :n, g = :g"), ExpressionAttributeValues: map[string]types.AttributeValue{":n": s("2"), ":g": s("one")}})
+			return err
+		},
+		func() error { return transactErr(ctx, db, update("b", "3"), put("dumps", "t", "c", "n", "3")) },
+		func() error {
+			// Cancelled by its condition: the update it made first is undone.
+			cond := put("dumps", "t", "c", "n", "4")
+			cond.Put.ConditionExpression = aws.String("attribute_not_exists(pk)")
+			if err := transactErr(ctx, db, update("a", "4"), cond); err == nil {
+				t.Fatal("the conditional transaction committed")
+			}
+			return nil
+		},
+		func() error {
+			_, err := db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String("dumps"), Key: key("t", "b")})
+			return err
+		},
+		func() error {
+			// An update whose condition fails changes nothing.
+			_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String("dumps"), Key: key("t", "a"),
+				UpdateExpression: aws.String("SET n = :n"), ConditionExpression: aws.String("n = :n"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":n": s("9")}})
+			if err == nil {
+				t.Fatal("the conditional update passed")
+			}
+			return nil
+		},
+	}
+	last := int64(-1)
+	for i, step := range steps {
+		if err := step(); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		version, items, err := TableItems(ctx, srv.Endpoint, "dumps")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dumped []string
+		for _, it := range items {
+			b, err := json.Marshal(it)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v any
+			if err := json.Unmarshal(b, &v); err != nil {
+				t.Fatal(err)
+			}
+			sorted, _ := json.Marshal(v)
+			dumped = append(dumped, string(sorted))
+		}
+		slices.Sort(dumped)
+		if got, want := strings.Join(dumped, " "), scanText(ctx, t, db, "dumps"); got != want {
+			t.Errorf("step %d: the dump holds\n%s\na Scan\n%s", i, got, want)
+		}
+		if version < last {
+			t.Errorf("step %d: version %d after %d", i, version, last)
+		}
+		last = version
+	}
+}
+
+func transactErr(ctx context.Context, db *dynamodb.Client, items ...types.TransactWriteItem) error {
+	_, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	return err
+}
