@@ -280,6 +280,12 @@ type Stats struct {
 	// and those that read the whole table (as stock moto does for all).
 	QueriesNarrowed int `json:"queriesNarrowed"`
 	QueriesWhole    int `json:"queriesWhole"`
+	// Items the narrowed queries handed to moto's own query to sort and
+	// walk: about a page each when a Query pages through a partition.
+	QueryCandidates int `json:"queryCandidates"`
+	// Item reads answered through moto's JSON encoder rather than its
+	// service-model serializer.
+	ReadsDumped int `json:"readsDumped"`
 	// Transactions answered from their ClientRequestToken, not run again.
 	TransactionsReplayed int `json:"transactionsReplayed"`
 }

@@ -174,6 +174,31 @@ func (s *Stack) SeedMembers(t testing.TB, tn Tenant, n int, departmentIDs ...str
 	return memberIDs
 }
 
+// SeedDirectory writes n enabled members straight into the directory table
+// with every item their creates write (uniqueness reservations, search
+// tokens), so the tenant's partition holds what a plant's would, and
+// returns how many items that is. Benchmarks at a plant's size use it.
+func (s *Stack) SeedDirectory(t testing.TB, tn Tenant, n int) int {
+	t.Helper()
+	codec := s.Codec(t)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	var items []map[string]types.AttributeValue
+	for range n {
+		k := names.Add(1)
+		m := directory.Member{
+			ID: ids.New(now), TenantID: tn.ID, Name: fmt.Sprintf("工人%d", k), Mobile: s.Mobile(), Account: fmt.Sprintf("w%d", k),
+			Role: directory.RoleMember, Enabled: true, DepartmentIDs: []string{}, Fields: map[string]any{}, CreatedAt: now, UpdatedAt: now, Version: 1,
+		}
+		its, err := codec.SeedItems(m)
+		if err != nil {
+			t.Fatalf("stacktest: seed member: %v", err)
+		}
+		items = append(items, its...)
+	}
+	s.BatchWrite(t, s.Tables["DirectoryTable"], items)
+	return len(items)
+}
+
 // BatchWrite puts items into table with dynamo.BatchWrite. The client is
 // the stack's own, so a counter given to New does not see the seeding.
 func (s *Stack) BatchWrite(t testing.TB, table string, items []map[string]types.AttributeValue) {

@@ -8,12 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"workbench/infra/moto"
 	"workbench/infra/stacktest"
-	"workbench/shared/directory"
-	"workbench/shared/ids"
 )
 
 // Member creates are transactions of a dozen items; stock moto kept a copy
@@ -88,27 +84,9 @@ func BenchmarkMemberCreateAtScale(b *testing.B) {
 		empty = create(b, st.NewTenant(b))
 	})
 	tn := st.NewTenant(b)
-	seed(b, st, tn, 10_000)
+	st.SeedDirectory(b, tn, 10_000)
 	b.Run("members=10000", func(b *testing.B) {
 		at := create(b, tn)
 		b.ReportMetric(float64(at)/float64(empty), "x-empty")
 	})
-}
-
-func seed(b *testing.B, st *stacktest.Stack, tn stacktest.Tenant, n int) {
-	codec := st.Codec(b)
-	now := time.Now().UTC()
-	var items []map[string]types.AttributeValue
-	for i := range n {
-		m := directory.Member{
-			ID: ids.New(now), TenantID: tn.ID, Name: fmt.Sprintf("工人%d", i), Mobile: stacktest.Mobile(), Account: fmt.Sprintf("w%d", i),
-			Role: directory.RoleMember, Enabled: true, DepartmentIDs: []string{}, Fields: map[string]any{}, CreatedAt: now, UpdatedAt: now, Version: 1,
-		}
-		its, err := codec.SeedItems(m)
-		if err != nil {
-			b.Fatal(err)
-		}
-		items = append(items, its...)
-	}
-	st.BatchWrite(b, st.Tables["DirectoryTable"], items)
 }
