@@ -83,7 +83,7 @@ func backfillEntries(ctx context.Context, db DB, table string, entries []entryRe
 			keys = append(keys, key(e.PK, headSK))
 		}
 	}
-	items, err := batchGet(ctx, db, table, keys, false, "", nil)
+	items, err := batchGet(ctx, db, table, keys, false)
 	if err != nil {
 		return 0, err
 	}

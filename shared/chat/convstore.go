@@ -84,7 +84,7 @@ func (s *DynamoStore) CreateGroup(ctx context.Context, head headRecord, entries 
 // (strongly consistent); nil for what is not there.
 func (s *DynamoStore) Load(ctx context.Context, tenantID, convID, memberID string) (*headRecord, *entryRecord, error) {
 	pk := convPK(tenantID, convID)
-	items, err := batchGet(ctx, s.DB, s.Table, []map[string]types.AttributeValue{key(pk, headSK), key(pk, entrySK(memberID))}, true, "", nil)
+	items, err := batchGet(ctx, s.DB, s.Table, []map[string]types.AttributeValue{key(pk, headSK), key(pk, entrySK(memberID))}, true)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -191,7 +191,7 @@ func (f *fixture) bigGroup(t *testing.T, me auth.Principal, others ...string) Co
 
 func (f *fixture) head(t *testing.T, tenantID, convID string) map[string]types.AttributeValue {
 	t.Helper()
-	items, err := batchGet(bg, f.db, f.chatTable, []map[string]types.AttributeValue{key(convPK(tenantID, convID), headSK)}, true, "", nil)
+	items, err := batchGet(bg, f.db, f.chatTable, []map[string]types.AttributeValue{key(convPK(tenantID, convID), headSK)}, true)
 	if err != nil || len(items) != 1 {
 		t.Fatalf("head: %v", err)
 	}

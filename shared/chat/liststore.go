@@ -69,7 +69,7 @@ func (s *DynamoStore) Heads(ctx context.Context, pks []string) (map[string]headR
 	for i, pk := range pks {
 		keys[i] = key(pk, headSK)
 	}
-	items, err := batchGet(ctx, s.DB, s.Table, keys, false, "", nil)
+	items, err := batchGet(ctx, s.DB, s.Table, keys, false)
 	if err != nil {
 		return nil, err
 	}

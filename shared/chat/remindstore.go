@@ -109,9 +109,9 @@ func (s *DynamoStore) ReadCursors(ctx context.Context, tenantID, convID string) 
 func (s *DynamoStore) People(ctx context.Context, tenantID string, memberIDs []string) (map[string]directory.Member, error) {
 	keys := make([]map[string]types.AttributeValue, len(memberIDs))
 	for i, id := range memberIDs {
-		keys[i] = s.Directory.Key(tenantID, id)
+		keys[i] = directory.MemberKey(tenantID, id)
 	}
-	items, err := batchGet(ctx, s.DB, s.Directory.Table, keys, false, "", nil)
+	items, err := batchGet(ctx, s.DB, s.Directory.Table, keys, false)
 	if err != nil {
 		return nil, err
 	}

@@ -66,7 +66,7 @@ type draft struct {
 	urgent   bool
 	clientID string
 	peer     string // for rocket messages: create the 1:1 with peer when it does not exist
-	// people are directory items (personProjection) by member id, read
+	// people are directory items (directory.ContactRead) by member id, read
 	// already: an urgent 1:1 message's reminder carries the sender's and
 	// the recipient's, so that its sweep reads nothing else.
 	people map[string]person

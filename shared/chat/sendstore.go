@@ -19,7 +19,7 @@ import (
 // consistent): the head and the sender's entry, and the client-id claim,
 // the replied message and the tenant's settings when they matter.
 func (s *DynamoStore) SendState(ctx context.Context, p auth.Principal, d draft) (sendState, error) {
-	items, err := batchGet(ctx, s.DB, s.Table, sendKeys(p, d), true, "", nil)
+	items, err := batchGet(ctx, s.DB, s.Table, sendKeys(p, d), true)
 	if err != nil {
 		return sendState{}, err
 	}

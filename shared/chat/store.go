@@ -46,7 +46,7 @@ type DynamoStore struct {
 }
 
 // person is a member's directory item as a send reads it
-// (personProjection): whether the member is enabled, and the sealed name
+// (directory.ContactRead): whether the member is enabled, and the sealed name
 // and mobile an urgent 1:1 message's reminder carries to its sweep.
 type person struct {
 	ID      string
@@ -236,7 +236,7 @@ type reminderRecord struct {
 	DoneAt         *time.Time `dynamodbav:"doneAt,omitempty"`
 	// Recipient is a 1:1's other member, the one to remind; People are the
 	// sender's and the recipient's directory items (sealed name and mobile,
-	// personProjection) copied at send time. A group's reminder has
+	// directory.ContactRead) copied at send time. A group's reminder has
 	// neither: its sweep reads the roster and the directory.
 	Recipient string   `dynamodbav:"recipient,omitempty"`
 	People    []person `dynamodbav:"-"`
@@ -319,15 +319,11 @@ func num(n int64) types.AttributeValue {
 
 // batchGet reads keys of one table, 100 at a time, retrying what DynamoDB
 // left unprocessed. Items come back in no particular order.
-func batchGet(ctx context.Context, db DB, table string, keys []map[string]types.AttributeValue, consistent bool, projection string, names map[string]string) ([]map[string]types.AttributeValue, error) {
+func batchGet(ctx context.Context, db DB, table string, keys []map[string]types.AttributeValue, consistent bool) ([]map[string]types.AttributeValue, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
 	ka := types.KeysAndAttributes{Keys: keys, ConsistentRead: aws.Bool(consistent)}
-	if projection != "" {
-		ka.ProjectionExpression = aws.String(projection)
-		ka.ExpressionAttributeNames = names
-	}
 	got, err := dynamo.BatchGet(ctx, db, map[string]types.KeysAndAttributes{table: ka})
 	return got[table], err
 }
@@ -387,35 +383,30 @@ func (s *DynamoStore) entries(ctx context.Context, tenantID, convID, projection 
 	}
 }
 
-// personProjection is what a reminder SMS needs of a directory item: the
-// sealed name and mobile, and what opens them (directory.Codec.Member).
-const personProjection = "#id, tenantId, #n, mobile, enabled"
-
-// Persons reads members' directory items, by id: whether they are enabled
-// and, when sealed, their sealed name and mobile (personProjection);
+// Persons reads members' directory items, by id (directory.ContactRead):
+// whether they are enabled and, when sealed, their sealed name and mobile;
 // strongly consistent when consistent. A member the directory does not
 // have (in this tenant) is left out.
 func (s *DynamoStore) Persons(ctx context.Context, tenantID string, memberIDs []string, sealed, consistent bool) (map[string]person, error) {
+	if len(memberIDs) == 0 {
+		return map[string]person{}, nil
+	}
 	keys := make([]map[string]types.AttributeValue, len(memberIDs))
 	for i, id := range memberIDs {
-		keys[i] = s.Directory.Key(tenantID, id)
+		keys[i] = directory.MemberKey(tenantID, id)
 	}
-	projection, names := "#id, enabled", map[string]string{"#id": "id"}
-	if sealed {
-		projection, names = personProjection, map[string]string{"#id": "id", "#n": "name"}
-	}
-	items, err := batchGet(ctx, s.DB, s.Directory.Table, keys, consistent, projection, names)
+	got, err := dynamo.BatchGet(ctx, s.DB, map[string]types.KeysAndAttributes{
+		s.Directory.Table: directory.ContactRead(sealed, consistent, keys...),
+	})
 	if err != nil {
 		return nil, err
 	}
+	items := got[s.Directory.Table]
 	out := make(map[string]person, len(items))
 	for _, it := range items {
-		var m struct {
-			ID      string `dynamodbav:"id"`
-			Enabled bool   `dynamodbav:"enabled"`
-		}
-		if err := unmarshal(it, &m); err != nil {
-			return nil, err
+		m, err := directory.DecodeStanding(it)
+		if err != nil {
+			return nil, errs.Wrap(err, "decode member")
 		}
 		out[m.ID] = person{ID: m.ID, Enabled: m.Enabled, item: it}
 	}
