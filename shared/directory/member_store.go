@@ -2,7 +2,6 @@ package directory
 
 import (
 	"context"
-	"encoding/base64"
 	"slices"
 	"strings"
 
@@ -222,21 +221,17 @@ func (st *DynamoStore) ListMembers(ctx context.Context, tenantID, departmentID, 
 		},
 		Limit: aws.Int32(int32(limit)),
 	}
-	if cursor != "" {
-		sk, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err != nil || !strings.HasPrefix(string(sk), prefix) {
-			return nil, "", errs.Invalidf("cursor", "invalid_cursor", "cursor is not one this list returned")
-		}
-		in.ExclusiveStartKey = key(tenantID, string(sk))
+	cursors := dynamo.ListCursors("directory/members", tenantID, departmentID)
+	start, err := cursors.DecodeKey(cursor, dynamo.KeyIs("pk", TenantPK(tenantID)), dynamo.KeyHasPrefix("sk", prefix))
+	if err != nil {
+		return nil, "", err
 	}
+	in.ExclusiveStartKey = start
 	out, err := st.DB.Query(ctx, in)
 	if err != nil {
 		return nil, "", errs.Wrap(err, "list members")
 	}
-	next := ""
-	if out.LastEvaluatedKey != nil {
-		next = base64.RawURLEncoding.EncodeToString([]byte(str(out.LastEvaluatedKey["sk"])))
-	}
+	next := cursors.EncodeKey(out.LastEvaluatedKey)
 	if departmentID == "" {
 		members := make([]Member, 0, len(out.Items))
 		for _, it := range out.Items {

@@ -3,7 +3,6 @@ package directory
 import (
 	"context"
 	"sort"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"workbench/shared/dynamo"
 	"workbench/shared/errs"
 )
 
@@ -32,13 +32,10 @@ func (s *Service) Search(ctx context.Context, tenantID, q, cursor string, limit 
 	if q == "" || utf8.RuneCountInString(q) > MaxQueryRunes {
 		return nil, "", errs.Invalidf("q", "invalid_query", "q must be 1–%d characters", MaxQueryRunes)
 	}
+	cursors := dynamo.ListCursors("directory/search", tenantID, q)
 	offset := 0
-	if cursor != "" {
-		o, err := strconv.Atoi(cursor)
-		if err != nil || o < 0 || o > maxCandidates {
-			return nil, "", errs.Invalidf("cursor", "invalid_cursor", "cursor is not one this list returned")
-		}
-		offset = o
+	if ok, err := cursors.Decode(cursor, &offset); err != nil || ok && (offset < 1 || offset > maxCandidates) {
+		return nil, "", dynamo.InvalidCursor()
 	}
 	hint := map[string]int{}
 	for i, form := range lookups(q) {
@@ -85,7 +82,7 @@ func (s *Service) Search(ctx context.Context, tenantID, q, cursor string, limit 
 	end := min(offset+limit, len(matches))
 	next := ""
 	if end < len(matches) {
-		next = strconv.Itoa(end)
+		next = cursors.Encode(end)
 	}
 	return matches[offset:end], next, nil
 }
