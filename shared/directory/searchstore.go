@@ -39,7 +39,7 @@ func (s *Service) Search(ctx context.Context, tenantID, q, cursor string, limit 
 	}
 	hint := map[string]int{}
 	for i, form := range lookups(q) {
-		found, err := s.store().SearchTokens(ctx, tenantID, s.Codec.searchToken(tenantID, form), maxTokenItems)
+		found, err := s.Store.SearchTokens(ctx, tenantID, s.Codec.searchToken(tenantID, form), maxTokenItems)
 		if err != nil {
 			return nil, "", err
 		}

@@ -90,14 +90,6 @@ type DynamoStore struct {
 
 var _ Store = (*DynamoStore)(nil)
 
-// store is s.Store, or the DynamoDB store of s.DB.
-func (s *Service) store() Store {
-	if s.Store != nil {
-		return s.Store
-	}
-	return &DynamoStore{DB: s.DB, Codec: s.Codec, Audit: s.Audit}
-}
-
 // audited adds to t the audit entry of an admin's change: in the same
 // transaction, so the change and its entry are written together or not at
 // all. A lost race for the tenant's audit chain is a lost race: retry.

@@ -25,8 +25,9 @@ import (
 const DefaultInviteURL = "https://{tenant}.workbench.example.com/join?code={code}"
 
 // directoryService builds the directory service from the function's
-// settings.
-func directoryService(ctx context.Context, env *cloud.Env) (*directory.Service, error) {
+// settings, over a DynamoStore that writes admins' changes with their
+// entries in log (nil: a function that makes no admin changes).
+func directoryService(ctx context.Context, env *cloud.Env, log *audit.Log) (*directory.Service, error) {
 	c := config.NewReader(env.Config)
 	table := c.Required("DIRECTORY_TABLE")
 	loginURL := c.String("LOGIN_URL_TEMPLATE", wire.DefaultLoginURL)
@@ -43,7 +44,7 @@ func directoryService(ctx context.Context, env *cloud.Env) (*directory.Service, 
 		return nil, err
 	}
 	return &directory.Service{
-		DB: env.DynamoDB, Codec: codec,
+		Store: &directory.DynamoStore{DB: env.DynamoDB, Codec: codec, Audit: log}, Codec: codec,
 		SMS:      &sms.SNS{Client: env.SNS, SenderID: senderID},
 		LoginURL: loginURL, InviteURL: inviteURL, Now: env.Now,
 	}, nil
@@ -53,7 +54,7 @@ func directoryService(ctx context.Context, env *cloud.Env) (*directory.Service, 
 // when a member sends a message; the function needs the directory settings
 // (DIRECTORY_TABLE, DATA_KEYS_SECRET, INDEX_KEY_SECRET, TOKEN_KEY_SECRET).
 func Contacts(ctx context.Context, env *cloud.Env) (*directory.Contacts, error) {
-	svc, err := directoryService(ctx, env)
+	svc, err := directoryService(ctx, env, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -62,11 +63,12 @@ func Contacts(ctx context.Context, env *cloud.Env) (*directory.Contacts, error) 
 
 // Members serves member CRUD.
 func Members(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
-	svc, err := directoryService(ctx, env)
+	log, err := wire.AuditLog(env)
 	if err != nil {
 		return nil, err
 	}
-	if svc.Audit, err = wire.AuditLog(env); err != nil {
+	svc, err := directoryService(ctx, env, log)
+	if err != nil {
 		return nil, err
 	}
 	auth, err := wire.MemberAuth(ctx, env)
@@ -94,16 +96,17 @@ func Directory(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	svc, err := directoryService(ctx, env)
+	log, err := wire.AuditLog(env)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := directoryService(ctx, env, log)
 	if err != nil {
 		return nil, err
 	}
 	svc.Tenants = tenantIDs{&tenant.DynamoStore{DB: env.DynamoDB, Table: tenantsTable}}
 	// Self-registration verifies "register" codes with identity's verifier.
 	if svc.Codes, err = identityfn.SMSCodes(ctx, env); err != nil {
-		return nil, err
-	}
-	if svc.Audit, err = wire.AuditLog(env); err != nil {
 		return nil, err
 	}
 	auth, err := wire.MemberAuth(ctx, env)
@@ -113,6 +116,6 @@ func Directory(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	contacts := &directory.Contacts{DB: env.DynamoDB, Codec: svc.Codec, Members: svc, Now: env.Now}
 	r := httpapi.NewRouter()
 	(&directoryhttp.HTTP{Service: svc, Contacts: contacts, Auth: auth}).Register(r)
-	(&audit.HTTP{Log: svc.Audit, Admins: auth}).Register(r)
+	(&audit.HTTP{Log: log, Admins: auth}).Register(r)
 	return wire.IdempotentHandler(env, r, auth, nil)
 }
