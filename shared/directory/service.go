@@ -12,9 +12,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"workbench/shared/audit"
+	"workbench/shared/dynamo"
 	"workbench/shared/errs"
 	"workbench/shared/ids"
 	"workbench/shared/sms"
@@ -184,11 +183,13 @@ func (s *Service) CreateMember(ctx context.Context, tenantID, tenantCode string,
 	return m, nil
 }
 
-// Extra is an item a caller adds to a member write's transaction (a bulk
-// import's cursor), with the error its failed condition means.
+// Extra is an update of another table's item that a caller adds to a
+// member write's transaction (a bulk import moves its cursor), so that
+// both are written or neither. It is plain values: the Store turns it
+// into its transaction item. Err is what its failed condition means.
 type Extra struct {
-	Item types.TransactWriteItem
-	Err  error
+	Update dynamo.Update
+	Err    error
 }
 
 // AddMember is CreateMember without the welcome SMS, with extra items
