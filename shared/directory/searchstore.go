@@ -39,7 +39,7 @@ func (s *Service) Search(ctx context.Context, tenantID, q, cursor string, limit 
 	}
 	hint := map[string]int{}
 	for i, form := range lookups(q) {
-		found, err := s.Store.SearchTokens(ctx, tenantID, s.Codec.searchToken(tenantID, form), maxTokenItems)
+		found, err := s.Store.SearchTokens(ctx, tenantID, form, maxTokenItems)
 		if err != nil {
 			return nil, "", err
 		}
@@ -87,9 +87,10 @@ func (s *Service) Search(ctx context.Context, tenantID, q, cursor string, limit 
 	return matches[offset:end], next, nil
 }
 
-// SearchTokens reads up to limit search items of token: member id → rank
-// hint.
-func (st *DynamoStore) SearchTokens(ctx context.Context, tenantID, token string, limit int) (map[string]int, error) {
+// SearchTokens reads up to limit search items of form's blind token:
+// member id → rank hint.
+func (st *DynamoStore) SearchTokens(ctx context.Context, tenantID, form string, limit int) (map[string]int, error) {
+	token := st.Codec.searchToken(tenantID, form)
 	res, err := st.DB.Query(ctx, &dynamodb.QueryInput{
 		TableName:              st.table(),
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),

@@ -39,8 +39,6 @@ type Service struct {
 	// Store keeps the directory; the admins' changes it writes carry
 	// their audit entries.
 	Store Store
-	// Codec makes the blind tokens a search looks up.
-	Codec *Codec
 	SMS   sms.Sender
 	// LoginURL is the login address template; "{tenant}" is the tenant code.
 	LoginURL string

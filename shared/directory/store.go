@@ -68,9 +68,10 @@ type Store interface {
 	// Holders returns which members hold unique values of kind: value →
 	// member id, absent when free.
 	Holders(ctx context.Context, tenantID, kind string, values []string) (map[string]string, error)
-	// SearchTokens reads up to limit search items of a blind token:
-	// member id → rank hint.
-	SearchTokens(ctx context.Context, tenantID, token string, limit int) (map[string]int, error)
+	// SearchTokens reads up to limit search items of a searchable form
+	// (which the store keeps only as a blind token): member id → rank
+	// hint.
+	SearchTokens(ctx context.Context, tenantID, form string, limit int) (map[string]int, error)
 
 	// CreateInvitation writes a new invitation.
 	CreateInvitation(ctx context.Context, tenantID string, inv Invitation, change audit.Change) error
