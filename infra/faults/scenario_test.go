@@ -330,16 +330,7 @@ func directoryInconsistencies(r *run) []string {
 		}
 	}
 	for sk, it := range items {
-		var owner string
-		switch {
-		case strings.HasPrefix(sk, "UNIQUE#"):
-			owner = str(it["memberId"])
-		case strings.HasPrefix(sk, "TOK#"), strings.HasPrefix(sk, "DM#"):
-			owner = sk[strings.LastIndex(sk, "#")+1:]
-		default:
-			continue
-		}
-		if !members[owner] {
+		if owner, ok := directory.MemberOf(it); ok && !members[owner] {
 			problems = append(problems, fmt.Sprintf("%s belongs to no member (%s)", sk, owner))
 		}
 	}

@@ -34,7 +34,7 @@ func BenchmarkExpiryScan(b *testing.B) {
 
 	// Each due tenant has one admin to warn, created through the directory
 	// (which keeps the tenant's admin set), and its snapshot.
-	dir := &directory.Service{DB: h.DynamoDB(), Codec: h.codec, Now: h.clock.Now}
+	dir := &directory.Service{Store: &directory.DynamoStore{DB: h.DynamoDB(), Codec: h.codec}, Now: h.clock.Now}
 	roster := &directory.Roster{DB: h.DynamoDB(), Table: h.codec.Table, Codec: h.codec}
 	snapshots := make([]directory.Recipients, due)
 	for i := range due {

@@ -117,7 +117,7 @@ func (h *harness) smsLogin(t *testing.T, ti tenantInfo) int {
 func (h *harness) addMember(t testing.TB, tenantID, role string, enabled bool) (id, mobile string) {
 	t.Helper()
 	ctx := context.Background()
-	dir := &directory.Service{DB: h.DynamoDB(), Codec: h.codec, Now: h.clock.Now}
+	dir := &directory.Service{Store: &directory.DynamoStore{DB: h.DynamoDB(), Codec: h.codec}, Now: h.clock.Now}
 	m, err := dir.AddMember(ctx, tenantID, directory.MemberInput{Name: "赵六", Mobile: h.Mobile(), Role: role})
 	if err != nil {
 		t.Fatal(err)
@@ -548,7 +548,7 @@ func TestScanFollowsRecipientChangesAfterItsSnapshot(t *testing.T) {
 
 	second, secondMobile := h.addMember(t, a.ID, "admin", true)
 	mobile := h.Mobile()
-	dir := &directory.Service{DB: h.DynamoDB(), Codec: h.codec, Now: h.clock.Now}
+	dir := &directory.Service{Store: &directory.DynamoStore{DB: h.DynamoDB(), Codec: h.codec}, Now: h.clock.Now}
 	if _, err := dir.UpdateMember(ctx, a.ID, a.AdminID, directory.MemberPatch{Mobile: &mobile}); err != nil {
 		t.Fatal(err)
 	}

@@ -72,7 +72,7 @@ func (s *Service) CreateDepartment(ctx context.Context, tenantID, name, parentID
 	}
 	ev := Event{ID: ids.New(now), TenantID: tenantID, Type: EventDepartmentCreated, DepartmentID: d.ID, ParentIDs: nonEmpty(parentID), At: now}
 	err = retry(ctx, func() error {
-		return s.store().CreateDepartment(ctx, d, ev, audit.Change{Action: audit.DepartmentCreate, Target: "department/" + d.ID, Fields: fields})
+		return s.Store.CreateDepartment(ctx, d, ev, audit.Change{Action: audit.DepartmentCreate, Target: "department/" + d.ID, Fields: fields})
 	})
 	if err != nil {
 		return Department{}, err
@@ -92,7 +92,7 @@ func nonEmpty(v ...string) []string {
 
 // Departments returns every department of the tenant, flat.
 func (s *Service) Departments(ctx context.Context, tenantID string) ([]Department, error) {
-	return s.store().Departments(ctx, tenantID)
+	return s.Store.Departments(ctx, tenantID)
 }
 
 // DepartmentTree returns the tenant's departments as a tree: the top
@@ -177,7 +177,7 @@ func (s *Service) UpdateDepartment(ctx context.Context, tenantID, id string, p D
 		d.UpdatedAt, d.Version = now, old.Version+1
 		ev := Event{ID: ids.New(now), TenantID: tenantID, Type: EventDepartmentUpdated, DepartmentID: id, ParentIDs: nonEmpty(old.ParentID, d.ParentID), At: now}
 		change := audit.Change{Action: audit.DepartmentUpdate, Target: "department/" + id, Fields: departmentFields(old, d)}
-		if err := s.store().UpdateDepartment(ctx, old, d, line, ev, change); err != nil {
+		if err := s.Store.UpdateDepartment(ctx, old, d, line, ev, change); err != nil {
 			return err
 		}
 		d.Sub = []*Department{}
@@ -233,7 +233,7 @@ func ancestry(parents map[string]string, id, parentID string) ([]string, error) 
 // sub-departments is a 409 (the counts are checked in the write).
 func (s *Service) DeleteDepartment(ctx context.Context, tenantID, id string) error {
 	return retry(ctx, func() error {
-		d, ok, err := s.store().Department(ctx, tenantID, id)
+		d, ok, err := s.Store.Department(ctx, tenantID, id)
 		if err != nil {
 			return err
 		}
@@ -245,6 +245,6 @@ func (s *Service) DeleteDepartment(ctx context.Context, tenantID, id string) err
 		}
 		now := s.now()
 		ev := Event{ID: ids.New(now), TenantID: tenantID, Type: EventDepartmentDeleted, DepartmentID: id, ParentIDs: nonEmpty(d.ParentID), At: now}
-		return s.store().DeleteDepartment(ctx, d, ev, audit.Change{Action: audit.DepartmentDelete, Target: "department/" + id})
+		return s.Store.DeleteDepartment(ctx, d, ev, audit.Change{Action: audit.DepartmentDelete, Target: "department/" + id})
 	})
 }

@@ -191,7 +191,7 @@ func NormalizeFieldValues(values map[string]any, defs []Field) (map[string]any, 
 
 // fields reads the definitions and their version (0: none yet).
 func (s *Service) fields(ctx context.Context, tenantID string) ([]Field, int, error) {
-	return s.store().Fields(ctx, tenantID)
+	return s.Store.Fields(ctx, tenantID)
 }
 
 // Fields returns the tenant's custom field definitions.
@@ -212,7 +212,7 @@ func (s *Service) PutFields(ctx context.Context, tenantID string, in []Field) ([
 		if out, err = NormalizeFields(in, prev); err != nil {
 			return err
 		}
-		return s.store().PutFields(ctx, tenantID, out, version, fieldsChange(prev, out))
+		return s.Store.PutFields(ctx, tenantID, out, version, fieldsChange(prev, out))
 	})
 	return out, err
 }

@@ -11,7 +11,7 @@ import (
 // reads the reservation items, 100 a BatchGetItem, so a bulk import matches
 // a page of rows in one round trip.
 func (s *Service) Holders(ctx context.Context, tenantID, kind string, values []string) (map[string]string, error) {
-	return s.store().Holders(ctx, tenantID, kind, values)
+	return s.Store.Holders(ctx, tenantID, kind, values)
 }
 
 func (st *DynamoStore) Holders(ctx context.Context, tenantID, kind string, values []string) (map[string]string, error) {

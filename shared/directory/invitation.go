@@ -73,7 +73,7 @@ func (s *Service) CreateInvitation(ctx context.Context, tenantID, tenantCode, by
 		fields = append(fields, "maxUses")
 	}
 	err := retry(ctx, func() error {
-		return s.store().CreateInvitation(ctx, tenantID, inv, audit.Change{Action: audit.InvitationCreate, Target: invitationTarget(inv.Code), Fields: fields})
+		return s.Store.CreateInvitation(ctx, tenantID, inv, audit.Change{Action: audit.InvitationCreate, Target: invitationTarget(inv.Code), Fields: fields})
 	})
 	if err != nil {
 		return Invitation{}, err
@@ -149,7 +149,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (_ Registered,
 	if err != nil {
 		return Registered{}, err
 	}
-	rec, ok, err := s.store().Invitation(ctx, tenantID, code)
+	rec, ok, err := s.Store.Invitation(ctx, tenantID, code)
 	if err != nil {
 		return Registered{}, err
 	}
@@ -187,7 +187,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (_ Registered,
 		return Registered{}, err
 	}
 	err = s.insert(&m, free, func(m Member) error {
-		return s.store().RegisterMember(ctx, m, code)
+		return s.Store.RegisterMember(ctx, m, code)
 	})
 	if errs.Is(err, "mobile_taken") {
 		// Registered at the same time by another request.
@@ -204,7 +204,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (_ Registered,
 
 // memberByMobile finds a member by its mobile's reservation.
 func (s *Service) memberByMobile(ctx context.Context, tenantID, mobile string) (Member, bool, error) {
-	held, err := s.store().Holders(ctx, tenantID, UniqueMobile, []string{mobile})
+	held, err := s.Store.Holders(ctx, tenantID, UniqueMobile, []string{mobile})
 	if err != nil {
 		return Member{}, false, err
 	}

@@ -52,5 +52,7 @@ func (st *DynamoStore) RegisterMember(ctx context.Context, m Member, code string
 		ConditionExpression:       aws.String("exp > :now AND (attribute_not_exists(maxUses) OR uses < maxUses)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":one": avn(1), ":now": avn(int(m.CreatedAt.Unix()))},
 	}}
-	return st.InsertMember(ctx, m, -1, []Extra{{Item: use, Err: errInvitationUsedUp}}, nil)
+	t := &txn{}
+	t.add(errInvitationUsedUp, use)
+	return st.insert(ctx, t, m, -1, nil)
 }

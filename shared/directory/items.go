@@ -2,6 +2,7 @@ package directory
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -14,11 +15,34 @@ const (
 	fieldsSK = "FIELDS" // custom field definitions
 )
 
-func DepartmentSK(id string) string                     { return "DEPT#" + id }
-func membershipSK(departmentID, memberID string) string { return "DM#" + departmentID + "#" + memberID }
-func tokenPrefix(token string) string                   { return "TOK#" + token + "#" }
-func InvitationSK(code string) string                   { return "INVITE#" + code }
-func contactPrefix(memberID string) string              { return "FC#" + memberID + "#" }
+// Prefixes of the items that point at a member (see MemberOf).
+const (
+	uniquePrefix     = "UNIQUE#"
+	membershipPrefix = "DM#"
+	tokenItemPrefix  = "TOK#"
+)
+
+func DepartmentSK(id string) string { return "DEPT#" + id }
+func membershipSK(departmentID, memberID string) string {
+	return membershipPrefix + departmentID + "#" + memberID
+}
+func tokenPrefix(token string) string      { return tokenItemPrefix + token + "#" }
+func InvitationSK(code string) string      { return "INVITE#" + code }
+func contactPrefix(memberID string) string { return "FC#" + memberID + "#" }
+
+// MemberOf returns the member that an item of the directory points at: a
+// unique value's reservation, a search token or a department membership;
+// ok is false for any other item. A check for half-written members reads a
+// tenant's items through it.
+func MemberOf(item map[string]types.AttributeValue) (memberID string, ok bool) {
+	switch sk := str(item["sk"]); {
+	case strings.HasPrefix(sk, uniquePrefix):
+		return str(item["memberId"]), true
+	case strings.HasPrefix(sk, tokenItemPrefix), strings.HasPrefix(sk, membershipPrefix):
+		return sk[strings.LastIndexByte(sk, '#')+1:], true
+	}
+	return "", false
+}
 
 func avs(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 func avn(v int) types.AttributeValue    { return &types.AttributeValueMemberN{Value: strconv.Itoa(v)} }

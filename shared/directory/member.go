@@ -41,7 +41,7 @@ type Member struct {
 // partition "T#<tenant>", so no query can cross tenants by construction.
 func TenantPK(tenantID string) string         { return "T#" + tenantID }
 func MemberSK(memberID string) string         { return "MEMBER#" + memberID }
-func UniqueSK(kind, token string) string      { return "UNIQUE#" + kind + "#" + token }
+func UniqueSK(kind, token string) string      { return uniquePrefix + kind + "#" + token }
 func EventPK(tenantID string) string          { return "EVENT#" + tenantID }
 func memberAAD(tenantID, id, f string) string { return "member|" + tenantID + "|" + id + "|" + f }
 

@@ -2,7 +2,6 @@ package directory
 
 import (
 	"context"
-	"encoding/base64"
 	"slices"
 	"strings"
 
@@ -52,11 +51,19 @@ func (st *DynamoStore) PrepareMember(ctx context.Context, tenantID string, accou
 }
 
 func (st *DynamoStore) InsertMember(ctx context.Context, m Member, fieldsVersion int, extra []Extra, change *audit.Change) error {
+	t := &txn{}
+	if err := t.addExtras(extra); err != nil {
+		return err
+	}
+	return st.insert(ctx, t, m, fieldsVersion, change)
+}
+
+// insert adds m and what points at it to t, and writes it.
+func (st *DynamoStore) insert(ctx context.Context, t *txn, m Member, fieldsVersion int, change *audit.Change) error {
 	items, err := st.Codec.CreateItems(m, ids.New(m.CreatedAt))
 	if err != nil {
 		return errs.Wrap(err, "encode member")
 	}
-	t := &txn{}
 	for i, it := range items {
 		var why error
 		switch {
@@ -71,9 +78,6 @@ func (st *DynamoStore) InsertMember(ctx context.Context, m Member, fieldsVersion
 	}
 	if fieldsVersion >= 0 {
 		t.add(errRetry, st.fieldsCheck(m.TenantID, fieldsVersion))
-	}
-	for _, x := range extra {
-		t.add(x.Err, x.Item)
 	}
 	if change != nil {
 		if err := st.audited(ctx, t, m.TenantID, *change); err != nil {
@@ -165,8 +169,8 @@ func (st *DynamoStore) ReplaceMember(ctx context.Context, old Member, oldTokens 
 			depts = append(depts, d)
 		}
 	}
-	for _, x := range extra {
-		t.add(x.Err, x.Item)
+	if err := t.addExtras(extra); err != nil {
+		return err
 	}
 	ev := Event{ID: ids.New(m.UpdatedAt), TenantID: m.TenantID, Type: EventMemberUpdated, MemberID: m.ID, DepartmentIDs: depts, At: m.UpdatedAt}
 	return st.commit(ctx, t, ev, change)
@@ -222,21 +226,17 @@ func (st *DynamoStore) ListMembers(ctx context.Context, tenantID, departmentID, 
 		},
 		Limit: aws.Int32(int32(limit)),
 	}
-	if cursor != "" {
-		sk, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err != nil || !strings.HasPrefix(string(sk), prefix) {
-			return nil, "", errs.Invalidf("cursor", "invalid_cursor", "cursor is not one this list returned")
-		}
-		in.ExclusiveStartKey = key(tenantID, string(sk))
+	cursors := dynamo.ListCursors("directory/members", tenantID, departmentID)
+	start, err := cursors.DecodeKey(cursor, dynamo.KeyIs("pk", TenantPK(tenantID)), dynamo.KeyHasPrefix("sk", prefix))
+	if err != nil {
+		return nil, "", err
 	}
+	in.ExclusiveStartKey = start
 	out, err := st.DB.Query(ctx, in)
 	if err != nil {
 		return nil, "", errs.Wrap(err, "list members")
 	}
-	next := ""
-	if out.LastEvaluatedKey != nil {
-		next = base64.RawURLEncoding.EncodeToString([]byte(str(out.LastEvaluatedKey["sk"])))
-	}
+	next := cursors.EncodeKey(out.LastEvaluatedKey)
 	if departmentID == "" {
 		members := make([]Member, 0, len(out.Items))
 		for _, it := range out.Items {

@@ -3,7 +3,6 @@ package directory
 import (
 	"context"
 	"sort"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"workbench/shared/dynamo"
 	"workbench/shared/errs"
 )
 
@@ -32,17 +32,14 @@ func (s *Service) Search(ctx context.Context, tenantID, q, cursor string, limit 
 	if q == "" || utf8.RuneCountInString(q) > MaxQueryRunes {
 		return nil, "", errs.Invalidf("q", "invalid_query", "q must be 1–%d characters", MaxQueryRunes)
 	}
+	cursors := dynamo.ListCursors("directory/search", tenantID, q)
 	offset := 0
-	if cursor != "" {
-		o, err := strconv.Atoi(cursor)
-		if err != nil || o < 0 || o > maxCandidates {
-			return nil, "", errs.Invalidf("cursor", "invalid_cursor", "cursor is not one this list returned")
-		}
-		offset = o
+	if ok, err := cursors.Decode(cursor, &offset); err != nil || ok && (offset < 1 || offset > maxCandidates) {
+		return nil, "", dynamo.InvalidCursor()
 	}
 	hint := map[string]int{}
 	for i, form := range lookups(q) {
-		found, err := s.store().SearchTokens(ctx, tenantID, s.Codec.searchToken(tenantID, form), maxTokenItems)
+		found, err := s.Store.SearchTokens(ctx, tenantID, form, maxTokenItems)
 		if err != nil {
 			return nil, "", err
 		}
@@ -85,14 +82,15 @@ func (s *Service) Search(ctx context.Context, tenantID, q, cursor string, limit 
 	end := min(offset+limit, len(matches))
 	next := ""
 	if end < len(matches) {
-		next = strconv.Itoa(end)
+		next = cursors.Encode(end)
 	}
 	return matches[offset:end], next, nil
 }
 
-// SearchTokens reads up to limit search items of token: member id → rank
-// hint.
-func (st *DynamoStore) SearchTokens(ctx context.Context, tenantID, token string, limit int) (map[string]int, error) {
+// SearchTokens reads up to limit search items of form's blind token:
+// member id → rank hint.
+func (st *DynamoStore) SearchTokens(ctx context.Context, tenantID, form string, limit int) (map[string]int, error) {
+	token := st.Codec.searchToken(tenantID, form)
 	res, err := st.DB.Query(ctx, &dynamodb.QueryInput{
 		TableName:              st.table(),
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),

@@ -12,9 +12,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"workbench/shared/audit"
+	"workbench/shared/dynamo"
 	"workbench/shared/errs"
 	"workbench/shared/ids"
 	"workbench/shared/sms"
@@ -37,11 +36,9 @@ type TenantFinder interface {
 // Service is the directory: members, departments, custom fields and
 // invitations of every tenant, each call scoped by a tenant id.
 type Service struct {
-	// Store keeps the directory (nil: a DynamoStore of DB, Codec and
-	// Audit, which is all DB and Audit are used for).
+	// Store keeps the directory; the admins' changes it writes carry
+	// their audit entries.
 	Store Store
-	DB    DB
-	Codec *Codec
 	SMS   sms.Sender
 	// LoginURL is the login address template; "{tenant}" is the tenant code.
 	LoginURL string
@@ -50,8 +47,6 @@ type Service struct {
 	Codes     CodeVerifier // nil: self-registration is unavailable
 	Tenants   TenantFinder
 	Now       func() time.Time
-	// Audit records admins' changes in their transactions (nil: none).
-	Audit *audit.Log
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
@@ -186,11 +181,13 @@ func (s *Service) CreateMember(ctx context.Context, tenantID, tenantCode string,
 	return m, nil
 }
 
-// Extra is an item a caller adds to a member write's transaction (a bulk
-// import's cursor), with the error its failed condition means.
+// Extra is an update of another table's item that a caller adds to a
+// member write's transaction (a bulk import moves its cursor), so that
+// both are written or neither. It is plain values: the Store turns it
+// into its transaction item. Err is what its failed condition means.
 type Extra struct {
-	Item types.TransactWriteItem
-	Err  error
+	Update dynamo.Update
+	Err    error
 }
 
 // AddMember is CreateMember without the welcome SMS, with extra items
@@ -218,7 +215,7 @@ func (s *Service) AddMember(ctx context.Context, tenantID string, in MemberInput
 			// Each attempt appends to the audit chain as it is now: an
 			// attempt that lost its account also lost its place in it.
 			change := memberChange(Member{}, m)
-			return s.store().InsertMember(ctx, m, fieldsVersion, extra, &change)
+			return s.Store.InsertMember(ctx, m, fieldsVersion, extra, &change)
 		})
 	})
 	if err != nil {
@@ -235,7 +232,7 @@ func (s *Service) prepare(ctx context.Context, tenantID string, m Member) (defs 
 	if m.Account == "" {
 		candidates = accountCandidates(AccountFromName(m.Name))
 	}
-	return s.store().PrepareMember(ctx, tenantID, candidates)
+	return s.Store.PrepareMember(ctx, tenantID, candidates)
 }
 
 // accountCandidates are the accounts tried for a generated one: the base,
@@ -307,7 +304,7 @@ func (s *Service) load(ctx context.Context, tenantID, id string) (Member, []stri
 	if id == "" || len(id) > 64 {
 		return Member{}, nil, errMemberNotFound
 	}
-	return s.store().Member(ctx, tenantID, id)
+	return s.Store.Member(ctx, tenantID, id)
 }
 
 var errMemberNotFound = errs.NotFoundf("member_not_found", "no member with this id in the tenant")
@@ -422,7 +419,7 @@ func (s *Service) SetEnabled(ctx context.Context, tenantID, id string, enabled b
 
 // replace writes the change from old to m in one transaction.
 func (s *Service) replace(ctx context.Context, old Member, oldTokens []string, m Member, fieldsVersion int, extra []Extra) error {
-	if err := s.store().ReplaceMember(ctx, old, oldTokens, m, fieldsVersion, extra, memberChange(old, m)); err != nil {
+	if err := s.Store.ReplaceMember(ctx, old, oldTokens, m, fieldsVersion, extra, memberChange(old, m)); err != nil {
 		return err
 	}
 	slog.InfoContext(ctx, "member updated", "tenant", m.TenantID, "member", m.ID)
@@ -439,7 +436,7 @@ func (s *Service) DeleteMember(ctx context.Context, tenantID, id string) error {
 		}
 		now := s.now()
 		ev := Event{ID: ids.New(now), TenantID: tenantID, Type: EventMemberDeleted, MemberID: id, DepartmentIDs: old.DepartmentIDs, At: now}
-		if err := s.store().DeleteMember(ctx, old, oldTokens, ev, audit.Change{Action: audit.MemberDelete, Target: "member/" + id}); err != nil {
+		if err := s.Store.DeleteMember(ctx, old, oldTokens, ev, audit.Change{Action: audit.MemberDelete, Target: "member/" + id}); err != nil {
 			return err
 		}
 		slog.InfoContext(ctx, "member deleted", "tenant", tenantID, "member", id)
@@ -453,12 +450,12 @@ const MaxPage = 100
 // ListMembers returns a page of the tenant's members, in the order they
 // were added, or of one department's members.
 func (s *Service) ListMembers(ctx context.Context, tenantID, departmentID, cursor string, limit int) ([]Member, string, error) {
-	return s.store().ListMembers(ctx, tenantID, departmentID, cursor, limit)
+	return s.Store.ListMembers(ctx, tenantID, departmentID, cursor, limit)
 }
 
 // Members returns the tenant's members with the given ids, in that order;
 // ids of no member are left out. Partner sync and announcements read
 // members through it.
 func (s *Service) Members(ctx context.Context, tenantID string, ids []string) ([]Member, error) {
-	return s.store().Members(ctx, tenantID, ids)
+	return s.Store.Members(ctx, tenantID, ids)
 }

@@ -68,9 +68,10 @@ type Store interface {
 	// Holders returns which members hold unique values of kind: value →
 	// member id, absent when free.
 	Holders(ctx context.Context, tenantID, kind string, values []string) (map[string]string, error)
-	// SearchTokens reads up to limit search items of a blind token:
-	// member id → rank hint.
-	SearchTokens(ctx context.Context, tenantID, token string, limit int) (map[string]int, error)
+	// SearchTokens reads up to limit search items of a searchable form
+	// (which the store keeps only as a blind token): member id → rank
+	// hint.
+	SearchTokens(ctx context.Context, tenantID, form string, limit int) (map[string]int, error)
 
 	// CreateInvitation writes a new invitation.
 	CreateInvitation(ctx context.Context, tenantID string, inv Invitation, change audit.Change) error
@@ -89,14 +90,6 @@ type DynamoStore struct {
 }
 
 var _ Store = (*DynamoStore)(nil)
-
-// store is s.Store, or the DynamoDB store of s.DB.
-func (s *Service) store() Store {
-	if s.Store != nil {
-		return s.Store
-	}
-	return &DynamoStore{DB: s.DB, Codec: s.Codec, Audit: s.Audit}
-}
 
 // audited adds to t the audit entry of an admin's change: in the same
 // transaction, so the change and its entry are written together or not at

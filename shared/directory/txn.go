@@ -37,6 +37,19 @@ func (t *txn) add(why error, items ...types.TransactWriteItem) {
 	}
 }
 
+// addExtras adds callers' updates of other tables' items, each with the
+// error its failed condition means.
+func (t *txn) addExtras(extra []Extra) error {
+	for _, x := range extra {
+		it, err := x.Update.Item()
+		if err != nil {
+			return errs.Wrap(err, "encode extra update")
+		}
+		t.add(x.Err, it)
+	}
+	return nil
+}
+
 // errRetry says a transaction lost a race and may be rebuilt and retried.
 var errRetry = errs.E(errs.Conflict, "concurrent_change", "the directory changed at the same time; try again")
 

@@ -72,6 +72,10 @@ func TestCursorsOfEveryList(t *testing.T) {
 		}), http.StatusCreated)
 		smsLogin(t, st, tn.Code, approver.Mobile)
 	}
+	dept := st.Department(t, tn, "研发", "")
+	for _, m := range []stacktest.Member{applicant, approver, cc} {
+		stacktest.Want(t, st.Call(t, "PATCH", "/v1/admin/members/"+m.ID, admin, map[string]any{"departmentIds": []string{dept}}), http.StatusOK)
+	}
 	calendar := "/v1/calendar?from=" + now.Format(time.RFC3339) + "&to=" + now.Add(24*time.Hour).Format(time.RFC3339)
 	lists := []pagedList{
 		{"approvals todo", "/v1/approvals/todo", approver.Token, applicant.Token},
@@ -85,6 +89,10 @@ func TestCursorsOfEveryList(t *testing.T) {
 		{"notices", "/v1/me/notices", approver.Token, applicant.Token},
 		{"login logs", "/v1/admin/login-logs", admin, other.Admin.Token},
 		{"login logs of one member", "/v1/admin/login-logs?member=" + approver.ID, admin, other.Admin.Token},
+		{"members", "/v1/members", applicant.Token, other.Admin.Token},
+		{"members of one department", "/v1/members?department=" + dept, applicant.Token, other.Admin.Token},
+		// Every member stacktest adds is named 成员n.
+		{"member search", "/v1/members?q=" + url.QueryEscape("成员"), applicant.Token, other.Admin.Token},
 	}
 	firsts := make([]string, len(lists))
 	for i, l := range lists {

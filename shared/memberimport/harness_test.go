@@ -193,7 +193,7 @@ func runner(t testing.TB, st *stacktest.Stack, db *jobDB, sms *sentSMS) *memberi
 	}
 	db.Client = st.DynamoDB()
 	codec := &directory.Codec{Table: env.Config("DIRECTORY_TABLE"), Keys: keys, Index: index}
-	dir := &directory.Service{DB: db, Codec: codec, SMS: sms, LoginURL: "https://{tenant}.example.com", Now: time.Now}
+	dir := &directory.Service{Store: &directory.DynamoStore{DB: db, Codec: codec}, SMS: sms, LoginURL: "https://{tenant}.example.com", Now: time.Now}
 	r := &memberimport.Runner{
 		Store:     &memberimport.Store{DB: db, Table: env.Config("MEMBER_IMPORTS_TABLE"), Keys: keys},
 		Directory: dir, Now: time.Now, WelcomeInterval: time.Millisecond,

@@ -28,7 +28,8 @@ func bindPartner(t testing.TB, st *stacktest.Stack, r *memberimport.Runner, tena
 	t.Helper()
 	now := time.Now().UTC()
 	store := &partner.DynamoStore{DB: st.DynamoDB(), Table: st.Tables["PartnersTable"]}
-	dir := &partner.RosterDirectory{Roster: &directory.Roster{DB: st.DynamoDB(), Table: r.Directory.Codec.Table, Codec: r.Directory.Codec}}
+	codec := r.Directory.Store.(*directory.DynamoStore).Codec
+	dir := &partner.RosterDirectory{Roster: &directory.Roster{DB: st.DynamoDB(), Table: codec.Table, Codec: codec}}
 	b := partner.Binding{
 		TenantID: tenantID, AppID: "bench-app", InstanceID: "i-1", Source: partner.SourceRegistry, State: partner.StateActive,
 		BoundAt: now, UpdatedAt: now, DepartmentIDs: []string{deptID}, MemberIDs: []string{}, Users: []string{}, Orgs: []string{deptID},

@@ -256,7 +256,7 @@ func (ru *run) row(ctx context.Context, row Row, in rowInput, i int) error {
 }
 
 func (ru *run) advance(p Progress, now time.Time) directory.Extra {
-	return directory.Extra{Item: ru.Store.Advance(ru.job.TenantID, ru.job.ID, ru.owner, p, now, now.Add(lease)), Err: errLeaseLost}
+	return directory.Extra{Update: ru.Store.Advance(ru.job.TenantID, ru.job.ID, ru.owner, p, now, now.Add(lease)), Err: errLeaseLost}
 }
 
 // skip counts row index i as skipped, to be saved with the next write.

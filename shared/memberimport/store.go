@@ -277,32 +277,22 @@ func (st *Store) Claim(ctx context.Context, tenantID, id, owner string, now, unt
 // lease, conditional on the cursor being at p.From and owner holding the
 // lease: written in a member's transaction, it is what makes a row count
 // once.
-func (st *Store) Advance(tenantID, id, owner string, p Progress, now, until time.Time) types.TransactWriteItem {
-	return types.TransactWriteItem{Update: &types.Update{
-		TableName: aws.String(st.Table), Key: st.key(tenantID, jobSK(id)),
-		UpdateExpression:    aws.String("SET #p = :to, #ua = :now, #lu = :until ADD #c :c, #u :u, #s :s, #f :f"),
-		ConditionExpression: aws.String("#p = :from AND #lo = :me"),
-		// Names for every attribute: several are DynamoDB reserved words.
-		ExpressionAttributeNames: map[string]string{
-			"#p": "processed", "#ua": "updatedAt", "#lu": "leaseUntil", "#lo": "leaseOwner",
-			"#c": "created", "#u": "updated", "#s": "skipped", "#f": "failed",
-		},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":to": avn(int64(p.To)), ":from": avn(int64(p.From)), ":me": avs(owner),
-			":c": avn(int64(p.Created)), ":u": avn(int64(p.Updated)), ":s": avn(int64(p.Skipped)), ":f": avn(int64(p.Failed)),
-			":now": avs(now.UTC().Format(time.RFC3339Nano)), ":until": avn(until.UnixMilli()),
-		},
-	}}
+func (st *Store) Advance(tenantID, id, owner string, p Progress, now, until time.Time) dynamo.Update {
+	return dynamo.Update{
+		Table: st.Table, Key: map[string]string{"pk": tenantPK(tenantID), "sk": jobSK(id)},
+		Set: map[string]any{"processed": p.To, "updatedAt": now.UTC().Format(time.RFC3339Nano), "leaseUntil": until.UnixMilli()},
+		Add: map[string]int64{"created": int64(p.Created), "updated": int64(p.Updated), "skipped": int64(p.Skipped), "failed": int64(p.Failed)},
+		If:  map[string]any{"processed": p.From, "leaseOwner": owner},
+	}
 }
 
 // Apply writes an Advance on its own (rows that wrote no member).
-func (st *Store) Apply(ctx context.Context, it types.TransactWriteItem) error {
-	u := it.Update
-	_, err := st.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: u.TableName, Key: u.Key, UpdateExpression: u.UpdateExpression,
-		ConditionExpression: u.ConditionExpression, ExpressionAttributeNames: u.ExpressionAttributeNames,
-		ExpressionAttributeValues: u.ExpressionAttributeValues,
-	})
+func (st *Store) Apply(ctx context.Context, u dynamo.Update) error {
+	in, err := u.Input()
+	if err != nil {
+		return errs.Wrap(err, "encode import progress")
+	}
+	_, err = st.DB.UpdateItem(ctx, in)
 	if dynamo.ConditionFailed(err) {
 		return errLeaseLost
 	}

@@ -22,7 +22,7 @@ func TestDirectoryChangesProduceSync(t *testing.T) {
 	w.svc.Events = w.svc.Directory.(interface {
 		Events(ctx context.Context, tenantID, after string, limit int) ([]directory.Event, error)
 	})
-	dir := &directory.Service{DB: w.db, Codec: w.codec, SMS: nopSMS{}, LoginURL: "https://{tenant}.example.com", Now: w.clock.Now}
+	dir := &directory.Service{Store: &directory.DynamoStore{DB: w.db, Codec: w.codec}, SMS: nopSMS{}, LoginURL: "https://{tenant}.example.com", Now: w.clock.Now}
 	ctx := context.Background()
 	f.bind()
 	w.mustDo(200, "PUT", "/v1/admin/apps/"+f.app+"/visibility", "admin:acme", map[string]any{"departmentIds": []string{"d2"}})

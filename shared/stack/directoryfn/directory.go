@@ -25,48 +25,51 @@ import (
 const DefaultInviteURL = "https://{tenant}.workbench.example.com/join?code={code}"
 
 // directoryService builds the directory service from the function's
-// settings.
-func directoryService(ctx context.Context, env *cloud.Env) (*directory.Service, error) {
+// settings, over a DynamoStore that writes admins' changes with their
+// entries in log (nil: a function that makes no admin changes). It
+// returns the store's codec too, for the frequent contacts.
+func directoryService(ctx context.Context, env *cloud.Env, log *audit.Log) (*directory.Service, *directory.Codec, error) {
 	c := config.NewReader(env.Config)
 	table := c.Required("DIRECTORY_TABLE")
 	loginURL := c.String("LOGIN_URL_TEMPLATE", wire.DefaultLoginURL)
 	inviteURL := c.String("INVITE_URL_TEMPLATE", DefaultInviteURL)
 	senderID := c.String("SMS_SENDER_ID", "")
 	if err := c.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := env.Prefetch(ctx, "DATA_KEYS_SECRET", "INDEX_KEY_SECRET", "TOKEN_KEY_SECRET"); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	codec, err := wire.DirectoryCodec(ctx, env, table)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	return &directory.Service{
-		DB: env.DynamoDB, Codec: codec,
+		Store:    &directory.DynamoStore{DB: env.DynamoDB, Codec: codec, Audit: log},
 		SMS:      &sms.SNS{Client: env.SNS, SenderID: senderID},
 		LoginURL: loginURL, InviteURL: inviteURL, Now: env.Now,
-	}, nil
+	}, codec, nil
 }
 
 // Contacts builds the frequent-contacts recorder that chat calls (Touch)
 // when a member sends a message; the function needs the directory settings
 // (DIRECTORY_TABLE, DATA_KEYS_SECRET, INDEX_KEY_SECRET, TOKEN_KEY_SECRET).
 func Contacts(ctx context.Context, env *cloud.Env) (*directory.Contacts, error) {
-	svc, err := directoryService(ctx, env)
+	svc, codec, err := directoryService(ctx, env, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &directory.Contacts{DB: env.DynamoDB, Codec: svc.Codec, Members: svc, Now: env.Now}, nil
+	return &directory.Contacts{DB: env.DynamoDB, Codec: codec, Members: svc, Now: env.Now}, nil
 }
 
 // Members serves member CRUD.
 func Members(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
-	svc, err := directoryService(ctx, env)
+	log, err := wire.AuditLog(env)
 	if err != nil {
 		return nil, err
 	}
-	if svc.Audit, err = wire.AuditLog(env); err != nil {
+	svc, _, err := directoryService(ctx, env, log)
+	if err != nil {
 		return nil, err
 	}
 	auth, err := wire.MemberAuth(ctx, env)
@@ -94,7 +97,11 @@ func Directory(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	svc, err := directoryService(ctx, env)
+	log, err := wire.AuditLog(env)
+	if err != nil {
+		return nil, err
+	}
+	svc, codec, err := directoryService(ctx, env, log)
 	if err != nil {
 		return nil, err
 	}
@@ -103,16 +110,13 @@ func Directory(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if svc.Codes, err = identityfn.SMSCodes(ctx, env); err != nil {
 		return nil, err
 	}
-	if svc.Audit, err = wire.AuditLog(env); err != nil {
-		return nil, err
-	}
 	auth, err := wire.MemberAuth(ctx, env)
 	if err != nil {
 		return nil, err
 	}
-	contacts := &directory.Contacts{DB: env.DynamoDB, Codec: svc.Codec, Members: svc, Now: env.Now}
+	contacts := &directory.Contacts{DB: env.DynamoDB, Codec: codec, Members: svc, Now: env.Now}
 	r := httpapi.NewRouter()
 	(&directoryhttp.HTTP{Service: svc, Contacts: contacts, Auth: auth}).Register(r)
-	(&audit.HTTP{Log: svc.Audit, Admins: auth}).Register(r)
+	(&audit.HTTP{Log: log, Admins: auth}).Register(r)
 	return wire.IdempotentHandler(env, r, auth, nil)
 }

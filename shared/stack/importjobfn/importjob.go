@@ -47,8 +47,10 @@ func Runner(ctx context.Context, env *cloud.Env, secrets ...string) (*memberimpo
 	if err != nil {
 		return nil, err
 	}
+	// An import is audited once, when it is accepted (the job's entry);
+	// its rows write no entries of their own, so the store has no log.
 	dir := &directory.Service{
-		DB: env.DynamoDB, Codec: codec, SMS: &sms.SNS{Client: env.SNS, SenderID: senderID},
+		Store: &directory.DynamoStore{DB: env.DynamoDB, Codec: codec}, SMS: &sms.SNS{Client: env.SNS, SenderID: senderID},
 		LoginURL: loginURL, Now: env.Now,
 	}
 	store := &memberimport.Store{DB: env.DynamoDB, Table: table, Keys: codec.Keys}
