@@ -99,7 +99,9 @@ func (r listRow) place() listCursor {
 // Query reads at most n items; two Queries at most.
 func (s *Service) listRows(ctx context.Context, p auth.Principal, after *listCursor, n int) (rows []listRow, more bool, err error) {
 	if after == nil || after.Pinned {
-		rows, more, err = s.Store.QueryList(ctx, pinPK(p.TenantID, p.MemberID), after, n)
+		// A full page of pinned ones says more whatever follows: the
+		// others come after them.
+		rows, _, err = s.Store.QueryList(ctx, pinPK(p.TenantID, p.MemberID), after, n)
 		if err != nil || len(rows) == n {
 			return rows, true, err
 		}
