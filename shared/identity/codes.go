@@ -183,7 +183,7 @@ func compensate(ctx context.Context, what string, undo func(context.Context) err
 }
 
 // Verify consumes a code sent to mobile for purpose in the tenant. It
-// answers 401 invalid_code (wrong, unknown or used), code_expired or
+// answers 400 invalid_code (wrong, unknown or used), code_expired or
 // code_exhausted (CodeMaxTries wrong tries); a wrong try is counted. A code
 // verifies once; undo gives it back to a request that then failed.
 func (c *Codes) Verify(ctx context.Context, tenantID, mobile, purpose, code string) (undo func(context.Context), err error) {

@@ -26,8 +26,9 @@ import (
 // settings IDENTITY_TABLE and INDEX_KEY_SECRET: the code-hashing key is
 // derived from the index-key secret under its own label
 // (identity.LabelCodes), so no extra secret is needed and the key never
-// equals the blind-index key. The function's policy needs dynamodb:GetItem,
-// UpdateItem and DeleteItem on the identity table.
+// equals the blind-index key. Verifying needs dynamodb:GetItem and
+// UpdateItem on the identity table (a consumption is a transaction of
+// updates; undo is an update).
 func SMSCodes(ctx context.Context, env *cloud.Env) (*identity.Codes, error) {
 	c := config.NewReader(env.Config)
 	table := c.Required("IDENTITY_TABLE")
