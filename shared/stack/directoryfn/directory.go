@@ -118,5 +118,5 @@ func Directory(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	r := httpapi.NewRouter()
 	(&directoryhttp.HTTP{Service: svc, Contacts: contacts, Auth: auth}).Register(r)
 	(&audit.HTTP{Log: log, Admins: auth}).Register(r)
-	return wire.IdempotentHandler(env, r, auth, nil)
+	return wire.IdempotentHandlerFor(env, r, auth, nil, directoryhttp.RegisterScope)
 }
