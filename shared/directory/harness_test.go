@@ -69,7 +69,7 @@ func newStack(tb testing.TB) *testStack {
 	if s.Contacts, err = directoryfn.Contacts(ctx, env); err != nil {
 		tb.Fatal(err)
 	}
-	s.Service, s.Codec = s.Contacts.Members, s.Contacts.Codec
+	s.Service, s.Codec = s.Contacts.Members, s.Contacts.Store.(*directory.DynamoStore).Codec
 	return s
 }
 

@@ -40,7 +40,7 @@ func chatService(ctx context.Context, env *cloud.Env) (*chat.Service, *chat.Dyna
 	svc := &chat.Service{
 		Store:    store,
 		Now:      env.Now,
-		Contacts: &directory.Contacts{DB: env.DynamoDB, Codec: dir, Now: env.Now},
+		Contacts: &directory.Contacts{Store: &directory.DynamoStore{DB: env.DynamoDB, Codec: dir}, Now: env.Now},
 	}
 	return svc, store, nil
 }

@@ -59,7 +59,12 @@ func Contacts(ctx context.Context, env *cloud.Env) (*directory.Contacts, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &directory.Contacts{DB: env.DynamoDB, Codec: codec, Members: svc, Now: env.Now}, nil
+	return contacts(env, svc, codec), nil
+}
+
+// contacts is the frequent contacts of svc's members.
+func contacts(env *cloud.Env, svc *directory.Service, codec *directory.Codec) *directory.Contacts {
+	return &directory.Contacts{Store: &directory.DynamoStore{DB: env.DynamoDB, Codec: codec}, Members: svc, Now: env.Now}
 }
 
 // Members serves member CRUD.
@@ -114,9 +119,8 @@ func Directory(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	contacts := &directory.Contacts{DB: env.DynamoDB, Codec: codec, Members: svc, Now: env.Now}
 	r := httpapi.NewRouter()
-	(&directoryhttp.HTTP{Service: svc, Contacts: contacts, Auth: auth}).Register(r)
+	(&directoryhttp.HTTP{Service: svc, Contacts: contacts(env, svc, codec), Auth: auth}).Register(r)
 	(&audit.HTTP{Log: log, Admins: auth}).Register(r)
-	return wire.IdempotentHandler(env, r, auth, nil)
+	return wire.IdempotentHandlerFor(env, r, auth, nil, directoryhttp.RegisterScope)
 }

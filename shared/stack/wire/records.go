@@ -19,6 +19,13 @@ import (
 // request with neither is served without the key; its handler answers 401
 // or takes no credentials at all.
 func IdempotentHandler(env *cloud.Env, h http.Handler, members *auth.Members, operator *auth.Operator) (lambda.Handler, error) {
+	return IdempotentHandlerFor(env, h, members, operator, nil)
+}
+
+// IdempotentHandlerFor is IdempotentHandler for a function with a POST
+// route open to anyone: a request with neither credential has its key
+// scoped by public (nil, or "" from it: served without the key).
+func IdempotentHandlerFor(env *cloud.Env, h http.Handler, members *auth.Members, operator *auth.Operator, public idempotency.Scope) (lambda.Handler, error) {
 	c := config.NewReader(env.Config)
 	table := c.Required("IDEMPOTENCY_TABLE")
 	if err := c.Err(); err != nil {
@@ -36,6 +43,9 @@ func IdempotentHandler(env *cloud.Env, h http.Handler, members *auth.Members, op
 				if p, err := members.Tokens.Verify(auth.BearerToken(r)); err == nil {
 					return "tenant/" + p.TenantID + "/member/" + p.MemberID
 				}
+			}
+			if public != nil {
+				return public(r)
 			}
 			return ""
 		},
