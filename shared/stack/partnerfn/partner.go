@@ -181,7 +181,7 @@ func Partner(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	r := httpapi.NewRouter()
 	operator := auth.NewOperator(operatorKey)
 	(&partner.HTTP{Service: parts.service, Operator: operator, Admins: members}).Register(r)
-	return wire.IdempotentHandler(env, r, members, operator)
+	return wire.IdempotentHandler(env, r, members, operator, partner.IdempotencyScope)
 }
 
 // Marketplace serves the marketplace's signed instance callbacks.
