@@ -173,10 +173,15 @@ func (s *Stack) DynamoDB(opts ...func(*dynamodb.Options)) *dynamodb.Client {
 	return dynamodb.New(s.db.Options(), opts...)
 }
 
+// inProcess is what a trigger the template sets to invoke (an asynchronous
+// invoke of another function) is here, where there is no Lambda service:
+// the work runs in this process.
+var inProcess = map[string]string{"MEMBER_IMPORT_TRIGGER": "local", "PARTNER_SYNC_TRIGGER": "async"}
+
 // Env returns the environment of the function with the given logical id:
-// its template variables resolved against this stack, the settings that
-// point the AWS SDK at moto, and Config.Settings and FunctionSettings over
-// all.
+// its template variables resolved against this stack (triggers that invoke
+// a function made in-process ones), the settings that point the AWS SDK at
+// moto, and Config.Settings and FunctionSettings over all.
 func (s *Stack) Env(logicalID string) (map[string]string, error) {
 	fn, ok := s.cfg.Template.Function(logicalID)
 	if !ok {
@@ -197,6 +202,9 @@ func (s *Stack) Env(logicalID string) (map[string]string, error) {
 			if s.cfg.GatewayURL != "" && template.RefersTo(v, api.LogicalID) {
 				val = strings.TrimSuffix(s.cfg.GatewayURL, "/") + "/" + api.Stage
 			}
+		}
+		if local, ok := inProcess[name]; ok && val == "invoke" {
+			val = local
 		}
 		env[name] = val
 	}

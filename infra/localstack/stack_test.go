@@ -473,6 +473,20 @@ func TestRepositoryTemplate(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	// No Lambda service here: the template's invoke triggers run in
+	// process, and the others stay as they are.
+	for id, want := range map[string]map[string]string{
+		"MemberImportsFunction": {"MEMBER_IMPORT_TRIGGER": "local"},
+		"PartnerFunction":       {"PARTNER_SYNC_TRIGGER": "async"},
+		"PartnerSyncFunction":   {"PARTNER_SYNC_TRIGGER": "none"},
+	} {
+		env, err := s.Env(id)
+		for name, v := range want {
+			if err != nil || env[name] != v {
+				t.Errorf("%s: %s = %q (%v), want %q", id, name, env[name], err, v)
+			}
+		}
+	}
 	if _, err := Routes(tmpl); err != nil {
 		t.Error(err)
 	}

@@ -16,16 +16,16 @@ import (
 	"workbench/shared/ids"
 )
 
-// BenchmarkExpiryScan: 2,000 tenants with subscriptions expiring over a
+// BenchmarkExpiryScan: 5,000 tenants with subscriptions expiring over a
 // year, 20 of them with their 7-day warning due. One scan must read O(20)
-// items, not O(2,000): it finds them through the due index. Each due row
+// items, not O(5,000): it finds them through the due index. Each due row
 // carries the snapshot of its recipients taken when the previous step (the
 // 15-day warning) was sent, so a due notice costs the read of its row and
 // nothing else while the snapshot is current (items/due ≤ 1.5); the same
 // run also measures rows without a snapshot (items/due-cold: row, admin
 // set, admins).
 func BenchmarkExpiryScan(b *testing.B) {
-	const tenants, due = 2000, 20
+	const tenants, due = 5000, 20
 	now := utc("2027-06-01T04:00:00Z") // 12:00 in Beijing
 	var counter dynamo.Counter
 	h := newHarness(b, now, stacktest.WithCounter(&counter))

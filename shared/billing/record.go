@@ -49,7 +49,7 @@ type Record struct {
 
 // NewRecord returns the empty subscription item of a tenant.
 func NewRecord(tenantID, code string) Record {
-	return Record{PK: tenantPrefix + code, SK: SubscriptionSK, Type: "subscription", TenantID: tenantID, TenantCode: code, Done: []string{}}
+	return Record{PK: TenantPK(code), SK: SubscriptionSK, Type: "subscription", TenantID: tenantID, TenantCode: code, Done: []string{}}
 }
 
 // Subscription returns the subscription, or ok false when none is set.

@@ -83,8 +83,10 @@ func Allow(st State, method string) error {
 	return nil
 }
 
-// Items of the tenants table: a tenant's subscription, notice settings and
-// notice bookkeeping live in the tenant's partition, beside the tenant item.
+// Items of the tenants table, whose keys and decoders billing owns (the
+// tenant package goes through them): a tenant's subscription, notice
+// settings and notice bookkeeping live in the tenant's partition, beside the
+// tenant item.
 const (
 	tenantPrefix = "TENANT#"
 	// SubscriptionSK is the sort key of the item holding the subscription
@@ -93,12 +95,7 @@ const (
 )
 
 // Key is the primary key of tenant code's subscription item.
-func Key(code string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		"pk": &types.AttributeValueMemberS{Value: tenantPrefix + code},
-		"sk": &types.AttributeValueMemberS{Value: SubscriptionSK},
-	}
-}
+func Key(code string) map[string]types.AttributeValue { return itemKey(code, SubscriptionSK) }
 
 // Projection is what the member middleware reads of the subscription item:
 // enough for StateAt, and the tenant id to check the item is the caller's.

@@ -117,17 +117,20 @@ func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Valu
 func (st *DynamoStore) TenantID(ctx context.Context, code string) (string, error) {
 	out, err := st.DB.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:            aws.String(st.Table),
-		Key:                  map[string]types.AttributeValue{"pk": s(tenantPrefix + code), "sk": s("TENANT")},
+		Key:                  TenantKey(code),
 		ProjectionExpression: aws.String("id"),
 	})
 	if err != nil {
 		return "", errs.Wrap(err, "get tenant")
 	}
-	id, ok := out.Item["id"].(*types.AttributeValueMemberS)
-	if !ok {
+	t, err := DecodeTenant(out.Item)
+	if err != nil {
+		return "", err
+	}
+	if t.ID == "" {
 		return "", errs.NotFoundf("tenant_not_found", "no tenant with this code")
 	}
-	return id.Value, nil
+	return t.ID, nil
 }
 
 func (st *DynamoStore) Get(ctx context.Context, code string) (Record, bool, error) {
@@ -205,7 +208,7 @@ func (st *DynamoStore) Deliveries(ctx context.Context, code, cycle, step string)
 		TableName:              aws.String(st.Table),
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": s(tenantPrefix + code), ":p": s(deliveryPrefix(cycle, step)),
+			":pk": s(TenantPK(code)), ":p": s(deliveryPrefix(cycle, step)),
 		},
 		ConsistentRead: aws.Bool(true),
 	}
@@ -234,7 +237,7 @@ func (st *DynamoStore) Claim(ctx context.Context, code string, d Delivery, prev 
 	if err != nil {
 		return errs.Wrap(err, "encode delivery")
 	}
-	item["pk"] = s(tenantPrefix + code)
+	item["pk"] = s(TenantPK(code))
 	item["type"] = s("delivery")
 	put := &types.Put{TableName: aws.String(st.Table), Item: item}
 	if prev == nil {
@@ -266,7 +269,7 @@ func (st *DynamoStore) Finish(ctx context.Context, code string, d Delivery) erro
 	at, _ := attributevalue.Marshal(d.SentAt)
 	_, err := st.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(st.Table),
-		Key:                      map[string]types.AttributeValue{"pk": s(tenantPrefix + code), "sk": s(d.Key)},
+		Key:                      map[string]types.AttributeValue{"pk": s(TenantPK(code)), "sk": s(d.Key)},
 		UpdateExpression:         aws.String("SET #s = :s, sentAt = :at"),
 		ConditionExpression:      aws.String("claimedBy = :by"),
 		ExpressionAttributeNames: map[string]string{"#s": "status"},

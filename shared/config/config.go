@@ -22,11 +22,10 @@ type Source func(name string) string
 // Env is the process environment.
 func Env() Source { return os.Getenv }
 
-// InLambda reports whether src is the environment of a Lambda function
-// (AWS_LAMBDA_FUNCTION_NAME is set). It is the one place that asks: the
-// local stack runs the same builders off Lambda, where some defaults
-// differ and local-only settings are allowed.
-func InLambda(src Source) bool { return strings.TrimSpace(src("AWS_LAMBDA_FUNCTION_NAME")) != "" }
+// inLambda reports whether src is the environment of a Lambda function
+// (AWS_LAMBDA_FUNCTION_NAME is set). It is the one place that asks, for
+// LocalOnly: every other setting means the same in Lambda and off it.
+func inLambda(src Source) bool { return strings.TrimSpace(src("AWS_LAMBDA_FUNCTION_NAME")) != "" }
 
 // Map is a fixed environment, for tests and the local stack.
 func Map(m map[string]string) Source { return func(name string) string { return m[name] } }
@@ -54,6 +53,16 @@ func (r *Reader) String(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// LocalOnly returns a setting that only the local stack and tests may give
+// (a test CA, say), or "" when unset; set in Lambda, it is an error.
+func (r *Reader) LocalOnly(name string) string {
+	v := strings.TrimSpace(r.src(name))
+	if v != "" && inLambda(r.src) {
+		r.errs = append(r.errs, fmt.Errorf("%s is for the local stack and tests: it cannot be set in Lambda", name))
+	}
+	return v
 }
 
 // Int returns the setting as an int, or def when unset.

@@ -39,3 +39,22 @@ func TestReaderCollectsEveryProblem(t *testing.T) {
 		t.Error("a reader that read nothing has an error")
 	}
 }
+
+func TestLocalOnlyIsRefusedInLambda(t *testing.T) {
+	for _, tc := range []struct {
+		env     map[string]string
+		want    string
+		refused bool
+	}{
+		{map[string]string{"CA": "pem"}, "pem", false},
+		{map[string]string{"AWS_LAMBDA_FUNCTION_NAME": "f"}, "", false},
+		{map[string]string{"AWS_LAMBDA_FUNCTION_NAME": "f", "CA": "pem"}, "pem", true},
+	} {
+		r := NewReader(Map(tc.env))
+		got := r.LocalOnly("CA")
+		err := r.Err()
+		if got != tc.want || (err != nil) != tc.refused || (err != nil && !strings.Contains(err.Error(), "CA")) {
+			t.Errorf("%v: LocalOnly = %q, error %v", tc.env, got, err)
+		}
+	}
+}

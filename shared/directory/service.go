@@ -157,16 +157,11 @@ func normalize(m *Member) error {
 }
 
 var (
-	errMobileTaken  = errs.E(errs.Conflict, "mobile_taken", "another member of the tenant has this mobile")
-	errAccountTaken = errs.E(errs.Conflict, "account_taken", "another member of the tenant has this account")
+	errMobileTaken  = &errs.Error{Kind: errs.Conflict, Code: "mobile_taken", Field: "mobile", Message: "another member of the tenant has this mobile"}
+	errAccountTaken = &errs.Error{Kind: errs.Conflict, Code: "account_taken", Field: "account", Message: "another member of the tenant has this account"}
 	errLastAdmin    = errs.E(errs.Conflict, "last_admin", "the tenant's last enabled admin cannot be demoted, disabled or deleted")
 	errNoDepartment = errs.Invalidf("departmentIds", "department_not_found", "departmentIds names a department that does not exist")
 )
-
-func init() {
-	errMobileTaken.Field = "mobile"
-	errAccountTaken.Field = "account"
-}
 
 // CreateMember adds a member entered by an admin and sends them an SMS with
 // the tenant's login address and their account. It takes one read (custom

@@ -3,9 +3,10 @@
 // and body gets the first answer back (status, body, Content-Type and
 // Location) without a second write.
 //
-// Keys are scoped to the caller (a tenant's member, or the platform
-// operator) and to the method and path, so two callers or two routes never
-// share a key. A record lives 24 hours.
+// Keys are scoped to the caller (a tenant's member, the platform operator,
+// a partner by its key, or what a public route's body names: a
+// registration's tenant, invitation and mobile) and to the method and path,
+// so two callers or two routes never share a key. A record lives 24 hours.
 //
 // What is kept: every answer below 500 except 401, 403, 408, 423 and 429,
 // which depend on the caller's session, the tenant's subscription or time,

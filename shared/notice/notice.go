@@ -52,7 +52,9 @@ type DynamoStore struct {
 
 var _ Sender = (*DynamoStore)(nil)
 
-func inboxPK(tenantID, memberID string) string { return "INBOX#" + tenantID + "#" + memberID }
+const inboxPrefix = "INBOX#"
+
+func inboxPK(tenantID, memberID string) string { return inboxPrefix + tenantID + "#" + memberID }
 
 type record struct {
 	PK string `dynamodbav:"pk"`

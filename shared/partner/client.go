@@ -17,7 +17,8 @@ import (
 // Outbound configures the HTTP client that calls partners. The zero value
 // is the production client. ExtraCA and Resolve exist for tests and the
 // local stack only (PARTNER-PROTOCOL.md, "Local testing"): they never relax
-// the URL rules, and NewClient refuses them inside Lambda.
+// the URL rules, and the configuration refuses them inside Lambda
+// (config.Reader.LocalOnly).
 type Outbound struct {
 	// ExtraCA is PEM of certificates trusted besides the system roots.
 	ExtraCA string
@@ -26,9 +27,6 @@ type Outbound struct {
 	Resolve map[string]string
 	// Timeout bounds a whole call; 5 s when zero.
 	Timeout time.Duration
-	// InLambda is true when running as a Lambda function (config.InLambda);
-	// local overrides are then refused.
-	InLambda bool
 }
 
 // DefaultTimeout is the time a partner has to answer a call.
@@ -76,9 +74,6 @@ func ReadCA(s string) (string, error) {
 // addresses after DNS resolution, so a partner's DNS cannot point us at an
 // internal network.
 func NewClient(o Outbound) (*http.Client, error) {
-	if o.InLambda && (o.ExtraCA != "" || len(o.Resolve) > 0) {
-		return nil, errors.New("partner: the local test overrides (extra CA, resolve override) cannot be enabled in Lambda")
-	}
 	// Nil roots are the system roots, which crypto/tls loads on the first
 	// handshake: reading and parsing them is ~14 ms that a cold start
 	// should not pay before any partner is called. Only the local extra CA

@@ -23,18 +23,7 @@ func TestPublicIP(t *testing.T) {
 	}
 }
 
-func TestLocalOverridesRefusedInLambda(t *testing.T) {
-	for _, o := range []Outbound{
-		{InLambda: true, ExtraCA: "-----BEGIN CERTIFICATE-----"},
-		{InLambda: true, Resolve: map[string]string{"a.example.com:443": "127.0.0.1:8443"}},
-	} {
-		if _, err := NewClient(o); err == nil || !strings.Contains(err.Error(), "Lambda") {
-			t.Errorf("NewClient(%+v) = %v, want refusal", o, err)
-		}
-	}
-	if _, err := NewClient(Outbound{InLambda: true}); err != nil {
-		t.Fatal(err)
-	}
+func TestParseResolve(t *testing.T) {
 	if _, err := ParseResolve("a.example.com:8443=127.0.0.1:1"); err == nil {
 		t.Fatal("resolve override of a port other than 443 accepted")
 	}

@@ -49,6 +49,19 @@ func (h *HTTP) Register(r *httpapi.Router) {
 	}
 }
 
+// IdempotencyScope scopes the Idempotency-Key of a request carrying a
+// partner key to that partner and key ("" for any other request): the key's
+// hash is part of it, so only the same key ever gets a stored answer back,
+// and the route authenticates the key itself before writing anything.
+func IdempotencyScope(r *http.Request) string {
+	key := auth.BearerToken(r)
+	id, ok := partnerIDOf(key)
+	if !ok {
+		return ""
+	}
+	return "partner/" + id + "/" + hashKey(key)
+}
+
 func (h *HTTP) createPartner(w http.ResponseWriter, r *http.Request) error {
 	if err := h.Operator.Check(r); err != nil {
 		return err

@@ -201,12 +201,19 @@ func (s *Service) CreatePartner(ctx context.Context, name string) (Created, erro
 	return Created{PartnerID: id, Name: name, PartnerKey: key, AccessKey: access}, nil
 }
 
+// partnerIDOf returns the partner id a key ("wbp_<id>_<secret>") names,
+// unchecked.
+func partnerIDOf(key string) (string, bool) {
+	rest, ok := strings.CutPrefix(key, "wbp_")
+	id, _, ok2 := strings.Cut(rest, "_")
+	return id, ok && ok2 && id != ""
+}
+
 // AuthenticatePartner returns the partner whose key this is.
 func (s *Service) AuthenticatePartner(ctx context.Context, key string) (Partner, error) {
 	bad := errs.E(errs.Unauthenticated, "invalid_partner_key", "a valid partner key is required (Authorization: Bearer <partnerKey>)")
-	rest, ok := strings.CutPrefix(key, "wbp_")
-	id, _, ok2 := strings.Cut(rest, "_")
-	if !ok || !ok2 || id == "" {
+	id, ok := partnerIDOf(key)
+	if !ok {
 		return Partner{}, bad
 	}
 	p, err := s.Store.GetPartner(ctx, id)

@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"workbench/shared/chat"
@@ -353,16 +351,9 @@ func noticeDelivery(r Record) (delivery, bool, error) {
 	if r.Old != nil || r.New == nil {
 		return delivery{}, false, nil
 	}
-	pk, _ := r.Keys["pk"].(*types.AttributeValueMemberS)
-	if pk == nil || !strings.HasPrefix(pk.Value, "INBOX#") {
-		return delivery{}, false, nil
-	}
-	var n notice.Notice
-	if err := attributevalue.UnmarshalMap(r.New, &n); err != nil {
-		return delivery{}, false, errs.Wrap(err, "decode notice")
-	}
-	if n.ID == "" || n.TenantID == "" || n.MemberID == "" || pk.Value != "INBOX#"+n.TenantID+"#"+n.MemberID {
-		return delivery{}, false, errs.Wrap(errs.E(errs.Internal, "internal", "notice item does not match its key"), "decode notice")
+	n, ok, err := notice.DecodeImage(r.Keys, r.New)
+	if !ok || err != nil {
+		return delivery{}, false, err
 	}
 	return delivery{tenantID: n.TenantID, members: []string{n.MemberID}, event: Event{
 		ID: r.EventID, Type: NoticeCreated, At: n.CreatedAt, Notice: &n,

@@ -2,10 +2,8 @@ package tenant
 
 import (
 	"context"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -31,24 +29,10 @@ type DynamoStore struct {
 
 var _ Store = (*DynamoStore)(nil)
 
-// Tenant items are keyed by code ("TENANT#<code>", sort key "TENANT"): the
-// code is what logins and the operator name a tenant by, and keying by it
-// makes its uniqueness a plain condition.
-type tenantRecord struct {
-	PK        string    `dynamodbav:"pk"`
-	SK        string    `dynamodbav:"sk"`
-	ID        string    `dynamodbav:"id"`
-	Code      string    `dynamodbav:"code"`
-	Name      string    `dynamodbav:"name"`
-	CreatedAt time.Time `dynamodbav:"createdAt"`
-}
-
 func (s *DynamoStore) Create(ctx context.Context, t Tenant, admin directory.Member) error {
-	item, err := attributevalue.MarshalMap(tenantRecord{
-		PK: "TENANT#" + t.Code, SK: "TENANT", ID: t.ID, Code: t.Code, Name: t.Name, CreatedAt: t.CreatedAt,
-	})
+	item, err := billing.TenantItem{ID: t.ID, Code: t.Code, Name: t.Name, CreatedAt: t.CreatedAt}.Encode()
 	if err != nil {
-		return errs.Wrap(err, "encode tenant")
+		return err
 	}
 	memberItems, err := s.Directory.CreateItems(admin, admin.ID)
 	if err != nil {
@@ -80,9 +64,9 @@ func (s *DynamoStore) Get(ctx context.Context, code string) (Tenant, error) {
 		TableName:              aws.String(s.Table),
 		KeyConditionExpression: aws.String("pk = :pk AND sk BETWEEN :sub AND :tenant"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk":     &types.AttributeValueMemberS{Value: "TENANT#" + code},
+			":pk":     &types.AttributeValueMemberS{Value: billing.TenantPK(code)},
 			":sub":    &types.AttributeValueMemberS{Value: billing.SubscriptionSK},
-			":tenant": &types.AttributeValueMemberS{Value: "TENANT"},
+			":tenant": &types.AttributeValueMemberS{Value: billing.TenantSK},
 		},
 	})
 	if err != nil {
@@ -94,10 +78,10 @@ func (s *DynamoStore) Get(ctx context.Context, code string) (Tenant, error) {
 		sk, _ := item["sk"].(*types.AttributeValueMemberS)
 		switch {
 		case sk == nil:
-		case sk.Value == "TENANT":
-			var rec tenantRecord
-			if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
-				return Tenant{}, errs.Wrap(err, "decode tenant")
+		case sk.Value == billing.TenantSK:
+			rec, err := billing.DecodeTenant(item)
+			if err != nil {
+				return Tenant{}, err
 			}
 			t = Tenant{ID: rec.ID, Code: rec.Code, Name: rec.Name, CreatedAt: rec.CreatedAt}
 		case sk.Value == billing.SubscriptionSK:

@@ -122,5 +122,5 @@ func Directory(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	r := httpapi.NewRouter()
 	(&directoryhttp.HTTP{Service: svc, Contacts: contacts(env, svc, codec), Auth: auth}).Register(r)
 	(&audit.HTTP{Log: log, Admins: auth}).Register(r)
-	return wire.IdempotentHandlerFor(env, r, auth, nil, directoryhttp.RegisterScope)
+	return wire.IdempotentHandler(env, r, auth, nil, directoryhttp.RegisterScope)
 }

@@ -20,11 +20,12 @@ import (
 	"workbench/shared/stack/wire"
 )
 
-// Runner builds the import runner and the trigger that starts it: in
-// Lambda an asynchronous invoke of the job function
-// (MEMBER_IMPORT_FUNCTION); elsewhere (the local stack, tests) a run in
-// this process, in the background. MEMBER_IMPORT_TRIGGER overrides: invoke,
-// local or none (the job waits for an invocation of the job function). secrets are the ones the function reads, fetched at once.
+// Runner builds the import runner and the trigger that starts it
+// (MEMBER_IMPORT_TRIGGER): invoke, an asynchronous invoke of the job
+// function MEMBER_IMPORT_FUNCTION (the template's); local, a run in this
+// process, in the background (the local stack, which has no Lambda
+// service); none, the job waits for an invocation of the job function
+// (tests). secrets are the ones the function reads, fetched at once.
 func Runner(ctx context.Context, env *cloud.Env, secrets ...string) (*memberimport.Runner, error) {
 	c := config.NewReader(env.Config)
 	table := c.Required("MEMBER_IMPORTS_TABLE")
@@ -32,7 +33,7 @@ func Runner(ctx context.Context, env *cloud.Env, secrets ...string) (*memberimpo
 	loginURL := c.String("LOGIN_URL_TEMPLATE", wire.DefaultLoginURL)
 	senderID := c.String("SMS_SENDER_ID", "")
 	function := c.String("MEMBER_IMPORT_FUNCTION", "")
-	trigger := c.String("MEMBER_IMPORT_TRIGGER", "")
+	trigger := c.Required("MEMBER_IMPORT_TRIGGER")
 	every := c.Duration("MEMBER_IMPORT_SMS_INTERVAL", memberimport.DefaultWelcomeInterval)
 	// Rows per invocation before handing over; 0: until the deadline is
 	// near (tests set a few rows to see the handover).
@@ -55,12 +56,6 @@ func Runner(ctx context.Context, env *cloud.Env, secrets ...string) (*memberimpo
 	}
 	store := &memberimport.Store{DB: env.DynamoDB, Table: table, Keys: codec.Keys}
 	run := &memberimport.Runner{Store: store, Directory: dir, Now: env.Now, WelcomeInterval: every, MaxRows: perRun}
-	if trigger == "" {
-		trigger = "local"
-		if config.InLambda(env.Config) {
-			trigger = "invoke"
-		}
-	}
 	switch trigger {
 	case "invoke":
 		if function == "" {

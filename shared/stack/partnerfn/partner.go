@@ -38,20 +38,19 @@ type partnerParts struct {
 
 // partnerOutbound reads the outbound HTTP settings. The local overrides
 // (PARTNER_EXTRA_CA, PARTNER_RESOLVE) are not in the template: the local
-// stack and tests set them, and NewClient refuses them in Lambda.
-func partnerOutbound(c *config.Reader, env *cloud.Env) (partner.Outbound, error) {
-	ca, err := partner.ReadCA(c.String("PARTNER_EXTRA_CA", ""))
+// stack and tests set them, and the reader refuses them in Lambda.
+func partnerOutbound(c *config.Reader) (partner.Outbound, error) {
+	ca, err := partner.ReadCA(c.LocalOnly("PARTNER_EXTRA_CA"))
 	if err != nil {
 		return partner.Outbound{}, fmt.Errorf("PARTNER_EXTRA_CA: %w", err)
 	}
-	resolve, err := partner.ParseResolve(c.String("PARTNER_RESOLVE", ""))
+	resolve, err := partner.ParseResolve(c.LocalOnly("PARTNER_RESOLVE"))
 	if err != nil {
 		return partner.Outbound{}, fmt.Errorf("PARTNER_RESOLVE: %w", err)
 	}
 	return partner.Outbound{
 		ExtraCA: ca, Resolve: resolve,
-		Timeout:  c.Duration("PARTNER_TIMEOUT", partner.DefaultTimeout),
-		InLambda: config.InLambda(env.Config),
+		Timeout: c.Duration("PARTNER_TIMEOUT", partner.DefaultTimeout),
 	}, nil
 }
 
@@ -84,10 +83,10 @@ func buildPartner(ctx context.Context, env *cloud.Env, worker bool, secrets ...s
 	directoryTable := c.Required("DIRECTORY_TABLE")
 	loginURL := c.String("LOGIN_URL_TEMPLATE", wire.DefaultLoginURL)
 	testFlag := c.Int("PARTNER_TEST_FLAG", 0)
-	trigger := c.String("PARTNER_SYNC_TRIGGER", "")
+	trigger := c.Required("PARTNER_SYNC_TRIGGER")
 	syncFunction := c.String("PARTNER_SYNC_FUNCTION", "")
 	shards := c.Int("INDEX_SHARDS", dynamo.DefaultShards)
-	out, err := partnerOutbound(c, env)
+	out, err := partnerOutbound(c)
 	if err != nil {
 		return nil, err
 	}
@@ -132,16 +131,10 @@ func buildPartner(ctx context.Context, env *cloud.Env, worker bool, secrets ...s
 	if !worker {
 		svc.Tenants = &tenant.DynamoStore{DB: env.DynamoDB, Table: tenantsTable}
 	}
-	// The immediate trigger: in Lambda an asynchronous invoke of the sync
-	// function; elsewhere (the local stack, tests) there is no Lambda
-	// service, so delivery runs in this process. PARTNER_SYNC_TRIGGER
-	// overrides: invoke, async, inline or none (the schedule only).
-	if trigger == "" {
-		trigger = "async"
-		if config.InLambda(env.Config) {
-			trigger = "invoke"
-		}
-	}
+	// The immediate trigger (PARTNER_SYNC_TRIGGER): invoke, an asynchronous
+	// invoke of the sync function (the template's); async or inline,
+	// delivery in this process after or before answering (the local stack,
+	// which has no Lambda service, and tests); none, the schedule only.
 	switch trigger {
 	case "invoke":
 		if syncFunction == "" {
@@ -188,7 +181,7 @@ func Partner(ctx context.Context, env *cloud.Env) (lambda.Handler, error) {
 	r := httpapi.NewRouter()
 	operator := auth.NewOperator(operatorKey)
 	(&partner.HTTP{Service: parts.service, Operator: operator, Admins: members}).Register(r)
-	return wire.IdempotentHandler(env, r, members, operator)
+	return wire.IdempotentHandler(env, r, members, operator, partner.IdempotencyScope)
 }
 
 // Marketplace serves the marketplace's signed instance callbacks.

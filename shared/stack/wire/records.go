@@ -15,17 +15,11 @@ import (
 
 // IdempotentHandler is lambdahttp.Handler for a function with POST routes:
 // Idempotency-Key headers are honoured, keys scoped to the member (by the
-// access token's tenant and member) or to the operator (by its key). A
-// request with neither is served without the key; its handler answers 401
-// or takes no credentials at all.
-func IdempotentHandler(env *cloud.Env, h http.Handler, members *auth.Members, operator *auth.Operator) (lambda.Handler, error) {
-	return IdempotentHandlerFor(env, h, members, operator, nil)
-}
-
-// IdempotentHandlerFor is IdempotentHandler for a function with a POST
-// route open to anyone: a request with neither credential has its key
-// scoped by public (nil, or "" from it: served without the key).
-func IdempotentHandlerFor(env *cloud.Env, h http.Handler, members *auth.Members, operator *auth.Operator, public idempotency.Scope) (lambda.Handler, error) {
+// access token's tenant and member), to the operator (by its key) or by the
+// first of scopes that names the caller (a partner, say). A request with
+// none is served without the key; its handler answers 401 or takes no
+// credentials at all.
+func IdempotentHandler(env *cloud.Env, h http.Handler, members *auth.Members, operator *auth.Operator, scopes ...idempotency.Scope) (lambda.Handler, error) {
 	c := config.NewReader(env.Config)
 	table := c.Required("IDEMPOTENCY_TABLE")
 	if err := c.Err(); err != nil {
@@ -44,8 +38,10 @@ func IdempotentHandlerFor(env *cloud.Env, h http.Handler, members *auth.Members,
 					return "tenant/" + p.TenantID + "/member/" + p.MemberID
 				}
 			}
-			if public != nil {
-				return public(r)
+			for _, scope := range scopes {
+				if s := scope(r); s != "" {
+					return s
+				}
 			}
 			return ""
 		},
