@@ -104,6 +104,10 @@ type run struct {
 	mobiles  map[string]string // normalised mobile → member id, as learnt
 	accounts map[string]string
 	lastSMS  time.Time
+	// dir is the Directory with a store that answers the reads of a new
+	// member from the page lookups.
+	dir  *directory.Service
+	prep *prefetched
 }
 
 func (ru *run) all(ctx context.Context) error {
@@ -111,10 +115,14 @@ func (ru *run) all(ctx context.Context) error {
 	if ru.depts, err = loadDepartments(ctx, ru.Directory, ru.job.TenantID); err != nil {
 		return err
 	}
-	fields, err := ru.Directory.Fields(ctx, ru.job.TenantID)
+	fields, version, err := ru.Directory.Store.Fields(ctx, ru.job.TenantID)
 	if err != nil {
 		return err
 	}
+	ru.prep = &prefetched{Store: ru.Directory.Store, defs: fields, version: version}
+	dir := *ru.Directory
+	dir.Store = ru.prep
+	ru.dir = &dir
 	ru.multi = map[string]bool{}
 	for _, f := range fields {
 		ru.multi[f.Code] = f.Type == directory.FieldMulti
@@ -147,7 +155,8 @@ func (ru *run) all(ctx context.Context) error {
 }
 
 // page imports rows, the first of which is row index at, after learning in
-// two reads which of their mobiles and accounts members hold.
+// two reads which of their mobiles and accounts members hold; the
+// accounts include those a new member without one would be given.
 func (ru *run) page(ctx context.Context, rows []Row, at int) error {
 	ins := make([]rowInput, len(rows))
 	var mobiles, accounts []string
@@ -156,16 +165,19 @@ func (ru *run) page(ctx context.Context, rows []Row, at int) error {
 		if ins[i].mobile != "" && ru.mobiles[ins[i].mobile] == "" {
 			mobiles = append(mobiles, ins[i].mobile)
 		}
-		if ins[i].account != "" && ru.accounts[ins[i].account] == "" {
-			accounts = append(accounts, ins[i].account)
+		if a := ins[i].account + ins[i].generated; a != "" && ru.accounts[a] == "" {
+			accounts = append(accounts, a)
 		}
 	}
-	if err := ru.learn(ctx, directory.UniqueMobile, mobiles, &ru.mobiles); err != nil {
+	if _, err := ru.learn(ctx, directory.UniqueMobile, mobiles, &ru.mobiles); err != nil {
 		return err
 	}
-	if err := ru.learn(ctx, directory.UniqueAccount, accounts, &ru.accounts); err != nil {
+	held, err := ru.learn(ctx, directory.UniqueAccount, accounts, &ru.accounts)
+	if err != nil {
 		return err
 	}
+	ru.prep.free = nil
+	ru.prep.learnt(accounts, held)
 	for i, row := range rows {
 		if err := ru.handOver(ctx); err != nil {
 			return err
@@ -178,21 +190,21 @@ func (ru *run) page(ctx context.Context, rows []Row, at int) error {
 	return nil
 }
 
-func (ru *run) learn(ctx context.Context, kind string, values []string, into *map[string]string) error {
+func (ru *run) learn(ctx context.Context, kind string, values []string, into *map[string]string) (map[string]string, error) {
 	if *into == nil {
 		*into = map[string]string{}
 	}
 	if len(values) == 0 {
-		return nil
+		return nil, nil
 	}
 	held, err := ru.Directory.Holders(ctx, ru.job.TenantID, kind, values)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for v, id := range held {
 		(*into)[v] = id
 	}
-	return nil
+	return held, nil
 }
 
 // handOver ends the run when its budget is spent: the rows so far saved.
@@ -242,17 +254,31 @@ func (ru *run) row(ctx context.Context, row Row, in rowInput, i int) error {
 		}
 	} else {
 		step.Created++
-		m, err = ru.Directory.AddMember(ctx, j.TenantID, in.member, ru.advance(step, now))
+		m, err = ru.create(ctx, in.member, ru.advance(step, now))
 	}
 	if err != nil {
 		return ru.fail(ctx, row, err, i)
 	}
 	ru.saved, ru.pending = i+1, Progress{From: i + 1, To: i + 1}
 	ru.mobiles[m.Mobile], ru.accounts[m.Account] = m.ID, m.ID
+	delete(ru.prep.free, m.Account)
 	if id == "" && j.Welcome {
 		ru.welcome(ctx, m)
 	}
 	return nil
+}
+
+// create adds a member, its field definitions and generated account as the
+// run read them ahead. A row those definitions refuse is judged again by a
+// fresh read: they may be older than the tenant's.
+func (ru *run) create(ctx context.Context, in directory.MemberInput, extra directory.Extra) (directory.Member, error) {
+	ru.prep.arm()
+	m, err := ru.dir.AddMember(ctx, ru.job.TenantID, in, extra)
+	if err != nil && ru.prep.served && strings.HasPrefix(errs.As(err).Field, "fields.") {
+		m, err = ru.dir.AddMember(ctx, ru.job.TenantID, in, extra)
+	}
+	ru.prep.armed = false
+	return m, err
 }
 
 func (ru *run) advance(p Progress, now time.Time) directory.Extra {
@@ -340,9 +366,12 @@ func (ru *run) welcome(ctx context.Context, m directory.Member) {
 // rowInput is a row read as a new member and as a patch of a matched one.
 type rowInput struct {
 	mobile, account string // normalised, for matching; "" if unusable
-	member          directory.MemberInput
-	patch           directory.MemberPatch
-	err             error // a department path that cannot be resolved
+	// generated is the account a new member without one would first be
+	// given ("" when the row has an account or an unusable name).
+	generated string
+	member    directory.MemberInput
+	patch     directory.MemberPatch
+	err       error // a department path that cannot be resolved
 }
 
 var roleLabels = map[string]string{"管理员": directory.RoleAdmin, "成员": directory.RoleMember, "普通成员": directory.RoleMember}
@@ -413,6 +442,11 @@ func (ru *run) parse(ctx context.Context, row Row) rowInput {
 				val = list
 			}
 			m.Fields[code], p.Fields[code] = val, val
+		}
+	}
+	if m.Account == "" {
+		if n, err := directory.NormalizeName("name", m.Name); err == nil {
+			in.generated = directory.AccountFromName(n)
 		}
 	}
 	return in
