@@ -163,6 +163,11 @@ var (
 	errNoDepartment = errs.Invalidf("departmentIds", "department_not_found", "departmentIds names a department that does not exist")
 )
 
+// ErrAccountTaken is what InsertMember answers when the member's account
+// is held. A Store wrapping DynamoStore may answer it without writing, for
+// an account it knows taken: AddMember then tries its next candidate.
+var ErrAccountTaken = errAccountTaken
+
 // CreateMember adds a member entered by an admin and sends them an SMS with
 // the tenant's login address and their account. It takes one read (custom
 // field definitions, and free accounts when it generates one) and one

@@ -53,12 +53,6 @@ func (t *txn) addExtras(extra []Extra) error {
 // errRetry says a transaction lost a race and may be rebuilt and retried.
 var errRetry = errs.E(errs.Conflict, "concurrent_change", "the directory changed at the same time; try again")
 
-// ErrStale is errRetry for a Store that wraps this package's: a wrapper
-// that answered a read from what it read ahead returns it from the write
-// that read led astray, and the service reads again and retries, as after
-// any lost race.
-var ErrStale = errRetry
-
 // run writes the transaction; a failed condition becomes its error, a lost
 // race errRetry.
 func (t *txn) run(ctx context.Context, db DB) error {

@@ -138,6 +138,22 @@ type jobDB struct {
 	mu      sync.Mutex
 	n       int
 	crashAt int
+	// afterBatchGet, if set, runs after each BatchGetItem with its number
+	// (from 1): a change made there is one the run's lookups missed.
+	afterBatchGet func(n int)
+	batchGets     int
+}
+
+func (d *jobDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	out, err := d.Client.BatchGetItem(ctx, in, opts...)
+	d.mu.Lock()
+	d.batchGets++
+	n, after := d.batchGets, d.afterBatchGet
+	d.mu.Unlock()
+	if after != nil {
+		after(n)
+	}
+	return out, err
 }
 
 var errLost = errors.New("connection lost")

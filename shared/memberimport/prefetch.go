@@ -2,22 +2,24 @@ package memberimport
 
 import (
 	"context"
+	"slices"
 
 	"workbench/shared/audit"
 	"workbench/shared/directory"
-	"workbench/shared/errs"
 )
 
 // prefetched is the directory store of a run: it answers the read that
 // AddMember makes before each member (the field definitions and which
 // generated accounts are free) from what the run read ahead, the
-// definitions once a run and the accounts in its page lookups, so that a
-// created row costs its transaction alone.
+// definitions once a run and the first generated account in its page
+// lookups, so that a created row costs its transaction alone.
 //
 // Nothing depends on the read ahead being fresh. The member's transaction
-// checks the definitions' version and reserves the account; when either
-// has moved on, the write fails and AddMember reads again, this time from
-// the table (one more round trip for that row).
+// checks the definitions' version and reserves the account. When the
+// definitions moved on, the write fails and AddMember reads them again,
+// from the table. When the first generated account was taken since, the
+// write fails and the other candidates are read, as AddMember's own read
+// would have: AddMember tries those it finds free, in order.
 type prefetched struct {
 	directory.Store
 	defs    []directory.Field
@@ -29,9 +31,12 @@ type prefetched struct {
 	// only an AddMember's first attempt is.
 	armed bool
 	// served says the last PrepareMember was answered from the read
-	// ahead, and with which generated account ("" for none).
-	served    bool
-	generated string
+	// ahead, with candidates: the generated accounts, the first known
+	// free, the others unread until the first is lost; held are those of
+	// them read since, with their holders.
+	served     bool
+	candidates []string
+	held       map[string]string
 }
 
 // arm lets the next PrepareMember be answered from the read ahead.
@@ -39,16 +44,10 @@ func (p *prefetched) arm() { p.armed, p.served = true, false }
 
 func (p *prefetched) PrepareMember(ctx context.Context, tenantID string, accounts []string) ([]directory.Field, int, []string, error) {
 	armed := p.armed
-	p.armed, p.served, p.generated = false, false, ""
+	p.armed, p.served, p.candidates, p.held = false, false, nil, nil
 	if armed && (len(accounts) == 0 || p.free[accounts[0]]) {
-		p.served = true
-		if len(accounts) == 0 {
-			return p.defs, p.version, nil, nil
-		}
-		// The first candidate, the one a fresh read would give when it is
-		// free; if it is taken by the write, the write reads again.
-		p.generated = accounts[0]
-		return p.defs, p.version, accounts[:1], nil
+		p.served, p.candidates = true, accounts
+		return p.defs, p.version, accounts, nil
 	}
 	defs, version, free, err := p.Store.PrepareMember(ctx, tenantID, accounts)
 	if err == nil {
@@ -58,21 +57,26 @@ func (p *prefetched) PrepareMember(ctx context.Context, tenantID string, account
 }
 
 func (p *prefetched) InsertMember(ctx context.Context, m directory.Member, fieldsVersion int, extra []directory.Extra, change *audit.Change) error {
-	err := p.Store.InsertMember(ctx, m, fieldsVersion, extra, change)
-	if err != nil && p.served && p.generated != "" && m.Account == p.generated && errs.As(err).Code == "account_taken" {
-		// Taken since the page lookup: the service tries the other
-		// candidates as a fresh read finds them.
-		return directory.ErrStale
+	if p.served && len(p.candidates) > 1 && m.Account != p.candidates[0] && slices.Contains(p.candidates, m.Account) {
+		// The first candidate was lost: AddMember is down its list.
+		if p.held == nil {
+			held, err := p.Store.Holders(ctx, m.TenantID, directory.UniqueAccount, p.candidates[1:])
+			if err != nil {
+				return err
+			}
+			p.held = held
+		}
+		if p.held[m.Account] != "" {
+			return directory.ErrAccountTaken
+		}
 	}
-	return err
+	return p.Store.InsertMember(ctx, m, fieldsVersion, extra, change)
 }
 
 // learnt records what a page lookup found of accounts: held ones are
 // not free, the others are.
 func (p *prefetched) learnt(accounts []string, held map[string]string) {
-	if p.free == nil {
-		p.free = map[string]bool{}
-	}
+	p.free = map[string]bool{}
 	for _, a := range accounts {
 		p.free[a] = held[a] == ""
 	}

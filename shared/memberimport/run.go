@@ -176,7 +176,6 @@ func (ru *run) page(ctx context.Context, rows []Row, at int) error {
 	if err != nil {
 		return err
 	}
-	ru.prep.free = nil
 	ru.prep.learnt(accounts, held)
 	for i, row := range rows {
 		if err := ru.handOver(ctx); err != nil {
