@@ -60,7 +60,7 @@ func (p *prefetched) InsertMember(ctx context.Context, m directory.Member, field
 	if p.served && len(p.candidates) > 1 && m.Account != p.candidates[0] && slices.Contains(p.candidates, m.Account) {
 		// The first candidate was lost: AddMember is down its list.
 		if p.held == nil {
-			held, err := p.Store.Holders(ctx, m.TenantID, directory.UniqueAccount, p.candidates[1:])
+			held, err := p.Holders(ctx, m.TenantID, directory.UniqueAccount, p.candidates[1:])
 			if err != nil {
 				return err
 			}
