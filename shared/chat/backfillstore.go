@@ -105,9 +105,11 @@ func backfillEntries(ctx context.Context, db DB, table string, entries []entryRe
 		if e.Pinned {
 			list = pinPK(e.TenantID, e.MemberID)
 		}
-		upd := "SET listPk = :list, gsi3pk = :list, gsi3sk = :place, lastSeq = :n"
+		// A pin or unpin since the Scan has set listPk: it wins over the
+		// pinned state scanned.
+		upd := "SET listPk = if_not_exists(listPk, :list), gsi3pk = if_not_exists(listPk, :list), gsi3sk = :place, lastSeq = :n"
 		if e.HiddenSeq != nil && h.Seq <= *e.HiddenSeq {
-			upd = "SET listPk = :list, gsi3sk = :place, lastSeq = :n" // hidden: placed, not listed
+			upd = "SET listPk = if_not_exists(listPk, :list), gsi3sk = :place, lastSeq = :n" // hidden: placed, not listed
 		}
 		_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:           aws.String(table),

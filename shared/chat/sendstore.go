@@ -210,10 +210,17 @@ func (s *DynamoStore) sendUpdates(w sendWrite) []types.TransactWriteItem {
 			":n": num(seq), ":prev": num(head.Seq), ":lm": av(last), ":at": av(last.CreatedAt),
 		},
 	}
-	if head.Kind == Group && len(w.others) > 0 {
+	switch {
+	case head.Kind != Group:
+	case len(head.Fanout) > 0:
 		// The members read are the members written: a change of them meanwhile retries.
 		headUpd.ConditionExpression = aws.String("seq = :prev AND memberCount = :mc")
 		headUpd.ExpressionAttributeValues[":mc"] = num(int64(head.MemberCount))
+	default:
+		// The stream moves the others (Fanout skips a head that has a
+		// fanout list): a list given to the group meanwhile retries, or
+		// neither would move them.
+		headUpd.ConditionExpression = aws.String("seq = :prev AND attribute_not_exists(fanout)")
 	}
 	mine := listedValues(tenantID, sender, head.ID, seq, last.CreatedAt)
 	mine[":at"] = av(last.CreatedAt)
